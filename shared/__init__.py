@@ -1,0 +1,1 @@
+"""Gemini Tuning Pipeline: the library every Cloud Function ships with."""

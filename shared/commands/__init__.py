@@ -1,0 +1,1 @@
+"""One module per `gemini-tuning` subcommand (see shared/cli.py)."""

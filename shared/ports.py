@@ -1,0 +1,206 @@
+"""The small interfaces the pipeline talks to. Adapters in `shared.gcp` and `shared.local`
+implement them; the contract tests in `tests/contract/` hold every implementation to the same
+behaviour. The pipeline imports only this module, never a cloud client.
+
+All object locations are `(bucket, name)` pairs; `Blobs.uri()` renders a backend's URI
+(`gs://b/n` in the cloud, `file:///...` locally) for people and for Vertex AI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+from shared.runs import Run, RunStatus
+
+# --------------------------------------------------------------------------------------------
+# Object storage
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    bucket: str
+    name: str
+    generation: str  # opaque, compared for equality only (GCS: int as text; local: mtime ns)
+    size: int
+    md5: str | None = None
+    content_type: str | None = None
+    updated: str | None = None
+
+
+@runtime_checkable
+class Blobs(Protocol):
+    def uri(self, bucket: str, name: str) -> str:
+        """The backend's URI for an object (what Vertex AI and people see)."""
+        ...
+
+    def stat(self, bucket: str, name: str) -> BlobInfo | None:
+        """Current metadata, or None when the object does not exist."""
+        ...
+
+    def open_read(self, bucket: str, name: str, *, generation: str | None = None) -> BinaryIO:
+        """A buffered binary stream of the object. With `generation`, that exact version or
+        `NotFound` (a later upload must not be validated under an earlier event's run)."""
+        ...
+
+    def read_bytes(self, bucket: str, name: str, *, generation: str | None = None) -> bytes: ...
+
+    def write_bytes(
+        self,
+        bucket: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        if_generation_match: str | None = None,
+    ) -> BlobInfo:
+        """Write an object. `if_generation_match="0"` means create-only; a mismatch raises
+        `PreconditionFailed`."""
+        ...
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Messaging
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Bus(Protocol):
+    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> str:
+        """Publish and wait until the service has accepted it; return the message id.
+        Raise `TransientError` when it could not be accepted."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Run store
+# --------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class RunStore(Protocol):
+    def create(self, run: Run) -> bool:
+        """Create-if-absent. True if this call created it, False if it already existed."""
+        ...
+
+    def get(self, run_id: str) -> Run | None: ...
+
+    def transition(
+        self,
+        run_id: str,
+        expected: Iterable[RunStatus],
+        dst: RunStatus,
+        *,
+        note: str = "",
+        patch: dict[str, Any] | None = None,
+    ) -> Run | None:
+        """Compare-and-set: move to `dst` only if the current status is in `expected`, applying
+        `patch` (see `shared.runs.apply_patch`) and appending history atomically. Returns the
+        new run, or None when the status did not match (someone else did the work)."""
+        ...
+
+    def update(
+        self, run_id: str, patch: dict[str, Any], *, expected: Iterable[RunStatus] | None = None
+    ) -> Run | None:
+        """Patch sections without a status change (e.g. `job.state`), optionally only while the
+        status is in `expected`. Returns the new run or None if the condition failed."""
+        ...
+
+    def list_by_status(
+        self, statuses: Iterable[RunStatus], *, limit: int | None = None
+    ) -> list[Run]:
+        """Runs in these states, oldest `created_at` first. Must read only matching runs."""
+        ...
+
+    def list_recent(self, *, limit: int = 50) -> list[Run]:
+        """Newest first, for the status page."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Vertex AI tuning
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TuningJobSpec:
+    run_id: str
+    display_name: str
+    base_model: str
+    training_dataset_uri: str
+    validation_dataset_uri: str | None
+    tuned_model_display_name: str
+    epoch_count: int
+    learning_rate_multiplier: float
+    adapter_size: int
+    export_last_checkpoint_only: bool
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+#: Normalised job states (Vertex's `JOB_STATE_` prefix removed).
+JOB_ACTIVE_STATES = frozenset({"QUEUED", "PENDING", "RUNNING", "CANCELLING", "PAUSED", "UPDATING"})
+JOB_SUCCESS_STATES = frozenset({"SUCCEEDED", "PARTIALLY_SUCCEEDED"})
+JOB_FAILURE_STATES = frozenset({"FAILED", "EXPIRED"})
+JOB_CANCELLED_STATES = frozenset({"CANCELLED"})
+
+
+@dataclass(frozen=True)
+class TuningJob:
+    name: str  # projects/.../locations/.../tuningJobs/123
+    state: str  # normalised, see JOB_*_STATES
+    display_name: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    error_code: int | None = None
+    error_message: str | None = None
+    tuned_model_name: str | None = None
+    tuned_model_endpoint: str | None = None
+    console_url: str | None = None
+    create_time: str | None = None
+    end_time: str | None = None
+    simulated: bool = False
+
+
+@runtime_checkable
+class Tuner(Protocol):
+    def create_job(self, spec: TuningJobSpec) -> TuningJob:
+        """Create a supervised tuning job. `QuotaExceeded` at the concurrency quota,
+        `PermanentError` for a 400-class refusal (with the API's message)."""
+        ...
+
+    def get_job(self, name: str) -> TuningJob: ...
+
+    def find_jobs(self, run_id: str) -> list[TuningJob]:
+        """Jobs carrying the label `run_id=<run_id>` (reconciliation after a crash)."""
+        ...
+
+    def cancel_job(self, name: str) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Models (inference and judging)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    simulated: bool = False
+
+
+@runtime_checkable
+class Models(Protocol):
+    def generate(
+        self,
+        model: str,
+        contents: Sequence[Mapping[str, Any]],
+        *,
+        system_instruction: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        """One `generateContent` call on a base model name or a tuned endpoint."""
+        ...
+
+    def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int: ...

@@ -1,0 +1,232 @@
+"""The run record and its state machine.
+
+One run per uploaded training-file generation. The record is a plain JSON-able document (one
+Firestore document, one SQLite row) so people can read it in the console. Status changes only
+along `TRANSITIONS`, and only through a store's compare-and-set, so a replayed or concurrent event
+finds the work already done and does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+
+class RunStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    VALIDATING = "VALIDATING"
+    REJECTED = "REJECTED"
+    VALIDATED = "VALIDATED"
+    QUEUED = "QUEUED"
+    TRAINING = "TRAINING"
+    TRAINED = "TRAINED"
+    EVALUATING = "EVALUATING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+S = RunStatus
+
+#: Allowed status changes. FAILED is reachable from every working state because any stage can
+#: hit a permanent error (a bad config at launch, a job error, an evaluator crash).
+TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    S.RECEIVED: frozenset({S.VALIDATING, S.REJECTED, S.FAILED}),
+    S.VALIDATING: frozenset({S.VALIDATED, S.REJECTED, S.FAILED}),
+    S.VALIDATED: frozenset({S.QUEUED, S.TRAINING, S.SUCCEEDED, S.FAILED}),  # SUCCEEDED: dry_run
+    S.QUEUED: frozenset({S.TRAINING, S.FAILED, S.CANCELLED}),
+    S.TRAINING: frozenset({S.TRAINED, S.FAILED, S.CANCELLED}),
+    S.TRAINED: frozenset({S.EVALUATING, S.SUCCEEDED, S.FAILED}),  # SUCCEEDED: evaluation off
+    S.EVALUATING: frozenset({S.SUCCEEDED, S.FAILED}),
+    S.REJECTED: frozenset(),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+TERMINAL: frozenset[RunStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+#: Runs the poller looks at. Everything else it never reads.
+ACTIVE_FOR_POLLER: frozenset[RunStatus] = frozenset({S.QUEUED, S.TRAINING})
+
+
+def can_transition(src: RunStatus, dst: RunStatus) -> bool:
+    return dst in TRANSITIONS[src]
+
+
+def utcnow() -> str:
+    """ISO-8601 UTC with milliseconds: sorts as text, reads in the console."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def make_run_id(bucket: str, name: str, generation: int | str) -> str:
+    """Deterministic id from the idempotency key (bucket + object + generation).
+
+    A readable prefix (the dataset folder or file stem) helps people find their run; the hash
+    suffix makes it unique. Firestore ids may not contain `/`, and Vertex labels allow only
+    lowercase letters, digits, `-` and `_` up to 63 characters, so the id obeys both.
+    """
+    parts = name.split("/")
+    stem = parts[-2] if len(parts) >= 3 else parts[-1].rsplit(".", 1)[0]
+    slug = _SLUG.sub("-", stem.lower()).strip("-")[:30] or "dataset"
+    digest = hashlib.sha256(f"{bucket}/{name}#{generation}".encode()).hexdigest()[:12]
+    return f"{slug}-{digest}"
+
+
+def tuning_job_display_name(run_id: str) -> str:
+    """Deterministic display name so a retry after a crash can recognise its own job."""
+    return f"gtp-{run_id}"[:128]
+
+
+@dataclass
+class HistoryEntry:
+    status: RunStatus
+    at: str
+    note: str = ""
+
+
+@dataclass
+class DatasetInfo:
+    bucket: str
+    name: str
+    generation: str
+    uri: str
+    size: int = 0
+    md5: str | None = None
+    validation_uri: str | None = None
+    test_uri: str | None = None
+    config_uri: str | None = None
+
+
+@dataclass
+class ValidationInfo:
+    valid: bool | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    findings: list[dict[str, Any]] = field(default_factory=list)  # first errors, for status
+    report_uri: str | None = None
+
+
+@dataclass
+class JobInfo:
+    name: str | None = None
+    display_name: str | None = None
+    state: str | None = None
+    console_url: str | None = None
+    tuned_model_name: str | None = None
+    tuned_model_endpoint: str | None = None
+    simulated: bool = False
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+@dataclass
+class EvaluationInfo:
+    passed: bool | None = None
+    reason: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    report_uri: str | None = None
+    predictions_uri: str | None = None
+    simulated: bool = False
+
+
+@dataclass
+class RunError:
+    stage: str
+    code: str
+    message: str
+
+
+@dataclass
+class Run:
+    """One Firestore document `tuning_runs/<run_id>` (or one SQLite row locally)."""
+
+    run_id: str
+    status: RunStatus
+    dataset: DatasetInfo
+    created_at: str
+    updated_at: str
+    config: dict[str, Any] = field(default_factory=dict)
+    validation: ValidationInfo = field(default_factory=ValidationInfo)
+    job: JobInfo = field(default_factory=JobInfo)
+    evaluation: EvaluationInfo = field(default_factory=EvaluationInfo)
+    error: RunError | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    simulated: bool = False
+
+    @classmethod
+    def new(cls, run_id: str, dataset: DatasetInfo, *, simulated: bool = False) -> Run:
+        now = utcnow()
+        return cls(
+            run_id=run_id,
+            status=RunStatus.RECEIVED,
+            dataset=dataset,
+            created_at=now,
+            updated_at=now,
+            history=[HistoryEntry(RunStatus.RECEIVED, now, "dataset upload received")],
+            simulated=simulated,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Run:
+        return msgspec.convert(doc, cls)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+#: Dotted field paths a transition patch may set (the store applies them to the document).
+PATCHABLE = frozenset(
+    {"config", "validation", "job", "evaluation", "error", "dataset", "simulated"}
+)
+
+
+def apply_patch(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Apply a patch of top-level sections (`job`, `validation`, ...) to a run document.
+
+    A section value that is a dict is merged key by key into the existing section, so the
+    poller can update `job.state` without rewriting `job.name`. `None` clears a section.
+    """
+    for key, value in patch.items():
+        if key not in PATCHABLE:
+            raise ValueError(f"run field {key!r} cannot be patched")
+        if isinstance(value, dict) and isinstance(doc.get(key), dict):
+            merged = dict(doc[key])
+            merged.update(value)
+            doc[key] = merged
+        else:
+            doc[key] = value
+    return doc
+
+
+def transition_doc(
+    doc: dict[str, Any], dst: RunStatus, *, note: str = "", patch: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The document after moving to `dst`: status, `updated_at`, one history entry, the patch.
+
+    Both stores call this inside their compare-and-set so the rules live in one place.
+    """
+    src = RunStatus(doc["status"])
+    if not can_transition(src, dst):
+        raise ValueError(f"illegal transition {src} -> {dst}")
+    now = utcnow()
+    new = dict(doc)
+    if patch:
+        apply_patch(new, patch)
+    new["status"] = str(dst)
+    new["updated_at"] = now
+    new["history"] = [*doc.get("history", []), {"status": str(dst), "at": now, "note": note}]
+    return new
