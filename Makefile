@@ -6,6 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit bench clean
 
+# Extra checks hook in from mk/*.mk: a fragment appends its target to TEST_EXTRA (run by
+# `make test`) or BENCH_EXTRA (run by `make bench`).
+TEST_EXTRA  :=
+BENCH_EXTRA :=
+-include mk/*.mk
+
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s); set PYTHON=python3.11" % sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,9 +34,9 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+test: lint typecheck unit $(TEST_EXTRA)
 
-bench: $(STAMP)
+bench: $(STAMP) $(BENCH_EXTRA)
 	$(BIN)/python -m bench
 
 clean:

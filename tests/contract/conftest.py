@@ -1,0 +1,60 @@
+"""One contract suite per port, run against every backend.
+
+Each backend supplies fixtures named `<backend>_<port>` in its own plugin module:
+`tests/contract/backend_local.py` (the embedded default) and `tests/contract/backend_gcp.py`
+(official clients against emulators / wire fakes). The parametrised fixtures below pick them up;
+a backend that cannot run here (e.g. no emulator installed) skips with the reason.
+
+Ports and fixture shapes:
+- `blobs`      -> (Blobs, bucket_name): an empty bucket ready for writes.
+- `store`      -> RunStore, empty.
+- `bus_probe`  -> BusProbe: `.bus` (the Bus) and `.received(topic) -> list[(bytes, dict)]`.
+- `tuner_probe`-> TunerProbe: `.tuner`, `.finish(job_name, state)` drives a job to an end state.
+- `models`     -> (Models, tuned_model_name, base_model_name) with a known training example.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+BACKENDS = ("local", "gcp")
+pytest_plugins = [
+    f"tests.contract.backend_{b}"
+    for b in BACKENDS
+    if importlib.util.find_spec(f"tests.contract.backend_{b}") is not None
+]
+
+
+def _backend_fixture(request: pytest.FixtureRequest, port: str) -> object:
+    name = f"{request.param}_{port}"
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        pytest.skip(f"backend {request.param!r} provides no {port!r} fixture yet")
+
+
+@pytest.fixture(params=BACKENDS)
+def blobs(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "blobs")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "store")
+
+
+@pytest.fixture(params=BACKENDS)
+def bus_probe(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "bus_probe")
+
+
+@pytest.fixture(params=BACKENDS)
+def tuner_probe(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "tuner_probe")
+
+
+@pytest.fixture(params=BACKENDS)
+def models(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "models")
