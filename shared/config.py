@@ -93,7 +93,9 @@ def _int(where: str, v: Any, lo: int, hi: int) -> int:
 
 def _float(where: str, v: Any, lo_exclusive: float, hi: float) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise _fail(where, f"expected a number, got {v!r}", f"Use a number in ({lo_exclusive}, {hi}].")
+        raise _fail(
+            where, f"expected a number, got {v!r}", f"Use a number in ({lo_exclusive}, {hi}]."
+        )
     if not lo_exclusive < float(v) <= hi:
         raise _fail(where, f"{v} is out of range", f"Use a number in ({lo_exclusive}, {hi}].")
     return float(v)
@@ -164,10 +166,14 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
     if "metrics" in raw:
         m = raw["metrics"]
         if not isinstance(m, list) or not m or not all(isinstance(x, str) for x in m):
-            raise _fail(f"{where}.metrics", "expected a non-empty list", f"Use {list(EVAL_METRICS)}.")
+            raise _fail(
+                f"{where}.metrics", "expected a non-empty list", f"Use {list(EVAL_METRICS)}."
+            )
         bad = [x for x in m if x not in EVAL_METRICS]
         if bad:
-            raise _fail(f"{where}.metrics", f"unknown metric(s) {bad}", f"Use {list(EVAL_METRICS)}.")
+            raise _fail(
+                f"{where}.metrics", f"unknown metric(s) {bad}", f"Use {list(EVAL_METRICS)}."
+            )
         ev = replace(ev, metrics=tuple(dict.fromkeys(m)))
     if "gates" in raw:
         ev = replace(ev, gates=_gates(f"{where}.gates", raw["gates"], ev.metrics))
@@ -195,12 +201,15 @@ def apply_overrides(base: TuningConfig, raw: Mapping[str, Any], *, source: str) 
             c = replace(c, source_model_name=name)
         for key in ("train_dataset", "validation_dataset", "test_dataset"):
             if key in raw and raw[key] is not None:
-                c = replace(c, **{key: _str(key, raw[key])})
+                overrides: dict[str, Any] = {key: _str(key, raw[key])}
+                c = replace(c, **overrides)
         if "tuned_model_display_name" in raw and raw["tuned_model_display_name"] is not None:
             c = replace(
                 c,
                 tuned_model_display_name=_str(
-                    "tuned_model_display_name", raw["tuned_model_display_name"], max_len=MAX_DISPLAY_NAME
+                    "tuned_model_display_name",
+                    raw["tuned_model_display_name"],
+                    max_len=MAX_DISPLAY_NAME,
                 ),
             )
         if "epoch" in raw:
@@ -209,7 +218,9 @@ def apply_overrides(base: TuningConfig, raw: Mapping[str, Any], *, source: str) 
             c = replace(
                 c,
                 learning_rate_multiplier=_float(
-                    "learning_rate_multiplier", raw["learning_rate_multiplier"], 0.0,
+                    "learning_rate_multiplier",
+                    raw["learning_rate_multiplier"],
+                    0.0,
                     MAX_LEARNING_RATE_MULTIPLIER,
                 ),
             )

@@ -39,9 +39,10 @@ S = RunStatus
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     S.RECEIVED: frozenset({S.VALIDATING, S.REJECTED, S.FAILED}),
     S.VALIDATING: frozenset({S.VALIDATED, S.REJECTED, S.FAILED}),
-    S.VALIDATED: frozenset({S.QUEUED, S.TRAINING, S.SUCCEEDED, S.FAILED}),  # SUCCEEDED: dry_run
+    S.VALIDATED: frozenset({S.QUEUED, S.TRAINING, S.FAILED}),
     S.QUEUED: frozenset({S.TRAINING, S.FAILED, S.CANCELLED}),
-    S.TRAINING: frozenset({S.TRAINED, S.FAILED, S.CANCELLED}),
+    # TRAINING -> QUEUED: the slot was claimed but Vertex refused for quota; wait again.
+    S.TRAINING: frozenset({S.TRAINED, S.FAILED, S.CANCELLED, S.QUEUED}),
     S.TRAINED: frozenset({S.EVALUATING, S.SUCCEEDED, S.FAILED}),  # SUCCEEDED: evaluation off
     S.EVALUATING: frozenset({S.SUCCEEDED, S.FAILED}),
     S.REJECTED: frozenset(),
@@ -51,8 +52,10 @@ TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
 }
 
 TERMINAL: frozenset[RunStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
-#: Runs the poller looks at. Everything else it never reads.
-ACTIVE_FOR_POLLER: frozenset[RunStatus] = frozenset({S.QUEUED, S.TRAINING})
+#: Runs the poller looks at (TRAINED: to re-request a lost evaluation). It never reads others.
+ACTIVE_FOR_POLLER: frozenset[RunStatus] = frozenset({S.QUEUED, S.TRAINING, S.TRAINED})
+#: States a dead-lettered message may move to FAILED.
+NON_TERMINAL: frozenset[RunStatus] = frozenset(s for s in RunStatus if TRANSITIONS[s])
 
 
 def can_transition(src: RunStatus, dst: RunStatus) -> bool:
@@ -109,6 +112,7 @@ class DatasetInfo:
 @dataclass
 class ValidationInfo:
     valid: bool | None = None
+    started_at: str | None = None  # lease: a redelivery may take over after it expires
     summary: dict[str, Any] = field(default_factory=dict)
     findings: list[dict[str, Any]] = field(default_factory=list)  # first errors, for status
     report_uri: str | None = None
@@ -123,8 +127,10 @@ class JobInfo:
     tuned_model_name: str | None = None
     tuned_model_endpoint: str | None = None
     simulated: bool = False
+    claimed_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    error_message: str | None = None
 
 
 @dataclass

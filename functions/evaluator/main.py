@@ -1,0 +1,23 @@
+"""Evaluator: an `evaluation-requested` message arrived (Pub/Sub); tuned vs base model."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import events
+from shared.errors import PermanentError
+from shared.pipeline import entry, evaluate
+
+
+@functions_framework.cloud_event
+def on_evaluation_requested(cloud_event: CloudEvent) -> None:
+    env = events.envelope(cloud_event)
+    with entry.guard("evaluator", env):
+        b = entry.backend()
+        if entry.too_old(env, b):
+            return
+        msg = events.decode_message(
+            events.pubsub_message(cloud_event), expect=events.EVALUATION_REQUESTED
+        )
+        if not msg.run_id:
+            raise PermanentError("evaluation-requested message without run_id")
+        print(f"evaluator: {msg.run_id}: {evaluate.handle_evaluation_request(b, msg.run_id)}")

@@ -1,0 +1,21 @@
+"""Poller: a Cloud Scheduler tick (Pub/Sub); refresh active runs and start queued ones."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import events
+from shared.pipeline import entry, poll
+
+
+@functions_framework.cloud_event
+def on_poll_tick(cloud_event: CloudEvent) -> None:
+    env = events.envelope(cloud_event)
+    with entry.guard("poller", env):
+        b = entry.backend()
+        if entry.too_old(env, b):  # a backlog of stale ticks is worth one poll, not hundreds
+            return
+        r = poll.poll_once(b)
+        print(
+            f"poller: checked {r.checked}, changed {len(r.changed)}, "
+            f"started {len(r.started)}, errors {len(r.errors)}"
+        )

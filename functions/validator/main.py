@@ -1,0 +1,16 @@
+"""Validator: a Cloud Storage object was finalized in the datasets bucket (Eventarc)."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import events
+from shared.pipeline import entry, upload
+
+
+@functions_framework.cloud_event
+def on_dataset_uploaded(cloud_event: CloudEvent) -> None:
+    env = events.envelope(cloud_event)
+    with entry.guard("validator", env):
+        obj = events.storage_object(cloud_event)
+        outcome = upload.handle_upload(entry.backend(), obj, env)
+        print(f"validator: {outcome.action} {outcome.run_id or ''} {outcome.detail}".rstrip())

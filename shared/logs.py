@@ -1,0 +1,38 @@
+"""Logging that Cloud Logging understands and a terminal user can read.
+
+On Cloud Functions a JSON line on stdout with `severity` and `message` becomes a structured log
+entry (labels searchable, `run_id` filterable); locally the same call prints a short text line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+
+def log(severity: str, message: str, **fields: Any) -> None:
+    """Emit one log entry. `fields` (run_id, event_id, stage...) become structured payload."""
+    if os.environ.get("BACKEND", "local") == "gcp" or os.environ.get("LOG_FORMAT") == "json":
+        entry = {"severity": severity, "message": message, **fields}
+        print(json.dumps(entry, ensure_ascii=False, default=str), flush=True)
+        return
+    extra = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+    print(
+        f"[{severity.lower():7}] {message}" + (f"  ({extra})" if extra else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def info(message: str, **fields: Any) -> None:
+    log("INFO", message, **fields)
+
+
+def warning(message: str, **fields: Any) -> None:
+    log("WARNING", message, **fields)
+
+
+def error(message: str, **fields: Any) -> None:
+    log("ERROR", message, **fields)

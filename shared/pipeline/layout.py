@@ -1,0 +1,74 @@
+"""Bucket conventions: which uploads start a run, where its siblings and reports live.
+
+    incoming/<dataset>/train.jsonl        the trigger (upload it last)
+    incoming/<dataset>/validation.jsonl   optional
+    incoming/<dataset>/test.jsonl         optional held-out set for the evaluator
+    incoming/<dataset>/tuning.yaml        optional overrides
+    incoming/<name>.jsonl                 single-file drop: defaults for everything
+
+Reports go to the *artifacts* bucket, never under the datasets bucket's `incoming/` (Eventarc
+fires for every object in the bucket; writing there would loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INCOMING = "incoming/"
+TRAIN = "train.jsonl"
+VALIDATION = "validation.jsonl"
+TEST = "test.jsonl"
+TUNING_YAML = "tuning.yaml"
+
+
+@dataclass(frozen=True)
+class DatasetObjects:
+    """Object names of one dataset drop (siblings may not exist)."""
+
+    train: str
+    validation: str | None
+    test: str | None
+    config: str | None
+    dataset_name: str
+
+
+def trigger_objects(name: str) -> DatasetObjects | None:
+    """The dataset an object name starts, or None when the object is not a trigger.
+
+    Only `incoming/<dataset>/train.jsonl` and `incoming/<file>.jsonl` are triggers; sibling
+    files, reports, hidden/temporary files and deeper paths are not.
+    """
+    if not name.startswith(INCOMING) or not name.endswith(".jsonl"):
+        return None
+    rest = name[len(INCOMING) :]
+    parts = rest.split("/")
+    if any(not p or p.startswith(".") for p in parts):
+        return None
+    if len(parts) == 1:
+        return DatasetObjects(name, None, None, None, parts[0][: -len(".jsonl")])
+    if len(parts) == 2 and parts[1] == TRAIN:
+        folder = f"{INCOMING}{parts[0]}/"
+        return DatasetObjects(
+            train=name,
+            validation=folder + VALIDATION,
+            test=folder + TEST,
+            config=folder + TUNING_YAML,
+            dataset_name=parts[0],
+        )
+    return None
+
+
+def report_prefix(run_id: str) -> str:
+    return f"runs/{run_id}/"
+
+
+def validation_report_name(run_id: str) -> str:
+    return f"{report_prefix(run_id)}validation/report.json"
+
+
+def evaluation_report_name(run_id: str) -> str:
+    return f"{report_prefix(run_id)}evaluation/report.json"
+
+
+def predictions_name(run_id: str) -> str:
+    return f"{report_prefix(run_id)}evaluation/predictions.jsonl"
