@@ -29,7 +29,11 @@ class Backend:
     ) -> None:
         self.settings = settings
         for name, value in (
-            ("blobs", blobs), ("bus", bus), ("store", store), ("tuner", tuner), ("models", models)
+            ("blobs", blobs),
+            ("bus", bus),
+            ("store", store),
+            ("tuner", tuner),
+            ("models", models),
         ):
             if value is not None:
                 self.__dict__[name] = value  # pre-fills the cached_property

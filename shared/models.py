@@ -40,16 +40,46 @@ _OTHER_ADAPTERS = (1, 2, 4, 8)
 MODEL_LIMITS: dict[str, ModelLimits] = {
     m.name: m
     for m in (
-        ModelLimits("gemini-2.5-flash", 131_072, 5_000, 1 * GB, _FLASH_ADAPTERS,
-                    training_price_per_million_tokens=5.0),
-        ModelLimits("gemini-2.5-flash-lite", 131_072, 5_000, 1 * GB, _FLASH_ADAPTERS,
-                    training_price_per_million_tokens=1.5),
-        ModelLimits("gemini-2.5-pro", 131_072, 5_000, 1 * GB, _OTHER_ADAPTERS,
-                    training_price_per_million_tokens=25.0),
-        ModelLimits("gemini-2.0-flash", 131_072, 5_000, 1 * GB, _OTHER_ADAPTERS,
-                    training_price_per_million_tokens=3.0),
-        ModelLimits("gemini-2.0-flash-lite", 131_072, 5_000, 1 * GB, _OTHER_ADAPTERS,
-                    training_price_per_million_tokens=1.0),
+        ModelLimits(
+            "gemini-2.5-flash",
+            131_072,
+            5_000,
+            1 * GB,
+            _FLASH_ADAPTERS,
+            training_price_per_million_tokens=5.0,
+        ),
+        ModelLimits(
+            "gemini-2.5-flash-lite",
+            131_072,
+            5_000,
+            1 * GB,
+            _FLASH_ADAPTERS,
+            training_price_per_million_tokens=1.5,
+        ),
+        ModelLimits(
+            "gemini-2.5-pro",
+            131_072,
+            5_000,
+            1 * GB,
+            _OTHER_ADAPTERS,
+            training_price_per_million_tokens=25.0,
+        ),
+        ModelLimits(
+            "gemini-2.0-flash",
+            131_072,
+            5_000,
+            1 * GB,
+            _OTHER_ADAPTERS,
+            training_price_per_million_tokens=3.0,
+        ),
+        ModelLimits(
+            "gemini-2.0-flash-lite",
+            131_072,
+            5_000,
+            1 * GB,
+            _OTHER_ADAPTERS,
+            training_price_per_million_tokens=1.0,
+        ),
     )
 }
 
