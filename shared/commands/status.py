@@ -1,0 +1,66 @@
+"""`gemini-tuning status [RUN_ID] [--root DIR] [--watch] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from shared.commands._backend import add_root_argument, backend_for
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("status", help="show tuning runs (a table, one run, or JSON)")
+    p.add_argument("run_id", nargs="?", metavar="RUN_ID", help="show one run in detail")
+    add_root_argument(p)
+    p.add_argument("--watch", action="store_true", help="refresh every 2 seconds until Ctrl-C")
+    p.add_argument("--json", action="store_true", help="print JSON (a list, or one object)")
+    p.add_argument("--limit", type=int, default=50, help="runs to list (default 50)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared import status
+    from shared.errors import PipelineError
+
+    try:
+        backend = backend_for(args)
+        store = backend.store
+    except (PipelineError, RuntimeError, OSError) as e:
+        print(f"error: cannot open the run store: {e}", file=sys.stderr)
+        return 2
+
+    def once() -> int:
+        if args.run_id:
+            r = store.get(args.run_id)
+            if r is None:
+                print(f"error: no run {args.run_id!r}; list runs with `gemini-tuning status`",
+                      file=sys.stderr)
+                return 2
+            if args.json:
+                print(json.dumps(status.run_view(r), ensure_ascii=False, indent=1))
+            else:
+                print(status.render_run_detail(r))
+            return 0
+        runs = store.list_recent(limit=args.limit)
+        if args.json:
+            print(json.dumps([status.run_view(r) for r in runs], ensure_ascii=False, indent=1))
+        elif not runs:
+            print("no runs yet: drop a dataset into the bucket's incoming/ folder")
+        else:
+            from rich.console import Console
+
+            Console().print(status.render_table(runs))
+        return 0
+
+    if not args.watch:
+        return once()
+    try:
+        while True:
+            print("\033[2J\033[H", end="")
+            once()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,146 @@
+"""`gemini-tuning submit DIR --to DEST`: upload a dataset folder in the safe order.
+
+The training file is the trigger, so it goes last: by the time its event fires, the validation
+set, the test set and `tuning.yaml` are already there. By default the dataset is validated here
+first, so an invalid dataset never reaches the bucket (skip with `--no-validate`).
+
+DEST is the datasets bucket: `gs://BUCKET` or a local bucket folder (e.g. `ROOT/bucket`). The
+files land in `DEST/incoming/<name>/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ORDER = ("tuning.yaml", "validation.jsonl", "test.jsonl", "train.jsonl")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("submit", help="upload a dataset folder (train.jsonl last)")
+    p.add_argument("folder", metavar="DIR", help="folder with train.jsonl [+ validation.jsonl, "
+                   "test.jsonl, tuning.yaml]")
+    p.add_argument("--to", required=True, metavar="DEST",
+                   help="datasets bucket: gs://BUCKET or a local bucket folder")
+    p.add_argument("--name", help="dataset name under incoming/ (default: the folder's name)")
+    p.add_argument("--no-validate", action="store_true",
+                   help="upload without validating here first")
+    p.set_defaults(func=run)
+
+
+def plan(folder: Path) -> list[Path]:
+    """The files to upload, train.jsonl last. Raises ValueError with what to fix."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder; put train.jsonl (and optional "
+                         "validation.jsonl, test.jsonl, tuning.yaml) in a folder")
+    files = [folder / n for n in ORDER if (folder / n).is_file()]
+    if not files or files[-1].name != "train.jsonl":
+        raise ValueError(f"{folder} has no train.jsonl: it is the file that starts a run")
+    unknown = sorted(p.name for p in folder.iterdir()
+                     if p.is_file() and p.name not in ORDER and not p.name.startswith("."))
+    if unknown:
+        print(f"note: not uploading {', '.join(unknown)} (only {', '.join(ORDER)} are used)",
+              file=sys.stderr)
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    try:
+        files = plan(folder)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    name = args.name or folder.resolve().name
+    if not _NAME.match(name):
+        print(f"error: dataset name {name!r}: use letters, digits, '.', '_' or '-' "
+              "(pass --name)", file=sys.stderr)
+        return 2
+    if not args.no_validate:
+        code = _validate_first(folder, files)
+        if code != 0:
+            return code
+    dest: str = args.to
+    try:
+        if dest.startswith("gs://"):
+            uris = _upload_gcs(dest, name, files)
+        else:
+            uris = _copy_local(Path(dest), name, files)
+    except OSError as e:
+        print(f"error: upload failed: {e}", file=sys.stderr)
+        return 2
+    for u in uris:
+        print(f"uploaded {u}")
+    print(f"dataset {name!r} submitted; follow it with `gemini-tuning status`")
+    return 0
+
+
+def _validate_first(folder: Path, files: list[Path]) -> int:
+    from shared.config import ConfigError, TuningConfig, parse_tuning_yaml
+    from shared.datasets import validate_dataset
+
+    config = TuningConfig()
+    yaml_path = folder / "tuning.yaml"
+    if yaml_path in files:
+        try:
+            config = parse_tuning_yaml(yaml_path.read_bytes(), source=str(yaml_path), base=config)
+        except ConfigError as e:
+            print(f"error: {e.message}", file=sys.stderr)
+            return 1
+    opened = {p.name: p.open("rb") for p in files if p.suffix == ".jsonl"}
+    try:
+        report = validate_dataset(
+            opened["train.jsonl"], validation=opened.get("validation.jsonl"),
+            test=opened.get("test.jsonl"),
+            names={"train": str(folder / "train.jsonl"),
+                   "validation": str(folder / "validation.jsonl"),
+                   "test": str(folder / "test.jsonl")},
+            model=config.source_model_name, epochs=config.epoch,
+        )
+    finally:
+        for f in opened.values():
+            f.close()
+    if not report.valid:
+        print(f"error: the dataset is invalid ({len(report.errors)} error(s) shown); nothing "
+              "was uploaded. Details: gemini-tuning validate "
+              f"{folder / 'train.jsonl'}", file=sys.stderr)
+        for f in report.errors[:10]:
+            print(f"  {f.code}  {f.file}:{f.line}  {f.path or ''}  {f.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _copy_local(bucket: Path, name: str, files: list[Path]) -> list[str]:
+    """Copy with a hidden temporary name then rename, so the watcher sees whole files only."""
+    if not bucket.is_dir():
+        raise OSError(f"{bucket} does not exist (is the local runtime's root right?)")
+    target = bucket / "incoming" / name
+    target.mkdir(parents=True, exist_ok=True)
+    out = []
+    for src in files:
+        fd, tmp = tempfile.mkstemp(prefix=f".{src.name}.", suffix=".part", dir=target)
+        os.close(fd)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target / src.name)
+        out.append(str(target / src.name))
+    return out
+
+
+def _upload_gcs(dest: str, name: str, files: list[Path]) -> list[str]:
+    from google.cloud import storage  # only this path needs the client
+
+    bucket_name = dest[len("gs://"):].strip("/").split("/", 1)[0]
+    bucket = storage.Client().bucket(bucket_name)
+    out = []
+    for src in files:
+        blob = bucket.blob(f"incoming/{name}/{src.name}")
+        blob.upload_from_filename(str(src))  # resumable for large files
+        out.append(f"gs://{bucket_name}/{blob.name}")
+    return out

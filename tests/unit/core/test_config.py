@@ -1,0 +1,92 @@
+"""tuning.yaml and environment settings: every bad value is a clear ConfigError."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import Settings, TuningConfig, parse_tuning_yaml
+from shared.errors import ConfigError
+
+BASE = TuningConfig()
+
+
+def parse(text: str) -> TuningConfig:
+    return parse_tuning_yaml(text.encode(), source="tuning.yaml", base=BASE)
+
+
+def test_empty_yaml_keeps_defaults() -> None:
+    assert parse("") == BASE
+    assert parse("# only a comment\n") == BASE
+
+
+def test_overrides_apply_and_model_name_is_normalised() -> None:
+    c = parse(
+        "source_model_name: publishers/google/models/gemini-2.5-pro\n"
+        "epoch: 5\nlearning_rate_multiplier: 0.5\nadapter_size: 8\n"
+        "export_last_checkpoint_only: false\ntuned_model_display_name: cs-bot\n"
+        "evaluation: {sample_size: 10, gates: {chrf: {min: 0.3}, rouge_l: {min_delta: 0.05}}}\n"
+    )
+    assert c.source_model_name == "gemini-2.5-pro"
+    assert (c.epoch, c.learning_rate_multiplier, c.adapter_size) == (5, 0.5, 8)
+    assert c.export_last_checkpoint_only is False
+    assert c.evaluation.sample_size == 10
+    assert c.evaluation.gates["chrf"].min == 0.3
+    assert c.evaluation.gates["rouge_l"].min_delta == 0.05
+    assert c.to_dict()["evaluation"]["gates"]["chrf"] == {"min": 0.3, "min_delta": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("epochs: 3\n", "unknown key(s) 'epochs'"),
+        ("epoch: 0\n", "epoch: 0 is out of range"),
+        ("epoch: 2.5\n", "expected a whole number"),
+        ("epoch: true\n", "expected a whole number"),
+        ("learning_rate_multiplier: -1\n", "out of range"),
+        ("learning_rate_multiplier: .nan\n", "expected a number"),
+        ("adapter_size: 16\nsource_model_name: gemini-2.5-pro\n", "not supported for"),
+        ("adapter_size: 32\n", "Use one of [1, 2, 4, 8, 16]"),
+        ("source_model_name: gpt-4\n", "not a tunable Gemini model"),
+        ("evaluation: {metrics: [bleu], gates: {chrf: {min: 0.2}}}\n", "not computed"),
+        ("evaluation: {gates: {chrf: {max: 0.2}}}\n", "unknown key(s) 'max'"),
+        ("evaluation: {sample_size: 0}\n", "out of range"),
+        ("export_last_checkpoint_only: yes please\n", "expected true or false"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("epoch: [\n", "invalid YAML at line"),
+        ("!!python/object/apply:os.system ['true']\n", "invalid YAML"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_fix(text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse(text)
+    assert needle in e.value.message
+    assert e.value.message.startswith("tuning.yaml")
+
+
+def test_size_cap_and_encoding() -> None:
+    with pytest.raises(ConfigError, match="byte limit"):
+        parse_tuning_yaml(b"# " + b"x" * 70_000, source="t.yaml", base=BASE)
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        parse_tuning_yaml(b"epoch: \xff\n", source="t.yaml", base=BASE)
+
+
+def test_settings_from_env() -> None:
+    s = Settings.from_env(
+        {"BACKEND": "gcp", "DATASETS_BUCKET": "ds", "MAX_CONCURRENT_JOBS": "3",
+         "DEFAULT_SOURCE_MODEL": "gemini-2.0-flash", "DEFAULT_EPOCHS": "2",
+         "DEFAULT_EVAL_SAMPLE_SIZE": "7"}
+    )
+    assert (s.backend, s.datasets_bucket, s.max_concurrent_jobs) == ("gcp", "ds", 3)
+    assert s.defaults.source_model_name == "gemini-2.0-flash"
+    assert s.defaults.epoch == 2
+    assert s.defaults.evaluation.sample_size == 7
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"BACKEND": "aws"}, {"MAX_CONCURRENT_JOBS": "many"}, {"DEFAULT_EPOCHS": "0"},
+     {"DEFAULT_ADAPTER_SIZE": "3"}, {"MAX_EVENT_AGE_SECONDS": "1"}],
+)
+def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env(env)

@@ -1,0 +1,71 @@
+"""The run record and its state machine."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shared.runs import (
+    TERMINAL,
+    TRANSITIONS,
+    DatasetInfo,
+    Run,
+    RunStatus,
+    apply_patch,
+    make_run_id,
+    transition_doc,
+)
+
+S = RunStatus
+
+
+def new_run() -> Run:
+    return Run.new("ds-1", DatasetInfo("b", "incoming/ds/train.jsonl", "7", "gs://b/x"))
+
+
+def test_run_id_is_deterministic_readable_and_label_safe() -> None:
+    a = make_run_id("bucket", "incoming/Game CS 客服/train.jsonl", "1700000000000001")
+    assert a == make_run_id("bucket", "incoming/Game CS 客服/train.jsonl", "1700000000000001")
+    assert a != make_run_id("bucket", "incoming/Game CS 客服/train.jsonl", "1700000000000002")
+    assert a.startswith("game-cs-")
+    assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", a)
+    assert make_run_id("b", "incoming/single.jsonl", 1).startswith("single-")
+    assert make_run_id("b", "incoming/客服.jsonl", 1).startswith("dataset-")
+
+
+def test_the_happy_path_is_allowed_and_terminal_states_are_final() -> None:
+    path = [S.RECEIVED, S.VALIDATING, S.VALIDATED, S.QUEUED, S.TRAINING, S.TRAINED,
+            S.EVALUATING, S.SUCCEEDED]
+    for a, b in zip(path, path[1:], strict=False):
+        assert b in TRANSITIONS[a]
+    assert TERMINAL == {S.REJECTED, S.SUCCEEDED, S.FAILED, S.CANCELLED}
+
+
+def test_transition_doc_appends_history_and_rejects_illegal_moves() -> None:
+    doc = new_run().to_dict()
+    doc2 = transition_doc(doc, S.VALIDATING, note="go", patch={"validation": {"started_at": "t"}})
+    assert doc2["status"] == "VALIDATING"
+    assert [h["status"] for h in doc2["history"]] == ["RECEIVED", "VALIDATING"]
+    assert doc2["validation"]["started_at"] == "t"
+    assert doc["status"] == "RECEIVED"  # the input document is not modified
+    with pytest.raises(ValueError, match="illegal transition"):
+        transition_doc(doc, S.SUCCEEDED)
+
+
+def test_patch_merges_sections_and_refuses_unknown_fields() -> None:
+    doc = new_run().to_dict()
+    apply_patch(doc, {"job": {"name": "j1", "state": "RUNNING"}})
+    apply_patch(doc, {"job": {"state": "SUCCEEDED"}})
+    assert doc["job"]["name"] == "j1" and doc["job"]["state"] == "SUCCEEDED"
+    with pytest.raises(ValueError):
+        apply_patch(doc, {"status": "SUCCEEDED"})
+
+
+def test_round_trip_through_a_plain_document() -> None:
+    run = new_run()
+    doc = transition_doc(run.to_dict(), S.VALIDATING)
+    back = Run.from_dict(doc)
+    assert back.status is S.VALIDATING
+    assert back.dataset.generation == "7"
+    assert back.to_dict() == doc
