@@ -9,14 +9,14 @@ from pathlib import Path
 from shared.backend import Backend
 from shared.config import Settings
 
-DEFAULT_LOCAL_ROOT = ".local-root"
+DEFAULT_LOCAL_ROOT = "local-pipeline"
 
 
 def add_root_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--root",
         metavar="DIR",
-        help="local backend root (default: $LOCAL_ROOT or ./.local-root); "
+        help="local backend root (default: $LOCAL_ROOT or ./local-pipeline); "
         "with BACKEND=gcp in the environment the cloud backend is used instead",
     )
 

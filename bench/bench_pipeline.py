@@ -1,0 +1,122 @@
+"""Pipeline figures: poller cost with a large history, and drop -> TRAINING latency (local).
+
+    python -m bench pipeline
+
+Poller: 10,000 finished runs and 10 active runs (TRAINING, simulated jobs) in the SQLite store;
+a tick must read only the active runs. Printed: documents read per tick and ms per tick (median
+of 20 ticks), beside the same tick on a store holding only the 10 active runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from shared.backend import Backend
+from shared.config import Settings
+from shared.local.blobs import FolderBlobs
+from shared.local.bus import SqliteBus
+from shared.local.sim_config import SimConfig
+from shared.local.sim_models import SimulatedModels
+from shared.local.sim_tuner import SimulatedTuner
+from shared.local.store import SqliteRunStore
+from shared.pipeline import poll
+from shared.ports import TuningJobSpec
+from shared.runs import DatasetInfo, HistoryEntry, Run, RunStatus, utcnow
+
+FINISHED = 10_000
+ACTIVE = 10
+TICKS = 20
+
+
+def _backend(root: Path) -> tuple[Backend, SqliteRunStore, SimulatedTuner]:
+    for d in ("bucket", "artifacts", "state"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    settings = Settings.from_env(
+        {"BACKEND": "local", "LOCAL_ROOT": str(root), "MAX_CONCURRENT_JOBS": str(ACTIVE)}
+    )
+    store = SqliteRunStore(root / "state" / "runs.sqlite")
+    tuner = SimulatedTuner(
+        root / "state" / "simulator.sqlite", config=SimConfig(training_seconds=1e9)
+    )
+    backend = Backend(
+        settings,
+        blobs=FolderBlobs(root),
+        bus=SqliteBus(root / "state" / "b.db"),
+        store=store,
+        tuner=tuner,
+        models=SimulatedModels(tuner),
+    )
+    return backend, store, tuner
+
+
+def _fill(root: Path, store: SqliteRunStore, tuner: SimulatedTuner, finished: int) -> None:
+    train = root / "bucket" / "train.jsonl"
+    train.write_text('{"contents": []}\n')
+    now = utcnow()
+    for i in range(finished):
+        run = Run.new(
+            f"done-{i:05d}", DatasetInfo("bucket", f"incoming/d{i}/train.jsonl", "1", "file:///x")
+        )
+        run.status = RunStatus.SUCCEEDED
+        run.history.append(HistoryEntry(RunStatus.SUCCEEDED, now, "done"))
+        store.create(run)
+    for i in range(ACTIVE):
+        rid = f"active-{i:02d}"
+        job = tuner.create_job(
+            TuningJobSpec(
+                run_id=rid,
+                display_name=f"gtp-{rid}",
+                base_model="gemini-2.5-flash",
+                training_dataset_uri=train.as_uri(),
+                validation_dataset_uri=None,
+                tuned_model_display_name=rid,
+                epoch_count=1,
+                learning_rate_multiplier=1.0,
+                adapter_size=4,
+                export_last_checkpoint_only=True,
+                labels={"run_id": rid},
+            )
+        )
+        run = Run.new(rid, DatasetInfo("bucket", "incoming/a/train.jsonl", "1", train.as_uri()))
+        run.status = RunStatus.TRAINING
+        run.job.name = job.name
+        run.job.state = job.state
+        store.create(run)
+
+
+def _measure(backend: Backend, store: SqliteRunStore) -> tuple[float, float]:
+    poll.poll_once(backend)  # warm
+    times, reads = [], []
+    for _ in range(TICKS):
+        r0 = store.reads
+        t0 = time.perf_counter()
+        poll.poll_once(backend)
+        times.append((time.perf_counter() - t0) * 1000)
+        reads.append(store.reads - r0)
+    return statistics.median(times), statistics.median(reads)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as big, tempfile.TemporaryDirectory() as small:
+        b1, s1, t1 = _backend(Path(big))
+        _fill(Path(big), s1, t1, FINISHED)
+        b2, s2, t2 = _backend(Path(small))
+        _fill(Path(small), s2, t2, 0)
+        ms_big, reads_big = _measure(b1, s1)
+        ms_small, reads_small = _measure(b2, s2)
+    print(
+        f"poller tick, {FINISHED} finished + {ACTIVE} active runs: "
+        f"{ms_big:.2f} ms/tick (median of {TICKS}), {reads_big:.0f} run documents read"
+    )
+    print(
+        f"poller tick, 0 finished + {ACTIVE} active runs:     "
+        f"{ms_small:.2f} ms/tick (median of {TICKS}), {reads_small:.0f} run documents read"
+    )
+    print(f"ratio big/small: {ms_big / ms_small:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

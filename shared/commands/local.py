@@ -1,0 +1,102 @@
+"""`gemini-tuning local --root DIR`: run the whole pipeline on this machine until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from shared.commands._backend import DEFAULT_LOCAL_ROOT
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError("use a tick between 0.1 and 3600 seconds")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "local",
+        help="run the pipeline locally: a folder is the bucket, SQLite the store and the bus",
+        description="Watch DIR/bucket and run validator, launcher, poller and evaluator on this "
+        "machine (Vertex AI is simulated) until Ctrl-C.",
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=Path(os.environ.get("LOCAL_ROOT") or DEFAULT_LOCAL_ROOT),
+        metavar="DIR",
+        help="folder for the bucket, artifacts and state "
+        "(default: $LOCAL_ROOT or ./local-pipeline)",
+    )
+    p.add_argument(
+        "--tick",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often the poller checks running jobs (default: 2)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, 9),
+        default=3,
+        metavar="N",
+        help="handlers running at once (1-8, default: 3)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root: Path = args.root
+    if root.exists() and not root.is_dir():
+        print(
+            f"error: --root {root} is a file; pass a folder (it is created if missing)",
+            file=sys.stderr,
+        )
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+    )
+    from shared.local.runtime import LocalRuntime, RuntimeOptions
+
+    try:
+        runtime = LocalRuntime(root, options=RuntimeOptions(tick=args.tick, workers=args.workers))
+    except (FileNotFoundError, ImportError, AttributeError) as e:
+        print(f"error: cannot load the functions: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: cannot use --root {root}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    runtime.start()
+    incoming = runtime.layout.incoming
+    print(
+        f"Local pipeline running (Vertex AI simulated). Drop a dataset folder to start a run:\n"
+        f"  cp -r my-dataset {incoming}/\n"
+        f"Reports: {runtime.layout.artifacts}   State: {runtime.layout.state}\n"
+        f"Status:  gemini-tuning status   Stop: Ctrl-C",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping (finishing handlers in flight)...", file=sys.stderr, flush=True)
+        runtime.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return 0

@@ -1,0 +1,327 @@
+"""`LocalRuntime`: the four Cloud Functions on one machine, wired like Eventarc + Pub/Sub +
+Cloud Scheduler, over the durable `SqliteBus`.
+
+A route maps a topic to an entry point. The bucket watcher publishes uploads to an internal
+topic that is delivered as the exact `storage.object.v1.finalized` CloudEvent; pipeline topics
+are delivered as `pubsub.topic.v1.messagePublished` CloudEvents; the ticker feeds the poller.
+Handler returns -> ack; raises -> nack with backoff; the last failed attempt -> dead letter,
+and the dead-letter hook tells the run why. Routes are plain data, so tests plug in stubs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shared.events import pubsub_published_event
+from shared.local.blobs import FolderBlobs
+from shared.local.bus import DeadLetter, Leased, SqliteBus, SubscriptionPolicy
+from shared.local.paths import DATASETS_BUCKET, LocalLayout
+from shared.local.scheduler import POLL_TOPIC, STORAGE_TOPIC, BucketWatcher, Ticker
+
+log = logging.getLogger("gemini_tuning.local")
+
+Handler = Callable[[Any], object]
+DeadLetterHook = Callable[[DeadLetter], None]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Deliver every message of `topic` to `handler` (one subscription per route)."""
+
+    name: str
+    topic: str
+    handler: Handler
+    storage: bool = False  #: the message carries a storage event built by the watcher
+    policy: SubscriptionPolicy | None = None  #: overrides RuntimeOptions.policy
+
+    @property
+    def subscription(self) -> str:
+        return f"local-{self.name}"
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    tick: float = 2.0  #: seconds between poll ticks; 0 turns the ticker off
+    workers: int = 3
+    settle: float = 0.3  #: a file must be unchanged this long before it fires
+    rescan: float = 5.0  #: safety-net rescan of the bucket folder
+    use_watchdog: bool = True
+    idle_poll: float = 0.05  #: dispatcher wait when nothing is due
+    project: str = "local-project"
+    policy: SubscriptionPolicy = field(
+        default_factory=lambda: SubscriptionPolicy(
+            ack_deadline=600.0, max_attempts=5, min_backoff=1.0, max_backoff=60.0
+        )
+    )
+
+
+def functions_dir() -> Path:
+    """`functions/` of the checkout this package was installed from (editable install)."""
+    return Path(__file__).resolve().parents[2] / "functions"
+
+
+def load_entry_point(path: Path, attr: str) -> Handler:
+    """Import a function's main.py by path (`functions/` is not a package) and get `attr`."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: run from the project checkout (pip install -e .) so the "
+            "functions/ folder is next to shared/"
+        )
+    mod_name = f"gtp_function_{path.parent.name}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    spec.loader.exec_module(module)
+    handler = getattr(module, attr, None)
+    if not callable(handler):
+        raise AttributeError(f"{path} has no function {attr}()")
+    return handler  # type: ignore[no-any-return]
+
+
+def default_routes(root: Path, *, functions: Path | None = None) -> list[Route]:
+    """The real pipeline: sets BACKEND=local and LOCAL_ROOT before importing the functions so
+    their `backend_from_env()` builds the local adapters on this root."""
+    os.environ["BACKEND"] = "local"
+    os.environ["LOCAL_ROOT"] = str(Path(root).absolute())
+    from shared.config import Settings
+
+    settings = Settings.from_env()
+    fdir = functions or functions_dir()
+    table = (
+        ("validator", STORAGE_TOPIC, "on_dataset_uploaded", True, None),
+        ("launcher", settings.topic_dataset_validated, "on_dataset_validated", False, None),
+        ("evaluator", settings.topic_evaluation_requested, "on_evaluation_requested", False, None),
+        # Cloud Scheduler does not retry by default: a failed tick waits for the next one.
+        ("poller", POLL_TOPIC, "on_poll_tick", False, SubscriptionPolicy(max_attempts=1)),
+    )
+    return [
+        Route(name, topic, load_entry_point(fdir / name / "main.py", attr), storage, policy)
+        for name, topic, attr, storage, policy in table
+    ]
+
+
+def record_dead_letter_hook(dead: DeadLetter) -> None:
+    """Tell the run why its message was dropped (the pipeline's hook, when it exists)."""
+    try:
+        from shared.pipeline.deadletter import record_dead_letter
+    except ImportError:
+        return
+    from shared.backend import backend_from_env
+
+    data: Any = None
+    if dead.topic == STORAGE_TOPIC:
+        data = orjson.loads(dead.data).get("data")
+    stage = dead.subscription.removeprefix("local-")
+    record_dead_letter(
+        backend_from_env(),
+        dead.attributes,
+        dead.last_error,
+        data=data,
+        attempts=dead.attempts,
+        stage=stage,
+    )
+
+
+class LocalRuntime:
+    """Runs the routes until `stop()`; see the module docstring."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        routes: Sequence[Route] | None = None,
+        options: RuntimeOptions | None = None,
+        on_dead_letter: DeadLetterHook | None = None,
+    ) -> None:
+        self.layout = LocalLayout(Path(root).absolute()).create()
+        self.options = options or RuntimeOptions()
+        if routes is None:
+            routes = default_routes(self.layout.root)
+            on_dead_letter = on_dead_letter or record_dead_letter_hook
+        self.routes = list(routes)
+        self.on_dead_letter = on_dead_letter
+        self.bus = SqliteBus(self.layout.bus_db)
+        self.blobs = FolderBlobs(self.layout.root)
+        self._by_sub = {r.subscription: r for r in self.routes}
+        for r in self.routes:
+            self.bus.subscribe(r.topic, r.subscription, r.policy or self.options.policy)
+        self.watcher = BucketWatcher(
+            self.blobs,
+            DATASETS_BUCKET,
+            self.bus,
+            settle=self.options.settle,
+            rescan=self.options.rescan,
+            use_watchdog=self.options.use_watchdog,
+        )
+        poll = [r for r in self.routes if r.topic == POLL_TOPIC]
+        self.ticker = (
+            Ticker(self.bus, poll[0].subscription, self.options.tick)
+            if poll and self.options.tick > 0
+            else None
+        )
+        self._stop = threading.Event()
+        self._inflight = 0
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> LocalRuntime:
+        self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="handler")
+        self.watcher.start()
+        if self.ticker is not None:
+            self.ticker.start()
+        self._thread = threading.Thread(target=self._dispatch, name="dispatcher", daemon=True)
+        self._thread.start()
+        log.info("runtime  started: %s", ", ".join(f"{r.topic} -> {r.name}" for r in self.routes))
+        return self
+
+    def stop(self) -> None:
+        """Stop sources, finish handlers in flight (they ack or nack), close the bus."""
+        self._stop.set()
+        self.bus.notify()
+        self.watcher.stop()
+        if self.ticker is not None:
+            self.ticker.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._report_dead_letters()
+        self.bus.close()
+        log.info("runtime  stopped")
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def idle(self) -> bool:
+        """Nothing waiting anywhere (ignoring the poll ticks, which never end)."""
+        subs = [r.subscription for r in self.routes if r.topic != POLL_TOPIC]
+        with self._lock:
+            busy = self._inflight > 0
+        return not busy and self.watcher.idle() and self.bus.pending(subs) == 0
+
+    def run_until_idle(self, timeout: float) -> bool:
+        """Block until idle twice in a row (or `timeout`); True when idle was reached."""
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while time.monotonic() < deadline:
+            streak = streak + 1 if self.idle() else 0
+            if streak >= 2:
+                return True
+            time.sleep(self.options.idle_poll)
+        return False
+
+    # ---- delivery -------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        next_report = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_report:
+                    self._report_dead_letters()
+                    next_report = time.monotonic() + 0.5
+                if not self._pull_some():
+                    self._wait_for_work()
+            except Exception:
+                log.exception("dispatcher: unexpected error (retrying)")
+                self._stop.wait(0.5)
+
+    def _pull_some(self) -> bool:
+        got = False
+        for route in self.routes:
+            with self._lock:
+                free = self.options.workers - self._inflight
+            if free <= 0 or self._stop.is_set():
+                break
+            for msg in self.bus.pull(route.subscription, max_messages=free):
+                with self._lock:
+                    self._inflight += 1
+                assert self._pool is not None
+                self._pool.submit(self._deliver, route, msg)
+                got = True
+        return got
+
+    def _wait_for_work(self) -> None:
+        wait = self.options.idle_poll
+        due = self.bus.next_due(self._by_sub)
+        if due is not None:
+            wait = max(0.0, min(wait, due - time.time()))
+        self.bus.wait(wait)
+
+    def event_for(self, route: Route, msg: Leased) -> Any:
+        """The CloudEvent Eventarc would deliver for this message."""
+        from cloudevents.http import CloudEvent
+
+        if route.storage:
+            doc = orjson.loads(msg.data)
+            return CloudEvent(doc["attributes"], doc["data"])
+        attrs, data = pubsub_published_event(
+            project=self.options.project,
+            topic=route.topic,
+            data=msg.data,
+            attributes=msg.attributes,
+            message_id=msg.message_id,
+            publish_time=msg.publish_time,
+            subscription=f"projects/{self.options.project}/subscriptions/{route.subscription}",
+        )
+        return CloudEvent(attrs, data)
+
+    def _deliver(self, route: Route, msg: Leased) -> None:
+        what = msg.attributes.get("name") or msg.attributes.get("run_id") or msg.message_id
+        started = time.monotonic()
+        try:
+            route.handler(self.event_for(route, msg))
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"
+            result = self.bus.nack(msg, error)
+            if result.dead:
+                log.warning(
+                    "DEAD     %-9s %s after %d attempts: %s", route.name, what, msg.attempt, error
+                )
+            else:
+                log.info(
+                    "retry    %-9s %s attempt %d failed (%s); next in %.1fs",
+                    route.name,
+                    what,
+                    msg.attempt,
+                    error,
+                    result.delay,
+                )
+        else:
+            self.bus.ack(msg)
+            if route.topic != POLL_TOPIC:
+                log.info("done     %-9s %s (%.2fs)", route.name, what, time.monotonic() - started)
+        finally:
+            with self._lock:
+                self._inflight -= 1
+            self.bus.notify()
+
+    def _report_dead_letters(self) -> None:
+        for dead in self.bus.dead_letters(unreported_only=True):
+            if dead.subscription not in self._by_sub:
+                continue
+            if self.on_dead_letter is not None:
+                try:
+                    self.on_dead_letter(dead)
+                except Exception:
+                    log.exception("dead-letter hook failed for message %s", dead.message_id)
+            self.bus.mark_reported(dead)

@@ -1,0 +1,249 @@
+"""The event sources of the local runtime: a bucket watcher (plays Eventarc's Cloud Storage
+trigger) and an interval ticker (plays Cloud Scheduler).
+
+Both only *publish* to the durable bus; delivery, retry and dead-letter are the bus's job, so a
+crash between "file seen" and "validator ran" loses nothing.
+
+The watcher uses watchdog for prompt notice, plus a scan at start-up (files that arrived while
+the runtime was down) and a periodic rescan as a safety net (inotify can miss files created
+inside a folder before its watch is added, e.g. `cp -r`). A file fires only once its size and
+mtime have stayed unchanged for `settle` seconds, because `cp` writes in chunks. The bus's
+idempotency key (bucket/name#generation) makes every path into "fire" safe to repeat.
+
+The ticker is a `threading.Event.wait` loop: APScheduler would add a dependency and a thread
+pool for one fixed-interval job. It publishes a tick only when none is pending, so a slow
+poller is not buried under a backlog of ticks (Cloud Scheduler does not queue them either).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shared.events import POLL_TICK, STORAGE_FINALIZED, encode_message, storage_finalized_event
+from shared.local.blobs import FolderBlobs, generation_of
+from shared.local.bus import SqliteBus
+
+log = logging.getLogger("gemini_tuning.local")
+
+#: Internal topic that carries detected uploads to the validator route.
+STORAGE_TOPIC = "_storage-events"
+#: Topic the ticker publishes to; Cloud Scheduler publishes to a Pub/Sub topic the same way.
+POLL_TOPIC = "poll-tick"
+
+
+def storage_key(bucket: str, name: str, generation: str) -> str:
+    return f"{bucket}/{name}#{generation}"
+
+
+def _hidden(rel: str) -> bool:
+    """Dot-files and dot-folders (editor swap files, rsync temp files, our own temp folder)."""
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+class BucketWatcher:
+    """Turns new or changed files under a bucket folder into storage events on the bus."""
+
+    def __init__(
+        self,
+        blobs: FolderBlobs,
+        bucket: str,
+        bus: SqliteBus,
+        *,
+        settle: float = 0.3,
+        rescan: float = 5.0,
+        use_watchdog: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.blobs, self.bucket, self.bus = blobs, bucket, bus
+        self.folder = blobs.bucket_path(bucket)
+        self.settle, self.rescan, self.use_watchdog = settle, rescan, use_watchdog
+        self._now = clock
+        self._pending: dict[str, tuple[tuple[int, int, int], float]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._rescan_soon = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: Any = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.scan()
+        if self.use_watchdog:
+            self._start_observer()
+        self._thread = threading.Thread(target=self._loop, name="bucket-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._pending and not self._rescan_soon.is_set()
+
+    def _start_observer(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        watcher = self
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                if event.event_type in ("deleted", "opened", "closed_no_write"):
+                    return
+                if event.is_directory:
+                    watcher._rescan_soon.set()
+                    return
+                path = getattr(event, "dest_path", "") or event.src_path
+                watcher.notice(Path(os.fsdecode(path)))
+
+        self._observer = Observer()
+        self._observer.schedule(_Handler(), str(self.folder), recursive=True)
+        self._observer.start()
+
+    # ---- detection ------------------------------------------------------------------------
+
+    def _rel(self, path: Path) -> str | None:
+        try:
+            rel = path.relative_to(self.folder).as_posix()
+        except ValueError:
+            return None
+        return None if rel == "." or _hidden(rel) else rel
+
+    def notice(self, path: Path) -> None:
+        """A file may have changed: watch it until it settles."""
+        rel = self._rel(path)
+        if rel is None:
+            return
+        with self._lock:
+            self._pending.setdefault(rel, ((-1, -1, -1), self._now()))
+
+    def scan(self) -> int:
+        """Queue every file whose current generation has not been published yet."""
+        found = 0
+        for dirpath, dirnames, filenames in os.walk(self.folder):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for fn in filenames:
+                path = Path(dirpath) / fn
+                rel = self._rel(path)
+                if rel is None:
+                    continue
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                if not self.bus.seen(storage_key(self.bucket, rel, generation_of(st))):
+                    self.notice(path)
+                    found += 1
+        return found
+
+    def _loop(self) -> None:
+        next_scan = self._now() + self.rescan
+        step = max(0.02, min(0.1, self.settle / 3))
+        while not self._stop.wait(step):
+            try:
+                if self._rescan_soon.is_set() or self._now() >= next_scan:
+                    self._rescan_soon.clear()
+                    self.scan()
+                    next_scan = self._now() + self.rescan
+                self._check_pending()
+            except Exception:  # keep watching; the next rescan retries
+                log.exception("bucket watcher: unexpected error")
+
+    def _check_pending(self) -> None:
+        now = self._now()
+        with self._lock:
+            items = list(self._pending.items())
+        for rel, (sig, since) in items:
+            path = self.folder / rel
+            try:
+                st = path.stat()
+            except OSError:
+                with self._lock:
+                    self._pending.pop(rel, None)
+                continue
+            new_sig = (st.st_size, st.st_mtime_ns, st.st_ino)
+            if new_sig != sig:
+                with self._lock:
+                    self._pending[rel] = (new_sig, now)
+                continue
+            if now - since < self.settle:
+                continue
+            with self._lock:
+                self._pending.pop(rel, None)
+            self._fire(rel)
+
+    def _fire(self, rel: str) -> None:
+        info = self.blobs.stat(self.bucket, rel)
+        if info is None:
+            return
+        key = storage_key(self.bucket, rel, info.generation)
+        attrs, data = storage_finalized_event(
+            bucket=self.bucket,
+            name=rel,
+            generation=info.generation,
+            size=info.size,
+            md5=info.md5,
+            content_type=info.content_type or "application/octet-stream",
+        )
+        body = orjson.dumps({"attributes": attrs, "data": data})
+        msg_attrs = {
+            "type": STORAGE_FINALIZED,
+            "bucket": self.bucket,
+            "name": rel,
+            "generation": info.generation,
+        }
+        if self.bus.publish_once(key, STORAGE_TOPIC, body, msg_attrs) is not None:
+            log.info(
+                "upload   %s/%s (%d bytes, generation %s)",
+                self.bucket,
+                rel,
+                info.size,
+                info.generation,
+            )
+
+
+class Ticker:
+    """Publishes a poll tick every `interval` seconds while no tick is waiting."""
+
+    def __init__(self, bus: SqliteBus, subscription: str, interval: float) -> None:
+        self.bus, self.subscription, self.interval = bus, subscription, interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="poll-ticker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def tick(self) -> bool:
+        if self.bus.pending([self.subscription]):
+            return False
+        data, attrs = encode_message(POLL_TICK, None)
+        self.bus.publish(POLL_TOPIC, data, attrs)
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("poll ticker: could not publish a tick")

@@ -1,0 +1,113 @@
+"""`SimulatedModels`: inference on simulated tuned endpoints and base models.
+
+A tuned endpoint answers with the model turn of the most similar training example (so an
+evaluation sees a tuned model that learned its data); a base model answers generically in the
+prompt's language and never reads the data (so the comparison has a real gap). Both return
+`Generation(simulated=True)`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from shared import errors
+from shared.local.sim_config import SimConfig
+from shared.local.sim_similarity import ExampleIndex, conversation_query
+from shared.local.sim_text import check_contents, estimate_tokens, generic_reply
+from shared.local.sim_tuner import Clock, SimulatedTuner, local_path
+from shared.models import limits_for, normalize_model_name
+from shared.ports import Generation
+
+#: Dataset versions whose index is kept in memory (an evaluation uses one or two).
+INDEX_CACHE_SIZE = 4
+
+
+class SimulatedModels:
+    """Implements `ports.Models` over the jobs of a `SimulatedTuner` (same SQLite state)."""
+
+    def __init__(self, tuner: SimulatedTuner) -> None:
+        self._tuner = tuner
+        self._lock = threading.Lock()
+        self._indexes: OrderedDict[tuple[str, int, int], ExampleIndex] = OrderedDict()
+
+    @classmethod
+    def from_root(
+        cls, root: Path, *, env: Mapping[str, str] | None = None, clock: Clock = time.time
+    ) -> SimulatedModels:
+        return cls(SimulatedTuner.from_root(root, env=env, clock=clock))
+
+    def generate(
+        self,
+        model: str,
+        contents: Sequence[Mapping[str, Any]],
+        *,
+        system_instruction: Mapping[str, Any] | None = None,
+    ) -> Generation:
+        self._call()
+        check_contents(contents)
+        last_user, history = conversation_query(contents)
+        dataset = self._resolve(model)
+        if dataset is not None:
+            hit = self.index(dataset).nearest(last_user, history)
+            if hit is not None:
+                return Generation(hit[0].answer, simulated=True)
+        return Generation(generic_reply(last_user or history), simulated=True)
+
+    def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int:
+        self._call()
+        check_contents(contents)
+        self._resolve(model)
+        return estimate_tokens(contents)
+
+    def index(self, dataset: Path) -> ExampleIndex:
+        """The dataset's index, built once per file version and shared by threads."""
+        try:
+            st = dataset.stat()
+        except FileNotFoundError:
+            raise errors.PermanentError(
+                f"The simulated tuned model cannot answer: its training data {dataset} was "
+                "removed. Restore the file or re-run the dataset."
+            ) from None
+        key = (str(dataset), st.st_mtime_ns, st.st_size)
+        with self._lock:
+            found = self._indexes.get(key)
+            if found is None:
+                found = ExampleIndex.from_file(dataset)
+                self._indexes[key] = found
+                while len(self._indexes) > INDEX_CACHE_SIZE:
+                    self._indexes.popitem(last=False)
+            self._indexes.move_to_end(key)
+            return found
+
+    def _call(self) -> SimConfig:
+        cfg = self._tuner.current_config()
+        if self._tuner.consume_fault("models_transient", cfg.models_transient_errors):
+            raise errors.TransientError(
+                "503 The model is overloaded. Please try again later (simulated transient error)."
+            )
+        return cfg
+
+    def _resolve(self, model: str) -> Path | None:
+        """The training file behind a tuned endpoint, or None for a base model."""
+        if "/endpoints/" in model:
+            job = self._tuner.endpoint_job(model)
+            if job is None:
+                raise errors.NotFound(
+                    f"404 Endpoint {model} was not found in the local Vertex AI simulator. "
+                    "Use the tuned_model_endpoint of a SUCCEEDED simulated job."
+                )
+            path = local_path(str(job.spec["training_dataset_uri"]))
+            assert path is not None  # create_job accepts only file:// URIs
+            return path
+        short = normalize_model_name(model)
+        if limits_for(model) is None and not short.startswith("gemini-"):
+            raise errors.NotFound(
+                f"404 Publisher Model `publishers/google/models/{short}` was not found. "
+                "Use a Gemini model name such as gemini-2.5-flash."
+            )
+        return None

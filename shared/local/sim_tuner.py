@@ -1,0 +1,297 @@
+"""`SimulatedTuner`: the Vertex AI tuning service played on one machine.
+
+It refuses what the real service refuses (unknown base model, unsupported adapter size, missing
+dataset, invalid labels) with Vertex's wording, so the launcher's error handling is exercised
+locally; it never pretends to be real: every job says `simulated=True` and its console link is a
+local page that says so.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from shared import errors
+from shared.local.sim_config import ConfigSource, SimConfig, from_env
+from shared.local.sim_jobs import END_STATES, JobRecord, JobTable, rfc3339, status_at
+from shared.models import limits_for
+from shared.ports import TuningJob, TuningJobSpec
+
+Clock = Callable[[], float]
+
+#: Job ids look like Vertex's (large integers) so nothing downstream assumes small numbers.
+_ID_BASE = 7_000_000_000_000_000_000
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+
+
+def state_db(root: Path) -> Path:
+    return root / "state" / "simulator.sqlite"
+
+
+def control_file(root: Path) -> Path:
+    return root / "state" / "simulator.json"
+
+
+def local_path(uri: str) -> Path | None:
+    """The file a `file://` URI names, or None for any other scheme."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    return Path(url2pathname(parsed.path))
+
+
+def check_dataset_uri(uri: str, what: str) -> Path:
+    """The dataset's path, or the PermanentError Vertex would give for an unreadable one."""
+    path = local_path(uri)
+    if path is None:
+        raise errors.PermanentError(
+            f"400 {what} {uri!r} cannot be read by the local Vertex AI simulator: it only reads "
+            "file:// URIs from the local backend. Upload the dataset through the local bucket."
+        )
+    if not path.is_file():
+        raise errors.PermanentError(f"400 {what} {uri} does not exist. Upload it, then retry.")
+    return path
+
+
+def check_labels(labels: Mapping[str, str]) -> None:
+    """Vertex's label rules; a bad label is a 400 at create time in the cloud too."""
+    if len(labels) > 64:
+        raise errors.PermanentError("400 A resource can have at most 64 labels.")
+    for key, value in labels.items():
+        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            raise errors.PermanentError(
+                f"400 Invalid label {key!r}={value!r}: keys start with a lowercase letter; keys "
+                "and values use only lowercase letters, digits, '_' and '-', at most 63 chars."
+            )
+
+
+class SimulatedTuner:
+    """Implements `ports.Tuner`; also offers a control API (`finish_job`) for tests and demos."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        project: str = "local-project",
+        location: str = "us-central1",
+        config: SimConfig | None = None,
+        control: Path | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self._table = JobTable(db_path)
+        self._pages = db_path.parent / "simulator-jobs"
+        self._config = ConfigSource(config or SimConfig(), control)
+        self._clock = clock
+        self.parent = f"projects/{project}/locations/{location}"
+
+    @classmethod
+    def from_root(
+        cls, root: Path, *, env: Mapping[str, str] | None = None, clock: Clock = time.time
+    ) -> SimulatedTuner:
+        """The local backend's tuner: state under `root/state`, `SIM_*` env and control file."""
+        e = os.environ if env is None else env
+        return cls(
+            state_db(root),
+            project=e.get("GCP_PROJECT", "").strip() or "local-project",
+            location=e.get("VERTEX_LOCATION", "").strip() or "us-central1",
+            config=from_env(SimConfig(), e),
+            control=control_file(root),
+            clock=clock,
+        )
+
+    # -- ports.Tuner --------------------------------------------------------------------------
+
+    def create_job(self, spec: TuningJobSpec) -> TuningJob:
+        cfg = self._call()
+        if cfg.permanent_error:
+            text = cfg.permanent_error
+            raise errors.PermanentError(text if text[:3].isdigit() else f"400 {text}")
+        limits = limits_for(spec.base_model)
+        if limits is None:
+            raise errors.PermanentError(
+                f"400 Base model {spec.base_model} is not supported for supervised tuning."
+            )
+        if spec.adapter_size not in limits.adapter_sizes:
+            raise errors.PermanentError(
+                f"400 adapter size is not supported for this base model "
+                f"({limits.name} accepts {', '.join(map(str, limits.adapter_sizes))}; "
+                f"got {spec.adapter_size})."
+            )
+        check_dataset_uri(spec.training_dataset_uri, "Training dataset")
+        if spec.validation_dataset_uri:
+            check_dataset_uri(spec.validation_dataset_uri, "Validation dataset")
+        # The same reconciliation labels the Vertex adapter sets (shared.gcp.vertex_tuning).
+        labels = {**spec.labels, "run_id": spec.run_id, "display_name": spec.display_name}
+        check_labels(labels)
+
+        now = self._clock()
+        with self._table.transaction() as db:
+            if cfg.quota is not None:
+                active = [j for j in self._table.unfinished(db, now) if not self._ended(j, now)]
+                if len(active) >= cfg.quota:
+                    raise errors.QuotaExceeded(
+                        "429 Quota exceeded for quota metric 'Global concurrent tuning jobs' "
+                        f"and limit 'Global concurrent tuning jobs per region' ({cfg.quota}) "
+                        f"of service 'aiplatform.googleapis.com' for {self.parent} (simulated)."
+                    )
+            job_id = self._table.insert(
+                db,
+                {
+                    "run_id": spec.run_id,
+                    "display_name": spec.display_name,
+                    "labels": labels,
+                    "spec": {**asdict(spec), "labels": dict(spec.labels)},
+                    "created_at": now,
+                    "queued_seconds": cfg.training_seconds * cfg.queued_fraction,
+                    "training_seconds": cfg.training_seconds,
+                    "fail_message": cfg.fail_message if cfg.fails(spec.display_name) else None,
+                    "cancel_seconds": cfg.cancel_seconds,
+                },
+            )
+            name = f"{self.parent}/tuningJobs/{_ID_BASE + job_id}"
+            self._table.set(db, job_id, name=name)
+            record = self._table.get(name, db)
+        assert record is not None
+        self._write_page(record)
+        return self._view(record, now)
+
+    def get_job(self, name: str) -> TuningJob:
+        self._call()
+        return self._view(self._require(name), self._clock())
+
+    def find_jobs(self, run_id: str) -> list[TuningJob]:
+        self._call()
+        now = self._clock()
+        return [self._view(j, now) for j in self._table.by_run_id(run_id)]
+
+    def cancel_job(self, name: str) -> None:
+        self._call()
+        now = self._clock()
+        with self._table.transaction() as db:
+            job = self._require(name, db)
+            state = status_at(job, now).state
+            if state in ("CANCELLING", "CANCELLED"):
+                return
+            if state in END_STATES:
+                raise errors.PermanentError(
+                    f"400 FAILED_PRECONDITION: Tuning job {name} is in state JOB_STATE_{state} "
+                    "and cannot be cancelled."
+                )
+            self._table.set(db, job.id, cancel_requested_at=now)
+
+    # -- control API (not part of the port) ---------------------------------------------------
+
+    def finish_job(self, name: str, state: str, error_message: str | None = None) -> None:
+        """Drive an active job to an end state now (what a test or a demo needs).
+
+        Raises `PermanentError` when the job already ended in a different state: states only
+        move forward.
+        """
+        if state not in END_STATES:
+            raise ValueError(f"state must be one of {sorted(END_STATES)}, got {state!r}")
+        now = self._clock()
+        with self._table.transaction() as db:
+            job = self._require(name, db)
+            current = status_at(job, now)
+            if current.state in END_STATES:
+                if current.state == state:
+                    return
+                raise errors.PermanentError(
+                    f"Job {name} already ended as {current.state}; it cannot become {state}."
+                )
+            message = error_message
+            if state == "FAILED" and not message:
+                message = self._config.get().fail_message
+            self._table.set(db, job.id, forced_state=state, forced_message=message, forced_at=now)
+
+    def endpoint_job(self, endpoint: str) -> JobRecord | None:
+        """The job whose tuned endpoint this is, if it exists and has SUCCEEDED."""
+        prefix = f"{self.parent}/endpoints/sim-"
+        if not endpoint.startswith(prefix):
+            return None
+        job = self._table.get(f"{self.parent}/tuningJobs/{endpoint[len(prefix) :]}")
+        if job is None or status_at(job, self._clock()).state != "SUCCEEDED":
+            return None
+        return job
+
+    def current_config(self) -> SimConfig:
+        """The effective settings now (defaults, env, then the live control file)."""
+        return self._config.get()
+
+    def consume_fault(self, key: str, budget: int) -> bool:
+        """True when this call must fail: takes one error from the shared budget `key`."""
+        return self._table.take_fault(key, budget)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _call(self) -> SimConfig:
+        """Every API call starts here: read the live config and maybe inject a 503."""
+        cfg = self._config.get()
+        if self.consume_fault("tuner_transient", cfg.transient_errors):
+            raise errors.TransientError(
+                "503 The service is currently unavailable (simulated transient error)."
+            )
+        return cfg
+
+    def _ended(self, job: JobRecord, now: float) -> bool:
+        return status_at(job, now).state in END_STATES
+
+    def _require(self, name: str, db: sqlite3.Connection | None = None) -> JobRecord:
+        job = self._table.get(name, db)
+        if job is None:
+            raise errors.NotFound(
+                f"404 Tuning job {name} was not found in the local Vertex AI simulator "
+                f"({self._table.path}). Check the name, or list the run's jobs."
+            )
+        return job
+
+    def _view(self, job: JobRecord, now: float) -> TuningJob:
+        st = status_at(job, now)
+        job_no = job.name.rsplit("/", 1)[-1]
+        succeeded = st.state == "SUCCEEDED"
+        return TuningJob(
+            name=job.name,
+            state=st.state,
+            display_name=job.display_name,
+            labels=dict(job.labels),
+            error_code=st.error_code,
+            error_message=st.error_message,
+            tuned_model_name=f"{self.parent}/models/sim-{job_no}@1" if succeeded else None,
+            tuned_model_endpoint=f"{self.parent}/endpoints/sim-{job_no}" if succeeded else None,
+            console_url=self._page(job).as_uri(),
+            create_time=rfc3339(job.created_at),
+            end_time=rfc3339(st.end_time),
+            simulated=True,
+        )
+
+    def _page(self, job: JobRecord) -> Path:
+        return (self._pages / f"{job.name.rsplit('/', 1)[-1]}.html").resolve()
+
+    def _write_page(self, job: JobRecord) -> None:
+        """A local stand-in for the Cloud console page, saying plainly that it is simulated."""
+        spec = json.dumps(job.spec, indent=2, ensure_ascii=False)
+        body = (
+            "<!doctype html><meta charset='utf-8'>"
+            f"<title>SIMULATED tuning job {html.escape(job.display_name)}</title>"
+            "<h1>Simulated Vertex AI tuning job</h1>"
+            "<p><strong>This job is simulated by the local backend.</strong> No Google Cloud "
+            "resources exist and no model was trained; the state is computed from the clock "
+            f"({job.training_seconds:g} s of simulated training). The tuned endpoint answers "
+            "with the closest training example.</p>"
+            f"<p>Name: <code>{html.escape(job.name)}</code></p>"
+            f"<pre>{html.escape(spec)}</pre>"
+        )
+        self._pages.mkdir(parents=True, exist_ok=True)
+        tmp = self._page(job).with_suffix(".tmp")
+        tmp.write_text(body, encoding="utf-8")
+        tmp.replace(self._page(job))

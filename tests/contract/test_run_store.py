@@ -1,0 +1,183 @@
+"""Contract of the `RunStore` port (shared/ports.py), run against every backend.
+
+Fixtures: `store` (an empty RunStore) and `store_factory` (a picklable zero-argument callable
+that opens the same empty store, `<backend>_store_factory`), used to race compare-and-set
+across processes. A backend may expose `.reads` (documents read so far) on its store: the
+suite then checks that `list_by_status` reads only matching runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from shared.ports import RunStore
+from shared.runs import DatasetInfo, Run, RunStatus, make_run_id
+from tests.contract.conftest import BACKENDS
+
+S = RunStatus
+
+
+def _run(i: int, *, created_at: str | None = None) -> Run:
+    name = f"incoming/ds{i}/train.jsonl"
+    run = Run.new(
+        make_run_id("bucket", name, i),
+        DatasetInfo(bucket="bucket", name=name, generation=str(i), uri=f"gs://bucket/{name}"),
+    )
+    if created_at:
+        run.created_at = created_at
+    return run
+
+
+@pytest.fixture(params=BACKENDS)
+def store_factory(request: pytest.FixtureRequest) -> Any:
+    try:
+        return request.getfixturevalue(f"{request.param}_store_factory")
+    except pytest.FixtureLookupError:
+        pytest.skip(f"backend {request.param!r} provides no 'store_factory' fixture yet")
+
+
+def test_create_is_create_if_absent(store: Any) -> None:
+    assert isinstance(store, RunStore)
+    run = _run(1)
+    assert store.create(run) is True
+    assert store.create(_run(1)) is False
+    got = store.get(run.run_id)
+    assert got is not None and got.to_dict() == run.to_dict()
+    assert store.get("no-such-run") is None
+
+
+def test_create_under_50_threads_gives_exactly_one_true(store: Any) -> None:
+    run = _run(7)
+    start = threading.Barrier(50)
+
+    def attempt(_: int) -> bool:
+        start.wait()
+        return bool(store.create(_run(7)))
+
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(attempt, range(50)))
+    assert results.count(True) == 1
+    assert store.get(run.run_id) is not None
+
+
+def test_transition_is_compare_and_set_with_history_and_patch(store: Any) -> None:
+    run = _run(2)
+    store.create(run)
+    moved = store.transition(
+        run.run_id, [S.RECEIVED], S.VALIDATING, note="validating", patch={"config": {"epoch": 3}}
+    )
+    assert moved is not None and moved.status == S.VALIDATING
+    assert moved.config == {"epoch": 3}
+    assert [h.status for h in moved.history] == [S.RECEIVED, S.VALIDATING]
+    assert moved.history[-1].note == "validating"
+    assert store.transition(run.run_id, [S.RECEIVED], S.VALIDATING) is None  # already done
+    got = store.get(run.run_id)
+    assert got is not None and got.status == S.VALIDATING and len(got.history) == 2
+
+
+def test_illegal_transition_is_refused(store: Any) -> None:
+    run = _run(3)
+    store.create(run)
+    with pytest.raises(ValueError):
+        store.transition(run.run_id, [S.RECEIVED], S.SUCCEEDED)
+    got = store.get(run.run_id)
+    assert got is not None and got.status == S.RECEIVED
+
+
+def test_transition_or_update_of_missing_run_returns_none(store: Any) -> None:
+    assert store.transition("no-such-run", [S.RECEIVED], S.VALIDATING) is None
+    assert store.update("no-such-run", {"job": {"state": "RUNNING"}}) is None
+    assert store.get("no-such-run") is None
+
+
+def test_update_merges_sections_and_honours_expected(store: Any) -> None:
+    run = _run(4)
+    store.create(run)
+    store.update(run.run_id, {"job": {"name": "jobs/1", "state": "PENDING"}})
+    upd = store.update(run.run_id, {"job": {"state": "RUNNING"}}, expected=[S.RECEIVED])
+    assert upd is not None and upd.job.name == "jobs/1" and upd.job.state == "RUNNING"
+    assert upd.status == S.RECEIVED
+    assert store.update(run.run_id, {"job": {"state": "X"}}, expected=[S.TRAINING]) is None
+    got = store.get(run.run_id)
+    assert got is not None and got.job.state == "RUNNING"
+
+
+def test_concurrent_threads_one_cas_winner(store: Any) -> None:
+    run = _run(5)
+    store.create(run)
+    start = threading.Barrier(16)
+
+    def attempt(i: int) -> bool:
+        start.wait()
+        return store.transition(run.run_id, [S.RECEIVED], S.VALIDATING, note=str(i)) is not None
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(attempt, range(16)))
+    assert results.count(True) == 1
+    got = store.get(run.run_id)
+    assert got is not None and len(got.history) == 2
+
+
+def _race(factory: Callable[[], Any], run_id: str, start: Any, out: Any) -> None:
+    store = factory()
+    start.wait()
+    won = store.transition(run_id, [S.RECEIVED], S.VALIDATING) is not None
+    out.put(won)
+
+
+def test_concurrent_processes_one_cas_winner(store_factory: Any) -> None:
+    run = _run(6)
+    store_factory().create(run)
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    n = 4
+    start, out = ctx.Barrier(n), ctx.Queue()
+    procs = [
+        ctx.Process(target=_race, args=(store_factory, run.run_id, start, out)) for _ in range(n)
+    ]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=20) for _ in range(n)]
+    for p in procs:
+        p.join(timeout=20)
+    assert results.count(True) == 1
+    got = store_factory().get(run.run_id)
+    assert got is not None and got.status == S.VALIDATING and len(got.history) == 2
+
+
+def test_list_by_status_oldest_first_with_limit(store: Any) -> None:
+    for i, st in enumerate([S.QUEUED, S.TRAINING, S.SUCCEEDED, S.QUEUED]):
+        run = _run(10 + i, created_at=f"2030-01-0{4 - i}T00:00:00.000Z")
+        run.status = st
+        store.create(run)
+    active = store.list_by_status([S.QUEUED, S.TRAINING])
+    assert [r.status for r in active] == [S.QUEUED, S.TRAINING, S.QUEUED]
+    assert [r.created_at for r in active] == sorted(r.created_at for r in active)
+    assert len(store.list_by_status([S.QUEUED, S.TRAINING], limit=2)) == 2
+    assert store.list_by_status([S.FAILED]) == []
+
+
+def test_list_by_status_reads_only_matching_runs(store: Any) -> None:
+    if not hasattr(store, "reads"):
+        pytest.skip("this backend exposes no read counter")
+    for i in range(30):
+        run = _run(100 + i)
+        run.status = S.TRAINING if i % 10 == 0 else S.SUCCEEDED
+        store.create(run)
+    before = store.reads
+    active = store.list_by_status([S.TRAINING])
+    assert len(active) == 3
+    assert store.reads - before == 3
+
+
+def test_list_recent_newest_first(store: Any) -> None:
+    for i in range(5):
+        store.create(_run(200 + i, created_at=f"2030-02-0{i + 1}T00:00:00.000Z"))
+    recent = store.list_recent(limit=3)
+    assert [r.created_at[:10] for r in recent] == ["2030-02-05", "2030-02-04", "2030-02-03"]

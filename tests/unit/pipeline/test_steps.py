@@ -1,0 +1,240 @@
+"""Pipeline behaviour on the real local adapters: the main flow and the delivery faults."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shared.errors import TransientError
+from shared.events import Envelope
+from shared.local.sim_config import SimConfig
+from shared.pipeline import deadletter, launch, poll, upload
+from shared.runs import RunStatus
+
+from .conftest import ZH_EXAMPLES, World, dataset_bytes, make_world
+
+S = RunStatus
+TEST_SET = dataset_bytes([(q.replace("？", "呢？"), a) for q, a in ZH_EXAMPLES[:4]])
+
+
+def finish_training(world: World) -> None:
+    world.advance_clock(1000)
+    poll.poll_once(world.backend)
+    world.pump()
+
+
+def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
+    obj = world.drop_dataset(test=TEST_SET)
+    before = (world.root / "bucket" / obj.name).read_bytes()
+    out = upload.handle_upload(world.backend, obj)
+    assert out.action == "validated"
+    rid = out.run_id
+    assert rid
+    world.pump()
+    run = world.run(rid)
+    assert run.status == S.TRAINING and run.job.name and run.job.simulated
+    finish_training(world)
+    run = world.run(rid)
+    assert run.status == S.SUCCEEDED, run.history
+    assert set(run.evaluation.metrics) == {"exact_match", "bleu", "chrf", "rouge_l"}
+    # The simulated tuned model knows the training answers; the base model does not.
+    assert run.evaluation.metrics["chrf"]["tuned"] > run.evaluation.metrics["chrf"]["base"]
+    assert run.evaluation.simulated and run.simulated
+    for uri in (run.validation.report_uri, run.evaluation.report_uri,
+                run.evaluation.predictions_uri):
+        assert uri and uri.startswith("file://") and Path(uri[7:]).is_file()
+        assert "/artifacts/" in uri
+    json.loads(Path(run.evaluation.report_uri[7:]).read_text())  # type: ignore[index]
+    assert [h.status for h in run.history] == [
+        S.RECEIVED, S.VALIDATING, S.VALIDATED, S.TRAINING, S.TRAINED, S.EVALUATING, S.SUCCEEDED]
+    assert world.events(rid) == ["VALIDATING", "VALIDATED", "TRAINING", "TRAINED", "EVALUATING",
+                                 "SUCCEEDED"]
+    assert (world.root / "bucket" / obj.name).read_bytes() == before
+
+
+def test_duplicate_events_make_one_run_and_one_job(world: World) -> None:
+    obj = world.drop_dataset()
+    first = upload.handle_upload(world.backend, obj)
+    again = upload.handle_upload(world.backend, obj)
+    assert again.action == "duplicate" and again.run_id == first.run_id
+    world.pump()
+    upload.handle_upload(world.backend, obj)  # late duplicate after training started
+    world.pump()
+    assert len(world.store.list_recent()) == 1
+    assert len(world.tuner.find_jobs(first.run_id or "")) == 1
+
+
+def test_concurrent_deliveries_from_threads_make_one_run_and_one_job(world: World) -> None:
+    obj = world.drop_dataset()
+    outcomes: list[str] = []
+    errors: list[Exception] = []
+
+    def deliver() -> None:
+        try:
+            outcomes.append(upload.handle_upload(world.backend, obj).action)
+        except TransientError as e:  # "being validated by another delivery": retried later
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("validated") == 1
+    for _ in errors:  # the platform redelivers what raised
+        assert upload.handle_upload(world.backend, obj).action == "duplicate"
+    world.pump()
+    runs = world.store.list_recent()
+    assert len(runs) == 1
+    assert len(world.tuner.find_jobs(runs[0].run_id)) == 1
+
+
+def test_reupload_is_a_new_run(world: World) -> None:
+    a = upload.handle_upload(world.backend, world.drop_dataset())
+    b = upload.handle_upload(world.backend, world.drop_dataset())
+    assert a.run_id != b.run_id
+
+
+def test_malformed_dataset_is_rejected_with_line_numbers_and_untouched(world: World) -> None:
+    bad = dataset_bytes(ZH_EXAMPLES[:2]) + b'{"contents": [}\n' + dataset_bytes(ZH_EXAMPLES[2:3])
+    obj = world.drop_dataset(train=bad)
+    out = upload.handle_upload(world.backend, obj)
+    assert out.action == "rejected"
+    run = world.run(out.run_id or "")
+    assert run.status == S.REJECTED
+    assert run.error and run.error.stage == "validation"
+    assert any(f["line"] == 3 for f in run.validation.findings)
+    assert run.validation.report_uri
+    assert (world.root / "bucket" / obj.name).read_bytes() == bad
+    world.pump()
+    assert world.tuner.find_jobs(run.run_id) == []
+
+
+def test_bad_tuning_yaml_rejects_before_reading_the_data(world: World) -> None:
+    out = upload.handle_upload(world.backend, world.drop_dataset(tuning_yaml="epochs: 3\n"))
+    run = world.run(out.run_id or "")
+    assert run.status == S.REJECTED
+    assert run.validation.findings[0]["code"] == "invalid_config"
+    assert "unknown key(s) 'epochs'" in (run.error.message if run.error else "")
+
+
+@pytest.mark.parametrize(
+    "name", ["train.jsonl", "other/ds/train.jsonl", "incoming/ds/notes.txt",
+             "incoming/ds/validation.jsonl", "incoming/ds/.train.jsonl.part"],
+)
+def test_objects_that_are_not_triggers_start_no_run(world: World, name: str) -> None:
+    obj = world.drop(name, dataset_bytes(ZH_EXAMPLES))
+    assert upload.handle_upload(world.backend, obj).action == "ignored"
+    assert world.store.list_recent() == []
+
+
+def test_events_older_than_the_limit_are_dropped(world: World) -> None:
+    old = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    env = Envelope(id="e1", type="t", source="s", time=old)
+    assert upload.handle_upload(world.backend, world.drop_dataset(), env).action == "dropped"
+    assert world.store.list_recent() == []
+
+
+def test_dry_run_validates_only(world: World) -> None:
+    out = upload.handle_upload(world.backend, world.drop_dataset(tuning_yaml="dry_run: true\n"))
+    world.pump()
+    run = world.run(out.run_id or "")
+    assert run.status == S.VALIDATED and run.config["dry_run"] is True
+    assert world.tuner.find_jobs(run.run_id) == []
+
+
+def test_concurrency_limit_queues_and_the_poller_starts_oldest_first(tmp_path: Path) -> None:
+    world = make_world(tmp_path, max_jobs=1)
+    ids = [upload.handle_upload(world.backend, world.drop_dataset(f"ds{i}")).run_id or ""
+           for i in range(3)]
+    world.pump()
+    assert [world.run(i).status for i in ids] == [S.TRAINING, S.QUEUED, S.QUEUED]
+    finish_training(world)
+    assert world.run(ids[0]).status in (S.SUCCEEDED, S.EVALUATING, S.TRAINED)
+    assert [world.run(i).status for i in ids[1:]] == [S.TRAINING, S.QUEUED]
+
+
+def test_launcher_crash_after_create_finds_the_job_by_label(world: World) -> None:
+    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    run = world.run(rid)
+    # The launcher claims the slot and creates the job, then dies before recording it.
+    claimed = world.store.transition(rid, [S.VALIDATED], S.TRAINING,
+                                     patch={"job": {"state": "CREATING"}})
+    assert claimed
+    world.tuner.create_job(launch.job_spec(claimed))
+    assert world.run(rid).job.name is None
+    world.pump()  # the dataset-validated message is redelivered
+    run = world.run(rid)
+    assert run.job.name and len(world.tuner.find_jobs(rid)) == 1
+
+
+def test_quota_refusal_leaves_the_run_queued(tmp_path: Path) -> None:
+    world = make_world(tmp_path, max_jobs=5, sim=SimConfig(training_seconds=100, quota=1))
+    a = upload.handle_upload(world.backend, world.drop_dataset("a")).run_id or ""
+    b = upload.handle_upload(world.backend, world.drop_dataset("b")).run_id or ""
+    world.pump()
+    assert world.run(a).status == S.TRAINING
+    run_b = world.run(b)
+    assert run_b.status == S.QUEUED and "quota" in run_b.history[-1].note.lower()
+    finish_training(world)
+    assert world.run(b).status == S.TRAINING
+
+
+def test_permanent_refusal_fails_the_run_with_the_api_message(tmp_path: Path) -> None:
+    world = make_world(tmp_path, sim=SimConfig(permanent_error="base model is not available"))
+    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    world.pump()
+    run = world.run(rid)
+    assert run.status == S.FAILED and run.error and run.error.stage == "launch"
+    assert "base model is not available" in run.error.message
+
+
+def test_transient_errors_are_retried_then_succeed(tmp_path: Path) -> None:
+    world = make_world(tmp_path, sim=SimConfig(training_seconds=100, transient_errors=2))
+    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    attempts = 0
+    while True:  # what the platform does: redeliver until the handler returns
+        attempts += 1
+        try:
+            launch.handle_validated(world.backend, rid)
+            break
+        except TransientError:
+            assert attempts < 10
+    assert attempts == 3
+    assert world.run(rid).job.name and len(world.tuner.find_jobs(rid)) == 1
+
+
+def test_failed_job_records_the_job_error(tmp_path: Path) -> None:
+    world = make_world(tmp_path, sim=SimConfig(training_seconds=100, fail_jobs="all",
+                                               fail_message="dataset has too few examples"))
+    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    world.pump()
+    finish_training(world)
+    run = world.run(rid)
+    assert run.status == S.FAILED and run.error and run.error.stage == "training"
+    assert "too few examples" in run.error.message
+
+
+def test_dead_lettered_message_fails_the_run_with_the_reason(world: World) -> None:
+    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    assert deadletter.record_dead_letter(world.backend, {"run_id": rid}, "boom: KeyError 'x'",
+                                         attempts=5, stage="launch")
+    run = world.run(rid)
+    assert run.status == S.FAILED and run.error
+    assert "after 5 attempts" in run.error.message and "boom" in run.error.message
+
+
+def test_poller_reads_only_active_runs(world: World) -> None:
+    for i in range(5):
+        rid = upload.handle_upload(world.backend,
+                                   world.drop_dataset(f"bad{i}", train=b"not json\n")).run_id
+        assert world.run(rid or "").status == S.REJECTED
+    store = world.store
+    before = store.reads
+    report = poll.poll_once(world.backend)
+    assert report.checked == 0
+    assert store.reads - before == 0
