@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events
+from shared import events, logs
 from shared.errors import PermanentError
 from shared.pipeline import entry, evaluate
 
@@ -20,4 +20,5 @@ def on_evaluation_requested(cloud_event: CloudEvent) -> None:
         )
         if not msg.run_id:
             raise PermanentError("evaluation-requested message without run_id")
-        print(f"evaluator: {msg.run_id}: {evaluate.handle_evaluation_request(b, msg.run_id)}")
+        result = evaluate.handle_evaluation_request(b, msg.run_id)
+        logs.info(f"evaluator: {result}", run_id=msg.run_id)

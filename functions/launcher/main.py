@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events
+from shared import events, logs
 from shared.errors import PermanentError
 from shared.pipeline import entry, launch
 
@@ -20,4 +20,4 @@ def on_dataset_validated(cloud_event: CloudEvent) -> None:
         )
         if not msg.run_id:
             raise PermanentError("dataset-validated message without run_id")
-        print(f"launcher: {msg.run_id}: {launch.handle_validated(b, msg.run_id)}")
+        logs.info(f"launcher: {launch.handle_validated(b, msg.run_id)}", run_id=msg.run_id)

@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events
+from shared import events, logs
 from shared.pipeline import entry, poll
 
 
@@ -15,7 +15,8 @@ def on_poll_tick(cloud_event: CloudEvent) -> None:
         if entry.too_old(env, b):  # a backlog of stale ticks is worth one poll, not hundreds
             return
         r = poll.poll_once(b)
-        print(
-            f"poller: checked {r.checked}, changed {len(r.changed)}, "
-            f"started {len(r.started)}, errors {len(r.errors)}"
-        )
+        if r.changed or r.started or r.errors:  # quiet ticks stay out of the logs
+            logs.info(
+                f"poller: checked {r.checked}, changed {len(r.changed)}, "
+                f"started {len(r.started)}, errors {len(r.errors)}"
+            )

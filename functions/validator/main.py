@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events
+from shared import events, logs
 from shared.pipeline import entry, upload
 
 
@@ -13,4 +13,4 @@ def on_dataset_uploaded(cloud_event: CloudEvent) -> None:
     with entry.guard("validator", env):
         obj = events.storage_object(cloud_event)
         outcome = upload.handle_upload(entry.backend(), obj, env)
-        print(f"validator: {outcome.action} {outcome.run_id or ''} {outcome.detail}".rstrip())
+        logs.info(f"validator: {outcome.action}: {outcome.detail}", run_id=outcome.run_id)

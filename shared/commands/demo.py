@@ -26,14 +26,25 @@ def examples_dir() -> Path:
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline locally on a bundled example")
-    p.add_argument("--dataset", metavar="DIR",
-                   help=f"dataset folder to run (default: examples/datasets/{EXAMPLE})")
-    p.add_argument("--training-seconds", type=float, default=10.0,
-                   help="simulated training time (default: 10)")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="give up after this many seconds (default: 300)")
-    p.add_argument("--root", metavar="DIR", help="keep the run's files here (default: a temp "
-                   "folder, removed afterwards)")
+    p.add_argument(
+        "--dataset",
+        metavar="DIR",
+        help=f"dataset folder to run (default: examples/datasets/{EXAMPLE})",
+    )
+    p.add_argument(
+        "--training-seconds", type=float, default=10.0, help="simulated training time (default: 10)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="give up after this many seconds (default: 300)",
+    )
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        help="keep the run's files here (default: a temp folder, removed afterwards)",
+    )
     p.add_argument("--verbose", action="store_true", help="show the runtime's log lines")
     p.set_defaults(func=run)
 
@@ -54,8 +65,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
     os.environ["SIM_TRAINING_SECONDS"] = str(args.training_seconds)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    if not args.verbose:
+        os.environ["LOG_LEVEL"] = "WARNING"
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
     from shared import status
     from shared.commands.submit import ORDER, _copy_local
     from shared.local.runtime import LocalRuntime, RuntimeOptions
@@ -65,8 +82,10 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
     runtime = LocalRuntime(root, options=RuntimeOptions(tick=1.0, settle=0.2, rescan=1.0))
     runtime.start()
     store = SqliteRunStore(runtime.layout.state / "runs.sqlite")
-    print(f"demo: local pipeline on {root} (Vertex AI is SIMULATED: {args.training_seconds:g} s "
-          "of training, answers retrieved from the training data)")
+    print(
+        f"demo: local pipeline on {root} (Vertex AI is SIMULATED: {args.training_seconds:g} s "
+        "of training, answers retrieved from the training data)"
+    )
     try:
         files = [dataset / n for n in ORDER if (dataset / n).is_file()]
         for path in _copy_local(runtime.layout.root / "bucket", dataset.name, files):
@@ -77,7 +96,7 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
             runs = store.list_recent(limit=5)
             run = runs[0] if runs else None
             if run is not None:
-                for h in run.history[len(seen):]:
+                for h in run.history[len(seen) :]:
                     seen.append(str(h.status))
                     print(f"demo: {time.monotonic() - started:6.1f}s  {h.status:<10} {h.note}")
                 if run.is_terminal or (run.status == "VALIDATED" and run.config.get("dry_run")):

@@ -1,0 +1,38 @@
+"""What an evaluation hands back: the verdict, the numbers, and the two artifacts the pipeline
+writes to the artifacts bucket (report.json from `report`, predictions.jsonl from
+`predictions_jsonl()`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """`passed` and `reason` decide the run; `metrics` is `{name: {"tuned": x, "base": y}}`;
+    `summary` holds the counts for the run record; `report` is the whole report.json document."""
+
+    passed: bool
+    reason: str
+    metrics: Mapping[str, Mapping[str, float]]
+    summary: Mapping[str, Any]
+    report: Mapping[str, Any]
+    rows: Sequence[Mapping[str, Any]] = field(default_factory=tuple, repr=False)
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.summary.get("simulated"))
+
+    def predictions_jsonl(self) -> bytes:
+        """One JSON line per sampled example, UTF-8 with Chinese kept readable."""
+        return b"".join(
+            json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+            for row in self.rows
+        )
+
+    def report_json(self) -> bytes:
+        """report.json, indented for people, UTF-8 with Chinese kept readable."""
+        return json.dumps(self.report, ensure_ascii=False, indent=2).encode() + b"\n"
