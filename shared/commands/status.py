@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
         if args.run_id:
             r = store.get(args.run_id)
             if r is None:
-                print(f"error: no run {args.run_id!r}; list runs with `gemini-tuning status`",
-                      file=sys.stderr)
+                print(
+                    f"error: no run {args.run_id!r}; list runs with `gemini-tuning status`",
+                    file=sys.stderr,
+                )
                 return 2
             if args.json:
                 print(json.dumps(status.run_view(r), ensure_ascii=False, indent=1))

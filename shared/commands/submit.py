@@ -25,29 +25,44 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("submit", help="upload a dataset folder (train.jsonl last)")
-    p.add_argument("folder", metavar="DIR", help="folder with train.jsonl [+ validation.jsonl, "
-                   "test.jsonl, tuning.yaml]")
-    p.add_argument("--to", required=True, metavar="DEST",
-                   help="datasets bucket: gs://BUCKET or a local bucket folder")
+    p.add_argument(
+        "folder",
+        metavar="DIR",
+        help="folder with train.jsonl [+ validation.jsonl, test.jsonl, tuning.yaml]",
+    )
+    p.add_argument(
+        "--to",
+        required=True,
+        metavar="DEST",
+        help="datasets bucket: gs://BUCKET or a local bucket folder",
+    )
     p.add_argument("--name", help="dataset name under incoming/ (default: the folder's name)")
-    p.add_argument("--no-validate", action="store_true",
-                   help="upload without validating here first")
+    p.add_argument(
+        "--no-validate", action="store_true", help="upload without validating here first"
+    )
     p.set_defaults(func=run)
 
 
 def plan(folder: Path) -> list[Path]:
     """The files to upload, train.jsonl last. Raises ValueError with what to fix."""
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder; put train.jsonl (and optional "
-                         "validation.jsonl, test.jsonl, tuning.yaml) in a folder")
+        raise ValueError(
+            f"{folder} is not a folder; put train.jsonl (and optional "
+            "validation.jsonl, test.jsonl, tuning.yaml) in a folder"
+        )
     files = [folder / n for n in ORDER if (folder / n).is_file()]
     if not files or files[-1].name != "train.jsonl":
         raise ValueError(f"{folder} has no train.jsonl: it is the file that starts a run")
-    unknown = sorted(p.name for p in folder.iterdir()
-                     if p.is_file() and p.name not in ORDER and not p.name.startswith("."))
+    unknown = sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and p.name not in ORDER and not p.name.startswith(".")
+    )
     if unknown:
-        print(f"note: not uploading {', '.join(unknown)} (only {', '.join(ORDER)} are used)",
-              file=sys.stderr)
+        print(
+            f"note: not uploading {', '.join(unknown)} (only {', '.join(ORDER)} are used)",
+            file=sys.stderr,
+        )
     return files
 
 
@@ -60,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     name = args.name or folder.resolve().name
     if not _NAME.match(name):
-        print(f"error: dataset name {name!r}: use letters, digits, '.', '_' or '-' "
-              "(pass --name)", file=sys.stderr)
+        print(
+            f"error: dataset name {name!r}: use letters, digits, '.', '_' or '-' (pass --name)",
+            file=sys.stderr,
+        )
         return 2
     if not args.no_validate:
         code = _validate_first(folder, files)
@@ -97,20 +114,27 @@ def _validate_first(folder: Path, files: list[Path]) -> int:
     opened = {p.name: p.open("rb") for p in files if p.suffix == ".jsonl"}
     try:
         report = validate_dataset(
-            opened["train.jsonl"], validation=opened.get("validation.jsonl"),
+            opened["train.jsonl"],
+            validation=opened.get("validation.jsonl"),
             test=opened.get("test.jsonl"),
-            names={"train": str(folder / "train.jsonl"),
-                   "validation": str(folder / "validation.jsonl"),
-                   "test": str(folder / "test.jsonl")},
-            model=config.source_model_name, epochs=config.epoch,
+            names={
+                "train": str(folder / "train.jsonl"),
+                "validation": str(folder / "validation.jsonl"),
+                "test": str(folder / "test.jsonl"),
+            },
+            model=config.source_model_name,
+            epochs=config.epoch,
         )
     finally:
         for f in opened.values():
             f.close()
     if not report.valid:
-        print(f"error: the dataset is invalid ({len(report.errors)} error(s) shown); nothing "
-              "was uploaded. Details: gemini-tuning validate "
-              f"{folder / 'train.jsonl'}", file=sys.stderr)
+        print(
+            f"error: the dataset is invalid ({len(report.errors)} error(s) shown); nothing "
+            "was uploaded. Details: gemini-tuning validate "
+            f"{folder / 'train.jsonl'}",
+            file=sys.stderr,
+        )
         for f in report.errors[:10]:
             print(f"  {f.code}  {f.file}:{f.line}  {f.path or ''}  {f.message}", file=sys.stderr)
         return 1
@@ -136,7 +160,7 @@ def _copy_local(bucket: Path, name: str, files: list[Path]) -> list[str]:
 def _upload_gcs(dest: str, name: str, files: list[Path]) -> list[str]:
     from google.cloud import storage  # only this path needs the client
 
-    bucket_name = dest[len("gs://"):].strip("/").split("/", 1)[0]
+    bucket_name = dest[len("gs://") :].strip("/").split("/", 1)[0]
     bucket = storage.Client().bucket(bucket_name)
     out = []
     for src in files:

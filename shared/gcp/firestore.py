@@ -1,0 +1,170 @@
+"""`RunStore` on Firestore: one document per run in `<collection>/<run_id>`.
+
+- `create` is `document.create()`: the service refuses it when the id exists, so two concurrent
+  deliveries of the same upload event cannot both start a run.
+- `transition` / `update` read and write inside a transaction and write the whole document with
+  `set`; the status rules come from `shared.runs.transition_doc` / `apply_patch` so both stores
+  enforce the same state machine. Whole-document writes also avoid the field-path updates and
+  update-time preconditions that not every emulator implements.
+- `list_by_status` is an `in` filter on `status` ordered by `created_at`, so the poller reads only
+  active runs. In Firestore that needs a composite index (status ASC, created_at ASC) that
+  Terraform creates; `list_recent` uses the automatic single-field index.
+
+Retries: a lost transaction (ABORTED) is retried by the client's `transactional` loop; everything
+else goes through `call_with_retry` under a deadline shorter than a function's timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from shared.errors import PreconditionFailed, TransientError
+from shared.gcp.retry import call_with_retry
+from shared.runs import Run, RunStatus, apply_patch, transition_doc, utcnow
+
+T = TypeVar("T")
+
+#: Firestore's `in` operator takes at most 30 values; there are only 11 statuses.
+MAX_IN_VALUES = 30
+#: Attempts of one transaction before the lost race is reported (as TransientError).
+TRANSACTION_ATTEMPTS = 5
+
+
+class FirestoreRunStore:
+    """Runs in Firestore. Pass `client` to reuse one (tests point it at an emulator)."""
+
+    def __init__(
+        self,
+        project: str,
+        database: str = "(default)",
+        collection: str = "tuning_runs",
+        client: Any = None,
+        *,
+        deadline_s: float = 30.0,
+    ) -> None:
+        if client is None:
+            from google.cloud import firestore
+
+            client = firestore.Client(project=project, database=database)
+        self._client = client
+        self._collection = client.collection(collection)
+        self._deadline_s = deadline_s
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        return call_with_retry(fn, deadline_s=self._deadline_s, what=what)
+
+    def _ref(self, run_id: str) -> Any:
+        return self._collection.document(run_id)
+
+    def create(self, run: Run) -> bool:
+        ref = self._ref(run.run_id)
+        try:
+            self._call(lambda: ref.create(run.to_dict()), f"run {run.run_id}")
+        except PreconditionFailed:  # AlreadyExists: another delivery created it first
+            return False
+        return True
+
+    def get(self, run_id: str) -> Run | None:
+        ref = self._ref(run_id)
+        snap = self._call(ref.get, f"run {run_id}")
+        return Run.from_dict(snap.to_dict()) if snap.exists else None
+
+    def _compare_and_set(
+        self,
+        run_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    ) -> Run | None:
+        """Read the document in a transaction, let `change` return the new one (or None to leave
+        it), and write it. The transaction aborts and re-runs if the document moved meanwhile.
+        A missing run returns None, as in every store."""
+        from google.cloud import firestore
+
+        ref = self._ref(run_id)
+
+        @firestore.transactional
+        def attempt(txn: Any) -> dict[str, Any] | None:
+            snap = ref.get(transaction=txn)
+            if not snap.exists:
+                return None
+            new = change(snap.to_dict())
+            if new is not None:
+                txn.set(ref, new)
+            return new
+
+        def run_txn() -> dict[str, Any] | None:
+            try:
+                out: dict[str, Any] | None = attempt(
+                    self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS)
+                )
+            except ValueError as e:  # the client gave up after max_attempts ABORTED commits
+                if isinstance(e.__cause__, Exception) and "attempts" in str(e):
+                    raise TransientError(
+                        f"run {run_id}: lost {TRANSACTION_ATTEMPTS} concurrent updates in a row; "
+                        "the event will be retried",
+                        code="contention",
+                    ) from e
+                raise
+            return out
+
+        new = self._call(run_txn, f"run {run_id}")
+        return None if new is None else Run.from_dict(new)
+
+    def transition(
+        self,
+        run_id: str,
+        expected: Iterable[RunStatus],
+        dst: RunStatus,
+        *,
+        note: str = "",
+        patch: dict[str, Any] | None = None,
+    ) -> Run | None:
+        allowed = {str(s) for s in expected}
+
+        def change(doc: dict[str, Any]) -> dict[str, Any] | None:
+            if doc.get("status") not in allowed:
+                return None
+            return transition_doc(doc, dst, note=note, patch=patch)
+
+        return self._compare_and_set(run_id, change)
+
+    def update(
+        self, run_id: str, patch: dict[str, Any], *, expected: Iterable[RunStatus] | None = None
+    ) -> Run | None:
+        allowed = None if expected is None else {str(s) for s in expected}
+
+        def change(doc: dict[str, Any]) -> dict[str, Any] | None:
+            if allowed is not None and doc.get("status") not in allowed:
+                return None
+            new = apply_patch(dict(doc), patch)
+            new["updated_at"] = utcnow()
+            return new
+
+        return self._compare_and_set(run_id, change)
+
+    def _query(self, query: Any, what: str) -> list[Run]:
+        docs = self._call(lambda: list(query.stream()), what)
+        return [Run.from_dict(d.to_dict()) for d in docs]
+
+    def list_by_status(
+        self, statuses: Iterable[RunStatus], *, limit: int | None = None
+    ) -> list[Run]:
+        from google.cloud.firestore_v1 import FieldFilter
+
+        wanted = sorted({str(s) for s in statuses})
+        if not wanted:
+            return []
+        if len(wanted) > MAX_IN_VALUES:  # pragma: no cover - impossible with RunStatus
+            raise ValueError(f"at most {MAX_IN_VALUES} statuses per query")
+        q = self._collection.where(filter=FieldFilter("status", "in", wanted)).order_by(
+            "created_at"
+        )
+        if limit is not None:
+            q = q.limit(limit)
+        return self._query(q, f"runs with status in {wanted}")
+
+    def list_recent(self, *, limit: int = 50) -> list[Run]:
+        from google.cloud import firestore
+
+        q = self._collection.order_by("created_at", direction=firestore.Query.DESCENDING)
+        return self._query(q.limit(limit), "recent runs")

@@ -1,0 +1,1 @@
+"""In-process fakes of cloud services that speak the real wire protocols."""
