@@ -1,0 +1,80 @@
+"""Construction of the generated Vertex AI v1 clients, shared by the tuning and models adapters.
+
+The `google.cloud.aiplatform_v1` package costs ~0.8 s to import, so it is imported here, inside
+the factory, and only by the functions that talk to Vertex AI (launcher, poller, evaluator).
+Production uses the regional endpoint; tests pass an `http://127.0.0.1:PORT` endpoint with the
+REST transport and anonymous credentials to reach the local fake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from shared.errors import PipelineError
+from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S, call_with_retry
+
+T = TypeVar("T")
+
+#: Gives up an individual HTTP call well before `call_with_retry`'s overall deadline.
+DEFAULT_CALL_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one adapter call may keep retrying transient errors (see `shared.gcp.retry`)."""
+
+    deadline_s: float = DEFAULT_DEADLINE_S
+    initial_s: float = DEFAULT_INITIAL_S
+    max_s: float = DEFAULT_MAX_S
+    call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S
+    on_retry: Callable[[int, PipelineError, float], None] | None = None
+
+    def call(self, fn: Callable[[], T], *, what: str, quota: bool = False) -> T:
+        return call_with_retry(
+            fn,
+            deadline_s=self.deadline_s,
+            initial_s=self.initial_s,
+            max_s=self.max_s,
+            on_retry=self.on_retry,
+            quota=quota,
+            what=what,
+        )
+
+
+def regional_endpoint(location: str) -> str:
+    """Vertex AI serves each region from its own host; `global` has the unprefixed host."""
+    if location == "global":
+        return "aiplatform.googleapis.com"
+    return f"{location}-aiplatform.googleapis.com"
+
+
+def make_client(
+    kind: str, location: str, *, api_endpoint: str | None = None, credentials: Any = None
+) -> Any:
+    """A v1 client of `kind` ("tuning", "prediction", "tokens").
+
+    An `http://` endpoint selects the REST transport (what a local fake speaks) and, without
+    explicit credentials, anonymous ones so tests never look for Application Default Credentials.
+    """
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import aiplatform_v1
+
+    classes = {
+        "tuning": aiplatform_v1.GenAiTuningServiceClient,
+        "prediction": aiplatform_v1.PredictionServiceClient,
+        "tokens": aiplatform_v1.LlmUtilityServiceClient,
+    }
+    cls = classes[kind]
+    endpoint = api_endpoint or regional_endpoint(location)
+    kwargs: dict[str, Any] = {"client_options": ClientOptions(api_endpoint=endpoint)}
+    if endpoint.startswith("http://"):
+        kwargs["transport"] = "rest"
+        if credentials is None:
+            from google.auth.credentials import AnonymousCredentials
+
+            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    if credentials is not None:
+        kwargs["credentials"] = credentials
+    return cls(**kwargs)

@@ -1,0 +1,226 @@
+"""`Tuner` on Vertex AI's generated v1 `GenAiTuningServiceClient`.
+
+Why the details matter:
+- `AdapterSize` enum numbers are not the sizes (FOUR=2, TWO=6), so sizes map by enum *name*.
+- Vertex's TuningJob has no display name of its own; the deterministic name from
+  `shared.runs.tuning_job_display_name` rides in a label beside `run_id`, so a retry after a
+  crash (or after a create whose response was lost) finds the job instead of starting a second.
+- A 429 on create is the concurrent-tuning-jobs quota: `QuotaExceeded` at once (the launcher
+  leaves the run QUEUED), never a retry loop that burns the function's timeout.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from shared.errors import PermanentError, PipelineError
+from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
+from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, RetryPolicy, make_client
+from shared.ports import (
+    JOB_CANCELLED_STATES,
+    JOB_FAILURE_STATES,
+    JOB_SUCCESS_STATES,
+    TuningJob,
+    TuningJobSpec,
+)
+
+T = TypeVar("T")
+
+RUN_ID_LABEL = "run_id"
+DISPLAY_NAME_LABEL = "display_name"
+CONSOLE_URL = (
+    "https://console.cloud.google.com/vertex-ai/generative/language/locations/{location}"
+    "/tuning/tuningJob/{job_id}?project={project}"
+)
+#: Adapter size -> `SupervisedHyperParameters.AdapterSize` member name.
+ADAPTER_SIZE_NAMES = {
+    1: "ADAPTER_SIZE_ONE",
+    2: "ADAPTER_SIZE_TWO",
+    4: "ADAPTER_SIZE_FOUR",
+    8: "ADAPTER_SIZE_EIGHT",
+    16: "ADAPTER_SIZE_SIXTEEN",
+    32: "ADAPTER_SIZE_THIRTY_TWO",
+}
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+_LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
+TERMINAL_STATES = JOB_SUCCESS_STATES | JOB_FAILURE_STATES | JOB_CANCELLED_STATES
+_JOB_NAME = re.compile(r"projects/[^/]+/locations/([^/]+)/tuningJobs/([^/]+)")
+
+
+def adapter_size_enum(size: int) -> Any:
+    """The proto enum member for an adapter size, looked up by name (never by number)."""
+    from google.cloud.aiplatform_v1.types import SupervisedHyperParameters
+
+    name = ADAPTER_SIZE_NAMES.get(size)
+    if name is None:
+        raise PermanentError(
+            f"adapter_size {size} does not exist on Vertex AI; use one of "
+            f"{sorted(ADAPTER_SIZE_NAMES)}."
+        )
+    return SupervisedHyperParameters.AdapterSize.__members__[name]
+
+
+def normalise_state(state: Any) -> str:
+    """`JobState.JOB_STATE_RUNNING` -> "RUNNING". An unset state means the job exists but has
+    not reported yet, which the poller must treat as still running: "PENDING"."""
+    name = getattr(state, "name", None) or str(state)
+    short = name.removeprefix("JOB_STATE_")
+    return "PENDING" if short in ("UNSPECIFIED", "0") else short
+
+
+def console_url(job_name: str, project: str) -> str | None:
+    m = _JOB_NAME.fullmatch(job_name)
+    if not m:
+        return None
+    return CONSOLE_URL.format(location=m.group(1), job_id=m.group(2), project=project)
+
+
+def job_labels(spec: TuningJobSpec) -> dict[str, str]:
+    """Caller labels plus the reconciliation labels; invalid labels fail before any API call."""
+    labels = {**spec.labels, RUN_ID_LABEL: spec.run_id, DISPLAY_NAME_LABEL: spec.display_name}
+    for key, value in labels.items():
+        if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+            raise PermanentError(
+                f"tuning job label {key}={value!r} is not valid on Vertex AI: keys and values "
+                "use lowercase letters, digits, '-' and '_' (keys start with a letter), at most "
+                "63 characters."
+            )
+    return labels
+
+
+def _iso(job: Any, field: str) -> str | None:
+    if field not in job:
+        return None
+    value = getattr(job, field)
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def to_tuning_job(job: Any, project: str) -> TuningJob:
+    """Port view of a `aiplatform_v1.TuningJob`."""
+    labels = dict(job.labels)
+    has_error = "error" in job and (job.error.code or job.error.message)
+    tuned = job.tuned_model if "tuned_model" in job else None
+    return TuningJob(
+        name=job.name,
+        state=normalise_state(job.state),
+        display_name=labels.get(DISPLAY_NAME_LABEL) or job.tuned_model_display_name,
+        labels=labels,
+        error_code=int(job.error.code) if has_error else None,
+        error_message=str(job.error.message) if has_error else None,
+        tuned_model_name=(tuned.model or None) if tuned is not None else None,
+        tuned_model_endpoint=(tuned.endpoint or None) if tuned is not None else None,
+        console_url=console_url(job.name, project),
+        create_time=_iso(job, "create_time"),
+        end_time=_iso(job, "end_time"),
+    )
+
+
+class VertexTuner:
+    """Supervised tuning jobs on Vertex AI (implements `shared.ports.Tuner`)."""
+
+    def __init__(
+        self,
+        project: str,
+        location: str,
+        client: Any = None,
+        *,
+        api_endpoint: str | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        initial_backoff_s: float = DEFAULT_INITIAL_S,
+        max_backoff_s: float = DEFAULT_MAX_S,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+        on_retry: Callable[[int, PipelineError, float], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.location = location
+        self.parent = f"projects/{project}/locations/{location}"
+        self._client = client or make_client("tuning", location, api_endpoint=api_endpoint)
+        self._policy = RetryPolicy(
+            deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
+        )
+        self._timeout = call_timeout_s
+
+    def _call(self, fn: Callable[[], T], *, what: str, quota: bool = False) -> T:
+        return self._policy.call(fn, what=what, quota=quota)
+
+    def create_job(self, spec: TuningJobSpec) -> TuningJob:
+        from google.cloud.aiplatform_v1 import types
+
+        labels = job_labels(spec)
+        hyper = types.SupervisedHyperParameters(
+            epoch_count=spec.epoch_count,
+            learning_rate_multiplier=spec.learning_rate_multiplier,
+            adapter_size=adapter_size_enum(spec.adapter_size),
+        )
+        sft = types.SupervisedTuningSpec(
+            training_dataset_uri=spec.training_dataset_uri,
+            export_last_checkpoint_only=spec.export_last_checkpoint_only,
+            hyper_parameters=hyper,
+        )
+        if spec.validation_dataset_uri:
+            sft.validation_dataset_uri = spec.validation_dataset_uri
+        job = types.TuningJob(
+            base_model=spec.base_model,
+            tuned_model_display_name=spec.tuned_model_display_name,
+            labels=labels,
+            supervised_tuning_spec=sft,
+        )
+        attempts = 0
+
+        def create() -> TuningJob:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                # The previous attempt may have created the job before its response was lost.
+                for existing in self.find_jobs(spec.run_id):
+                    if existing.display_name == spec.display_name:
+                        return existing
+            created = self._client.create_tuning_job(
+                parent=self.parent, tuning_job=job, retry=None, timeout=self._timeout
+            )
+            return to_tuning_job(created, self.project)
+
+        return self._call(create, what=f"create tuning job for run {spec.run_id}", quota=True)
+
+    def get_job(self, name: str) -> TuningJob:
+        job = self._call(
+            lambda: self._client.get_tuning_job(name=name, retry=None, timeout=self._timeout),
+            what=f"get tuning job {name}",
+        )
+        return to_tuning_job(job, self.project)
+
+    def find_jobs(self, run_id: str) -> list[TuningJob]:
+        from google.cloud.aiplatform_v1 import types
+
+        if not _LABEL_VALUE.fullmatch(run_id):
+            return []  # no job can carry a label value Vertex would have refused
+        request = types.ListTuningJobsRequest(
+            parent=self.parent, filter=f'labels.{RUN_ID_LABEL}="{run_id}"'
+        )
+
+        def list_all() -> list[TuningJob]:
+            pager = self._client.list_tuning_jobs(
+                request=request, retry=None, timeout=self._timeout
+            )
+            return [to_tuning_job(j, self.project) for j in pager]
+
+        jobs = self._call(list_all, what=f"list tuning jobs of run {run_id}")
+        # Never trust a server-side filter alone for reconciliation.
+        return [j for j in jobs if j.labels.get(RUN_ID_LABEL) == run_id]
+
+    def cancel_job(self, name: str) -> None:
+        """Cancel; a job that already ended is left as it is (cancel is idempotent here)."""
+        try:
+            self._call(
+                lambda: self._client.cancel_tuning_job(
+                    name=name, retry=None, timeout=self._timeout
+                ),
+                what=f"cancel tuning job {name}",
+            )
+        except PermanentError:
+            job = self.get_job(name)
+            if job.state in TERMINAL_STATES:
+                return
+            raise

@@ -1,0 +1,411 @@
+"""A small HTTP fake of the Vertex AI v1 REST API (tuning jobs, generateContent, countTokens).
+
+The official generated clients with `transport="rest"` talk to it unchanged, so contract tests
+exercise the real request encoding (`$alt=json;enum-encoding=int`, camelCase JSON, enums as
+integers) and the real error mapping (`{"error": {"code", "message", "status"}}`).
+
+It deliberately keeps its own copy of the wire enum numbers instead of importing the client's
+types: a test then fails if an adapter maps `AdapterSize` by number instead of by name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+#: Wire numbers of `SupervisedHyperParameters.AdapterSize` -> adapter size (not monotonic!).
+ADAPTER_SIZE_BY_WIRE = {1: 1, 6: 2, 2: 4, 3: 8, 4: 16, 5: 32}
+#: Wire numbers of `JobState`.
+JOB_STATE_WIRE = {
+    "QUEUED": 1,
+    "PENDING": 2,
+    "RUNNING": 3,
+    "SUCCEEDED": 4,
+    "FAILED": 5,
+    "CANCELLING": 6,
+    "CANCELLED": 7,
+    "PAUSED": 8,
+    "EXPIRED": 9,
+    "UPDATING": 10,
+    "PARTIALLY_SUCCEEDED": 11,
+}
+TERMINAL_WIRE = {JOB_STATE_WIRE[s] for s in ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")}
+#: Adapter sizes each base model accepts (the real service answers 400 otherwise).
+SUPPORTED_ADAPTERS = {
+    "gemini-2.5-flash": {1, 2, 4, 8, 16},
+    "gemini-2.5-flash-lite": {1, 2, 4, 8, 16},
+    "gemini-2.5-pro": {1, 2, 4, 8},
+    "gemini-2.0-flash": {1, 2, 4, 8},
+    "gemini-2.0-flash-lite": {1, 2, 4, 8},
+}
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+BASE_MODEL_ANSWER = "I am a general assistant and do not know your game's details."
+
+_LOC = r"projects/[^/]+/locations/[^/]+"
+_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    ("POST", re.compile(rf"^/v1/({_LOC})/tuningJobs$"), "create"),
+    ("GET", re.compile(rf"^/v1/({_LOC})/tuningJobs$"), "list"),
+    ("GET", re.compile(rf"^/v1/({_LOC}/tuningJobs/[^/:]+)$"), "get"),
+    ("POST", re.compile(rf"^/v1/({_LOC}/tuningJobs/[^/:]+):cancel$"), "cancel"),
+    ("POST", re.compile(r"^/v1/(.+):generateContent$"), "generate"),
+    ("POST", re.compile(r"^/v1/(.+):countTokens$"), "count_tokens"),
+]
+_FILTER_TERM = re.compile(r'^\s*labels\.([a-z][a-z0-9_-]*)\s*=\s*"([^"]*)"\s*$')
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Injected:
+    status: int
+    message: str
+    method: str | None  # route name ("create", "get", ...) or None for any
+    after: bool = False  # do the work first, then answer the error (a lost response)
+
+
+@dataclass
+class Recorded:
+    method: str
+    route: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+
+
+@dataclass
+class FakeState:
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: set[str] = field(default_factory=set)
+    answers: dict[str, dict[str, str]] = field(default_factory=dict)
+    failures: list[Injected] = field(default_factory=list)
+    requests: list[Recorded] = field(default_factory=list)
+    page_size: int = 50
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _error_body(code: int, message: str) -> dict[str, Any]:
+    return {
+        "error": {"code": code, "message": message, "status": _STATUS_NAMES.get(code, "UNKNOWN")}
+    }
+
+
+def _prompt_text(contents: Any) -> str:
+    """Text of the last user turn: the fake's lookup key for canned answers."""
+    if not isinstance(contents, list):
+        raise ApiError(400, "contents must be a list")
+    for turn in reversed(contents):
+        if isinstance(turn, dict) and turn.get("role", "user") == "user":
+            return "".join(p.get("text", "") for p in turn.get("parts", []) if isinstance(p, dict))
+    raise ApiError(400, "contents must contain a user turn")
+
+
+def count_tokens_of(contents: Any) -> int:
+    """A deterministic stand-in tokenizer: one token per CJK character or per other word."""
+    total = 0
+    for turn in contents if isinstance(contents, list) else []:
+        for part in turn.get("parts", []) if isinstance(turn, dict) else []:
+            text = part.get("text", "") if isinstance(part, dict) else ""
+            cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+            words = re.sub(r"[\u3400-\u9fff]", " ", text).split()
+            total += cjk + len(words)
+    return total
+
+
+class VertexFake:
+    """The fake service plus the knobs tests turn (`fail_next`, `finish`, `teach`)."""
+
+    def __init__(self, project: str = "test-project", location: str = "us-central1") -> None:
+        self.project = project
+        self.location = location
+        self.state = FakeState()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1000)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> str:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:
+                fake._dispatch(self, "GET")
+
+            def do_POST(self) -> None:
+                fake._dispatch(self, "POST")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+        return self.endpoint
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}"
+
+    # ---- knobs -----------------------------------------------------------------------------
+
+    def fail_next(
+        self, count: int, status: int = 503, *, method: str | None = None, message: str = ""
+    ) -> None:
+        """The next `count` matching calls answer `status` (e.g. 429, 503, 400)."""
+        text = message or f"injected {_STATUS_NAMES.get(status, status)}"
+        with self._lock:
+            self.state.failures.extend(Injected(status, text, method) for _ in range(count))
+
+    def lose_response(self, count: int, status: int = 503, *, method: str) -> None:
+        """The next `count` matching calls take effect but answer `status`, as when a response
+        is lost on the way back: the case that tempts a client into creating a job twice."""
+        with self._lock:
+            self.state.failures.extend(
+                Injected(status, "response lost", method, after=True) for _ in range(count)
+            )
+
+    def finish(self, job_name: str, state: str, error_message: str | None = None) -> None:
+        """Drive a job to `state` (normalised name); SUCCEEDED deploys a tuned endpoint."""
+        with self._lock:
+            job = self.state.jobs[job_name]
+            job["state"] = JOB_STATE_WIRE[state]
+            job["updateTime"] = _now()
+            if job["state"] in TERMINAL_WIRE:
+                job["endTime"] = _now()
+            if state in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
+                num = job_name.rsplit("/", 1)[-1]
+                endpoint = f"{self.parent}/endpoints/{num}"
+                job["tunedModel"] = {
+                    "model": f"{self.parent}/models/{num}@1",
+                    "endpoint": endpoint,
+                }
+                self.state.endpoints.add(endpoint)
+            if state == "FAILED":
+                job["error"] = {"code": 3, "message": error_message or "tuning failed"}
+
+    def teach(self, model: str, prompt: str, answer: str) -> None:
+        """Make `model` (an endpoint or publisher model name) answer `prompt` with `answer`."""
+        with self._lock:
+            self.state.answers.setdefault(model, {})[prompt] = answer
+
+    def requests_for(self, route: str) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.state.requests if r.route == route]
+
+    # ---- HTTP --------------------------------------------------------------------------------
+
+    def _dispatch(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        split = urlsplit(h.path)
+        path = unquote(split.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        status, body = 404, _error_body(404, f"no route for {method} {path}")
+        for m, pattern, route in _ROUTES:
+            match = pattern.match(path)
+            if m != method or not match:
+                continue
+            try:
+                payload = json.loads(raw) if raw else {}
+            except ValueError:
+                status, body = 400, _error_body(400, "Invalid JSON payload received.")
+                break
+            with self._lock:
+                self.state.requests.append(
+                    Recorded(method, route, path, parse_qs(split.query), payload)
+                )
+                injected = self._take_failure(route)
+            if injected is not None and not injected.after:
+                status, body = injected.status, _error_body(injected.status, injected.message)
+                break
+            try:
+                status, body = 200, getattr(self, f"_{route}")(match.group(1), payload, split)
+            except ApiError as e:
+                status, body = e.code, _error_body(e.code, e.message)
+            if injected is not None:
+                status, body = injected.status, _error_body(injected.status, injected.message)
+            break
+        data = json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json; charset=UTF-8")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _take_failure(self, route: str) -> Injected | None:
+        for i, f in enumerate(self.state.failures):
+            if f.method in (None, route):
+                return self.state.failures.pop(i)
+        return None
+
+    # ---- handlers (called with the lock NOT held) --------------------------------------------
+
+    def _create(self, parent: str, job: Mapping[str, Any], _: Any) -> dict[str, Any]:
+        base = str(job.get("baseModel") or "")
+        if not base:
+            raise ApiError(400, "base_model is required.")
+        short = base.rsplit("/", 1)[-1]
+        spec = job.get("supervisedTuningSpec")
+        if not isinstance(spec, dict) or not str(spec.get("trainingDatasetUri", "")).startswith(
+            "gs://"
+        ):
+            raise ApiError(400, "supervised_tuning_spec.training_dataset_uri must be a gs:// URI.")
+        hp = spec.get("hyperParameters") or {}
+        wire = hp.get("adapterSize")
+        if wire is not None:
+            if not isinstance(wire, int):
+                raise ApiError(
+                    400, f"Invalid value at 'adapter_size' ({wire!r}): expected enum int"
+                )
+            size = ADAPTER_SIZE_BY_WIRE.get(wire)
+            if size is None or size not in SUPPORTED_ADAPTERS.get(
+                short, set(ADAPTER_SIZE_BY_WIRE.values())
+            ):
+                raise ApiError(400, "adapter size is not supported for this base model")
+        labels = job.get("labels") or {}
+        for k, v in labels.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", k) or not re.fullmatch(
+                r"[a-z0-9_-]{0,63}", v
+            ):
+                raise ApiError(400, f"Label {k}={v} is invalid.")
+        name = f"{parent}/tuningJobs/{next(self._ids)}"
+        stored = {
+            **job,
+            "name": name,
+            "state": JOB_STATE_WIRE["PENDING"],
+            "createTime": _now(),
+            "updateTime": _now(),
+        }
+        with self._lock:
+            self.state.jobs[name] = stored
+        return stored
+
+    def _get(self, name: str, _: Any, __: Any) -> dict[str, Any]:
+        with self._lock:
+            job = self.state.jobs.get(name)
+        if job is None:
+            raise ApiError(404, f"The TuningJob does not exist: {name}")
+        return job
+
+    def _list(self, parent: str, _: Any, split: Any) -> dict[str, Any]:
+        q = parse_qs(split.query)
+        wanted: dict[str, str] = {}
+        text = (q.get("filter") or [""])[0]
+        for term in filter(None, re.split(r"\s+AND\s+", text)):
+            m = _FILTER_TERM.match(term)
+            if not m:
+                raise ApiError(400, f"Unsupported filter: {text}")
+            wanted[m.group(1)] = m.group(2)
+        size = int((q.get("pageSize") or [self.state.page_size])[0]) or self.state.page_size
+        start = int((q.get("pageToken") or ["0"])[0] or 0)
+        with self._lock:
+            jobs = [
+                j
+                for n, j in self.state.jobs.items()
+                if n.startswith(parent + "/")
+                and all((j.get("labels") or {}).get(k) == v for k, v in wanted.items())
+            ]
+        page = jobs[start : start + size]
+        out: dict[str, Any] = {"tuningJobs": page}
+        if start + size < len(jobs):
+            out["nextPageToken"] = str(start + size)
+        return out
+
+    def _cancel(self, name: str, _: Any, __: Any) -> dict[str, Any]:
+        with self._lock:
+            job = self.state.jobs.get(name)
+            if job is None:
+                raise ApiError(404, f"The TuningJob does not exist: {name}")
+            if job["state"] in TERMINAL_WIRE:
+                raise ApiError(400, f"Cannot cancel TuningJob {name} in a terminal state.")
+            job["state"] = JOB_STATE_WIRE["CANCELLED"]
+            job["endTime"] = _now()
+        return {}
+
+    def _check_model(self, model: str) -> None:
+        if "/publishers/google/models/gemini" in f"/{model}":
+            return
+        with self._lock:
+            known = model in self.state.endpoints or model in self.state.answers
+        if not known:
+            raise ApiError(404, f"Endpoint `{model}` not found.")
+
+    def _generate(self, model: str, body: Mapping[str, Any], _: Any) -> dict[str, Any]:
+        self._check_model(model)
+        prompt = _prompt_text(body.get("contents"))
+        with self._lock:
+            answer = self.state.answers.get(model, {}).get(prompt, BASE_MODEL_ANSWER)
+        n_in = count_tokens_of(body.get("contents"))
+        return {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": answer}]}, "finishReason": 1}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": n_in,
+                "candidatesTokenCount": count_tokens_of([{"parts": [{"text": answer}]}]),
+            },
+            "modelVersion": model.rsplit("/", 1)[-1],
+        }
+
+    def _count_tokens(self, model: str, body: Mapping[str, Any], _: Any) -> dict[str, Any]:
+        self._check_model(model)
+        contents = body.get("contents")
+        if not contents:
+            raise ApiError(400, "contents must not be empty")
+        total = count_tokens_of(contents)
+        return {"totalTokens": total, "totalBillableCharacters": total * 2}
+
+
+@contextmanager
+def running_fake(
+    project: str = "test-project", location: str = "us-central1"
+) -> Iterator[VertexFake]:
+    """Start a fake on a free 127.0.0.1 port and always stop it."""
+    fake = VertexFake(project, location)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
