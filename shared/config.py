@@ -302,7 +302,22 @@ SETTINGS_ENV: dict[str, str] = {
     "DEFAULT_ADAPTER_SIZE": "adapter size default",
     "DEFAULT_EVAL_SAMPLE_SIZE": "examples the evaluator samples by default",
 }
-LOCAL_ONLY_ENV = {"LOCAL_ROOT": "root folder of the embedded local backend"}
+LOCAL_ONLY_ENV = {
+    "LOCAL_ROOT": "root folder of the embedded local backend",
+    "LOG_FORMAT": "json forces JSON log lines outside the cloud",
+    "LOG_LEVEL": "hide log entries below this severity (default INFO; the demo uses WARNING)",
+    # The Vertex AI simulator's knobs (shared/local/sim_config.py reads them; a test keeps the
+    # two lists equal).
+    "SIM_TRAINING_SECONDS": "simulated training time of a job",
+    "SIM_QUEUED_FRACTION": "share of the training time a simulated job spends QUEUED",
+    "SIM_CANCEL_SECONDS": "time a simulated job spends CANCELLING",
+    "SIM_FAIL_JOBS": "'all' or a display-name glob of simulated jobs that fail",
+    "SIM_FAIL_MESSAGE": "the error message of failing simulated jobs",
+    "SIM_TRANSIENT_ERRORS": "the first k simulated tuning calls fail with 503",
+    "SIM_QUOTA": "simulated concurrent-job quota (429 beyond it)",
+    "SIM_PERMANENT_ERROR": "simulated job creation fails with this 400 message",
+    "SIM_MODELS_TRANSIENT_ERRORS": "the first k simulated model calls fail with 503",
+}
 
 
 @dataclass(frozen=True)

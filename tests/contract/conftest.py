@@ -15,16 +15,11 @@ Ports and fixture shapes:
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
+# The backend plugin modules are registered in the top-level conftest.py (pytest requires
+# `pytest_plugins` there).
 BACKENDS = ("local", "gcp")
-pytest_plugins = [
-    f"tests.contract.backend_{b}"
-    for b in BACKENDS
-    if importlib.util.find_spec(f"tests.contract.backend_{b}") is not None
-]
 
 
 def _backend_fixture(request: pytest.FixtureRequest, port: str) -> object:

@@ -90,3 +90,10 @@ def test_settings_from_env() -> None:
 def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(env)
+
+
+def test_simulator_knobs_are_registered_settings() -> None:
+    from shared.config import LOCAL_ONLY_ENV
+    from shared.local.sim_config import ENV_VARS
+
+    assert {k for k in LOCAL_ONLY_ENV if k.startswith("SIM_")} == set(ENV_VARS)

@@ -1,0 +1,221 @@
+# The five functions. Each one's roles are exactly the row of roles.json for it
+# (tests/infra/test_wiring.py checks both ways); every function reads the same Settings.
+
+locals {
+  # Every variable in shared/config.py SETTINGS_ENV, and nothing else.
+  function_env = {
+    BACKEND                          = "gcp"
+    GCP_PROJECT                      = var.project_id
+    VERTEX_LOCATION                  = var.vertex_location
+    DATASETS_BUCKET                  = google_storage_bucket.datasets.name
+    ARTIFACTS_BUCKET                 = google_storage_bucket.artifacts.name
+    TOPIC_DATASET_VALIDATED          = google_pubsub_topic.dataset_validated.name
+    TOPIC_EVALUATION_REQUESTED       = google_pubsub_topic.evaluation_requested.name
+    TOPIC_RUN_EVENTS                 = google_pubsub_topic.run_events.name
+    FIRESTORE_DATABASE               = google_firestore_database.runs.name
+    RUNS_COLLECTION                  = var.runs_collection
+    MAX_CONCURRENT_JOBS              = tostring(var.max_concurrent_jobs)
+    MAX_EVENT_AGE_SECONDS            = tostring(var.max_event_age_seconds)
+    DEFAULT_SOURCE_MODEL             = var.default_source_model
+    DEFAULT_EPOCHS                   = tostring(var.default_epochs)
+    DEFAULT_LEARNING_RATE_MULTIPLIER = tostring(var.default_learning_rate_multiplier)
+    DEFAULT_ADAPTER_SIZE             = tostring(var.default_adapter_size)
+    DEFAULT_EVAL_SAMPLE_SIZE         = tostring(var.default_eval_sample_size)
+  }
+  source_root = abspath("${path.module}/..")
+}
+
+# Cloud Build builds each function as this account (new projects no longer give the default
+# Cloud Build account these rights).
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "${local.prefix}-fn-build"
+  display_name = "Gemini tuning pipeline: builds function images"
+}
+
+resource "google_project_iam_member" "build" {
+  # Cloud Functions creates its gcf-artifacts repository itself, so no narrower binding exists.
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+
+  project = var.project_id
+  role    = each.value
+  member  = "serviceAccount:${google_service_account.build.email}"
+}
+
+resource "google_storage_bucket_iam_member" "build_reads_sources" {
+  bucket = google_storage_bucket.sources.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
+}
+
+# Carries the ordering the functions need (APIs on, build account usable, Eventarc able to
+# publish) as values, because depends_on on a module would defer its archive to apply time.
+resource "terraform_data" "ready" {
+  input = {
+    project_id    = var.project_id
+    build_account = google_service_account.build.id
+  }
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build,
+    google_storage_bucket_iam_member.build_reads_sources,
+    google_project_iam_member.gcs_agent_pubsub_publisher,
+  ]
+}
+
+module "validator" {
+  source = "./modules/function"
+
+  project_id            = terraform_data.ready.output.project_id
+  build_service_account = terraform_data.ready.output.build_account
+  region                = var.region
+  name_prefix           = local.prefix
+  function              = "validator"
+  entry_point           = "on_dataset_uploaded"
+  source_root           = local.source_root
+  source_bucket         = google_storage_bucket.sources.name
+  environment           = local.function_env
+  memory                = "1Gi"
+  timeout_seconds       = 540
+  max_instances         = 10
+  pubsub_service_agent  = local.pubsub_agent
+
+  trigger = {
+    type   = "storage"
+    bucket = google_storage_bucket.datasets.name
+  }
+
+  project_roles = ["roles/datastore.user"]
+  bucket_roles = {
+    (google_storage_bucket.datasets.name)  = ["roles/storage.objectViewer"]
+    (google_storage_bucket.artifacts.name) = ["roles/storage.objectUser"]
+  }
+  publish_topics = [
+    google_pubsub_topic.dataset_validated.name,
+    google_pubsub_topic.run_events.name,
+  ]
+}
+
+module "launcher" {
+  source = "./modules/function"
+
+  project_id            = terraform_data.ready.output.project_id
+  build_service_account = terraform_data.ready.output.build_account
+  region                = var.region
+  name_prefix           = local.prefix
+  function              = "launcher"
+  entry_point           = "on_dataset_validated"
+  source_root           = local.source_root
+  source_bucket         = google_storage_bucket.sources.name
+  environment           = local.function_env
+  memory                = "512Mi"
+  timeout_seconds       = 120
+  max_instances         = 3
+  pubsub_service_agent  = local.pubsub_agent
+  dead_letter_topic_id  = google_pubsub_topic.dead_letter.id
+  max_delivery_attempts = var.max_delivery_attempts
+
+  trigger = {
+    type     = "pubsub"
+    topic_id = google_pubsub_topic.dataset_validated.id
+  }
+
+  project_roles  = ["roles/aiplatform.user", "roles/datastore.user"]
+  bucket_roles   = {}
+  publish_topics = [google_pubsub_topic.run_events.name]
+}
+
+module "poller" {
+  source = "./modules/function"
+
+  project_id            = terraform_data.ready.output.project_id
+  build_service_account = terraform_data.ready.output.build_account
+  region                = var.region
+  name_prefix           = local.prefix
+  function              = "poller"
+  entry_point           = "on_poll_tick"
+  source_root           = local.source_root
+  source_bucket         = google_storage_bucket.sources.name
+  environment           = local.function_env
+  memory                = "512Mi"
+  timeout_seconds       = 300
+  max_instances         = 1 # one sweep at a time; ticks are idempotent anyway
+  pubsub_service_agent  = local.pubsub_agent
+  dead_letter_topic_id  = google_pubsub_topic.dead_letter.id
+  max_delivery_attempts = var.max_delivery_attempts
+
+  trigger = {
+    type     = "pubsub"
+    topic_id = google_pubsub_topic.poll_tick.id
+  }
+
+  project_roles = ["roles/aiplatform.user", "roles/datastore.user"]
+  bucket_roles  = {}
+  publish_topics = [
+    google_pubsub_topic.evaluation_requested.name,
+    google_pubsub_topic.run_events.name,
+  ]
+}
+
+module "evaluator" {
+  source = "./modules/function"
+
+  project_id            = terraform_data.ready.output.project_id
+  build_service_account = terraform_data.ready.output.build_account
+  region                = var.region
+  name_prefix           = local.prefix
+  function              = "evaluator"
+  entry_point           = "on_evaluation_requested"
+  source_root           = local.source_root
+  source_bucket         = google_storage_bucket.sources.name
+  environment           = local.function_env
+  memory                = "1Gi"
+  timeout_seconds       = 540
+  max_instances         = 5
+  pubsub_service_agent  = local.pubsub_agent
+  dead_letter_topic_id  = google_pubsub_topic.dead_letter.id
+  max_delivery_attempts = var.max_delivery_attempts
+
+  trigger = {
+    type     = "pubsub"
+    topic_id = google_pubsub_topic.evaluation_requested.id
+  }
+
+  project_roles = ["roles/aiplatform.user", "roles/datastore.user"]
+  bucket_roles = {
+    (google_storage_bucket.datasets.name)  = ["roles/storage.objectViewer"]
+    (google_storage_bucket.artifacts.name) = ["roles/storage.objectUser"]
+  }
+  publish_topics = [google_pubsub_topic.run_events.name]
+}
+
+module "status" {
+  source = "./modules/function"
+
+  project_id            = terraform_data.ready.output.project_id
+  build_service_account = terraform_data.ready.output.build_account
+  region                = var.region
+  name_prefix           = local.prefix
+  function              = "status"
+  entry_point           = "status_page"
+  source_root           = local.source_root
+  source_bucket         = google_storage_bucket.sources.name
+  environment           = local.function_env
+  memory                = "256Mi"
+  timeout_seconds       = 60
+  max_instances         = 3
+  ingress               = var.status_ingress
+  invokers              = var.status_viewers
+  pubsub_service_agent  = local.pubsub_agent
+
+  trigger = {
+    type = "http"
+  }
+
+  project_roles = ["roles/datastore.viewer"]
+  bucket_roles = {
+    (google_storage_bucket.artifacts.name) = ["roles/storage.objectViewer"]
+  }
+  publish_topics = []
+}

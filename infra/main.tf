@@ -1,0 +1,96 @@
+# Root module: the whole pipeline in one project. Files are split by what they hold:
+# storage.tf, pubsub.tf, firestore.tf, functions.tf, scheduler.tf, monitoring.tf.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  prefix           = var.name_prefix
+  datasets_bucket  = var.datasets_bucket_name != "" ? var.datasets_bucket_name : "${var.project_id}-${var.name_prefix}-datasets"
+  artifacts_bucket = var.artifacts_bucket_name != "" ? var.artifacts_bucket_name : "${var.project_id}-${var.name_prefix}-artifacts"
+  sources_bucket   = "${var.project_id}-${var.name_prefix}-fn-sources"
+  firestore_loc    = coalesce(var.firestore_location, var.region)
+  # Service agents that act on the project's behalf (their e-mail scheme is fixed by Google).
+  pubsub_agent = "serviceAccount:${google_project_service_identity.pubsub.email}"
+  vertex_agent = "serviceAccount:${google_project_service_identity.aiplatform.email}"
+  gcs_agent    = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+
+  apis = toset([
+    "aiplatform.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "eventarc.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "storage.googleapis.com",
+  ])
+}
+
+resource "google_project_service" "apis" {
+  for_each = local.apis
+
+  project = var.project_id
+  service = each.value
+  # Turning an API off on destroy would break anything else in the project that uses it.
+  disable_on_destroy = false
+}
+
+# Service agents are created lazily by Google; minting them first lets the IAM below apply on
+# the first `terraform apply` of an empty project.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+  project  = var.project_id
+  service  = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_project_service_identity" "aiplatform" {
+  provider = google-beta
+  project  = var.project_id
+  service  = "aiplatform.googleapis.com"
+
+  depends_on = [google_project_service.apis]
+}
+
+data "google_storage_project_service_account" "gcs" {
+  project = var.project_id
+
+  depends_on = [google_project_service.apis]
+}
+
+# Eventarc's Cloud Storage triggers publish through a Pub/Sub topic that Eventarc creates and
+# names itself, so the Cloud Storage service agent needs publisher on the project: no
+# topic-level binding can exist before the topic does.
+resource "google_project_iam_member" "gcs_agent_pubsub_publisher" {
+  project = var.project_id
+  role    = "roles/pubsub.publisher"
+  member  = local.gcs_agent
+}
+
+# Pub/Sub mints the OIDC tokens of push subscriptions and Eventarc triggers. Projects created
+# before 2021-04-08 need this grant; newer ones have it implicitly. Bound on each token
+# account (modules/function), not on the project.
+
+# Tuning jobs read the training data as the Vertex AI service agent, not as the launcher.
+resource "google_storage_bucket_iam_member" "vertex_agent_reads_datasets" {
+  bucket = google_storage_bucket.datasets.name
+  role   = "roles/storage.objectViewer"
+  member = local.vertex_agent
+}
+
+# CMEK: the service agents that encrypt on our behalf need the key (only when a key is given).
+resource "google_kms_crypto_key_iam_member" "cmek" {
+  for_each = var.kms_key_name == null ? toset([]) : toset([local.gcs_agent, local.pubsub_agent])
+
+  crypto_key_id = var.kms_key_name
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = each.value
+}

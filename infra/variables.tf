@@ -1,0 +1,244 @@
+variable "project_id" {
+  description = "Google Cloud project that hosts the whole pipeline."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project ID (6-30 lowercase letters, digits, hyphens), not a name or number."
+  }
+}
+
+variable "region" {
+  description = "Region for buckets, functions, Eventarc, Pub/Sub push and Cloud Scheduler."
+  type        = string
+  default     = "us-central1"
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a Cloud region such as us-central1 (not a zone or multi-region)."
+  }
+}
+
+variable "vertex_location" {
+  description = "Vertex AI region where tuning jobs run and tuned endpoints live."
+  type        = string
+  default     = "us-central1"
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.vertex_location))
+    error_message = "vertex_location must be a Vertex AI region that offers Gemini tuning, e.g. us-central1."
+  }
+}
+
+variable "firestore_location" {
+  description = "Firestore location; null uses var.region (a regional location keeps latency low)."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.firestore_location == null || can(regex("^[a-z0-9-]+$", coalesce(var.firestore_location, "x")))
+    error_message = "firestore_location must be a Firestore location id such as us-central1 or nam5."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix for every resource name, so several stacks can share a project."
+  type        = string
+  default     = "gtp"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,7}$", var.name_prefix))
+    error_message = "name_prefix must be 2-8 lowercase letters or digits, starting with a letter (service account ids are short)."
+  }
+}
+
+variable "datasets_bucket_name" {
+  description = "Name of the bucket teams drop datasets into; empty derives <project>-<prefix>-datasets."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.datasets_bucket_name == "" || can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", var.datasets_bucket_name))
+    error_message = "datasets_bucket_name must be a valid bucket name (3-63 lowercase letters, digits, '-', '_', '.') or empty."
+  }
+}
+
+variable "artifacts_bucket_name" {
+  description = "Name of the bucket for reports; empty derives <project>-<prefix>-artifacts."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.artifacts_bucket_name == "" || can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", var.artifacts_bucket_name))
+    error_message = "artifacts_bucket_name must be a valid bucket name (3-63 lowercase letters, digits, '-', '_', '.') or empty."
+  }
+}
+
+variable "kms_key_name" {
+  description = "Optional CMEK key (projects/P/locations/L/keyRings/R/cryptoKeys/K) for buckets and topics; null uses Google-managed keys."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.kms_key_name == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", coalesce(var.kms_key_name, "x")))
+    error_message = "kms_key_name must be a full crypto key name: projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "artifacts_retention_days" {
+  description = "Reports older than this are deleted from the artifacts bucket."
+  type        = number
+  default     = 365
+  validation {
+    condition     = var.artifacts_retention_days >= 7 && var.artifacts_retention_days <= 3650 && floor(var.artifacts_retention_days) == var.artifacts_retention_days
+    error_message = "artifacts_retention_days must be a whole number of days from 7 to 3650."
+  }
+}
+
+variable "noncurrent_version_days" {
+  description = "Overwritten or deleted object versions are kept this many days (undo window)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.noncurrent_version_days >= 1 && var.noncurrent_version_days <= 365 && floor(var.noncurrent_version_days) == var.noncurrent_version_days
+    error_message = "noncurrent_version_days must be a whole number of days from 1 to 365."
+  }
+}
+
+variable "firestore_database" {
+  description = "Firestore database id for run records (a named database avoids clashing with an existing (default))."
+  type        = string
+  default     = "gemini-tuning"
+  validation {
+    condition     = var.firestore_database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be (default) or 4-63 lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "runs_collection" {
+  description = "Firestore collection that holds one document per run."
+  type        = string
+  default     = "tuning_runs"
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,99}$", var.runs_collection))
+    error_message = "runs_collection must be a simple collection id (letters, digits, '_' or '-', starting with a letter)."
+  }
+}
+
+variable "max_concurrent_jobs" {
+  description = "Tuning jobs allowed at once; keep at or below the project's 'global concurrent tuning jobs' quota."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.max_concurrent_jobs >= 1 && var.max_concurrent_jobs <= 100 && floor(var.max_concurrent_jobs) == var.max_concurrent_jobs
+    error_message = "max_concurrent_jobs must be a whole number from 1 to 100."
+  }
+}
+
+variable "max_event_age_seconds" {
+  description = "Events older than this are dropped with a log line instead of retried (Eventarc retries for up to 24 h)."
+  type        = number
+  default     = 86400
+  validation {
+    condition     = var.max_event_age_seconds >= 60 && var.max_event_age_seconds <= 604800 && floor(var.max_event_age_seconds) == var.max_event_age_seconds
+    error_message = "max_event_age_seconds must be a whole number from 60 to 604800 (7 days)."
+  }
+}
+
+variable "default_source_model" {
+  description = "Base model when a dataset's tuning.yaml does not name one."
+  type        = string
+  default     = "gemini-2.5-flash"
+  validation {
+    condition     = can(regex("^gemini-[0-9a-z.-]+$", var.default_source_model))
+    error_message = "default_source_model must be a tunable Gemini model name such as gemini-2.5-flash."
+  }
+}
+
+variable "default_epochs" {
+  description = "Epochs when tuning.yaml does not say."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.default_epochs >= 1 && var.default_epochs <= 50 && floor(var.default_epochs) == var.default_epochs
+    error_message = "default_epochs must be a whole number from 1 to 50."
+  }
+}
+
+variable "default_learning_rate_multiplier" {
+  description = "Learning-rate multiplier when tuning.yaml does not say."
+  type        = number
+  default     = 1.0
+  validation {
+    condition     = var.default_learning_rate_multiplier > 0 && var.default_learning_rate_multiplier <= 10
+    error_message = "default_learning_rate_multiplier must be greater than 0 and at most 10."
+  }
+}
+
+variable "default_adapter_size" {
+  description = "LoRA adapter size when tuning.yaml does not say."
+  type        = number
+  default     = 4
+  validation {
+    condition     = contains([1, 2, 4, 8, 16], var.default_adapter_size)
+    error_message = "default_adapter_size must be one of 1, 2, 4, 8, 16."
+  }
+}
+
+variable "default_eval_sample_size" {
+  description = "Examples the evaluator samples when tuning.yaml does not say (each costs two model calls)."
+  type        = number
+  default     = 50
+  validation {
+    condition     = var.default_eval_sample_size >= 1 && var.default_eval_sample_size <= 5000 && floor(var.default_eval_sample_size) == var.default_eval_sample_size
+    error_message = "default_eval_sample_size must be a whole number from 1 to 5000."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of one message before Pub/Sub moves it to the dead-letter topic."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100 && floor(var.max_delivery_attempts) == var.max_delivery_attempts
+    error_message = "max_delivery_attempts must be a whole number from 5 to 100 (the Pub/Sub limits)."
+  }
+}
+
+variable "poll_schedule" {
+  description = "Cron schedule of the poller tick (Cloud Scheduler's minimum is every minute)."
+  type        = string
+  default     = "* * * * *"
+  validation {
+    condition     = length(split(" ", trimspace(var.poll_schedule))) == 5
+    error_message = "poll_schedule must be a 5-field cron expression, e.g. '* * * * *' or '*/5 * * * *'."
+  }
+}
+
+variable "status_ingress" {
+  description = "Ingress of the status page: ALLOW_INTERNAL_ONLY (default) or ALLOW_ALL with IAM still required for every request."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+  validation {
+    condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB", "ALLOW_ALL"], var.status_ingress)
+    error_message = "status_ingress must be ALLOW_INTERNAL_ONLY, ALLOW_INTERNAL_AND_GCLB or ALLOW_ALL."
+  }
+}
+
+variable "status_viewers" {
+  description = "IAM members allowed to open the status page, e.g. [\"group:ml-team@example.com\"]. Never public."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for m in var.status_viewers : can(regex("^(user|group|serviceAccount|domain):", m))])
+    error_message = "status_viewers entries must start with user:, group:, serviceAccount: or domain: (allUsers and allAuthenticatedUsers are refused)."
+  }
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids (projects/P/notificationChannels/N) for the alert policies; empty records incidents without paging."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", c))])
+    error_message = "notification_channels entries must be full ids: projects/P/notificationChannels/N."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Protect the Firestore database and refuse to delete non-empty buckets on destroy."
+  type        = bool
+  default     = true
+}
