@@ -25,8 +25,8 @@ demo: $(STAMP)
 	$(BIN)/gemini-tuning demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared functions tests bench
-	$(BIN)/ruff format --check shared functions tests bench
+	$(BIN)/ruff check shared functions tests bench examples infra/smoke
+	$(BIN)/ruff format --check shared functions tests bench examples infra/smoke
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

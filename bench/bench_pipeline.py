@@ -134,8 +134,11 @@ def _latency(repeats: int = 3) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             env = {**os.environ, "LOG_LEVEL": "WARNING", "SIM_TRAINING_SECONDS": "60"}
-            proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "local", "--root",
-                                     str(root)], env=env, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli", "local", "--root", str(root)],
+                env=env,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 db = root / "state" / "runs.sqlite"
                 while not db.exists():
@@ -158,9 +161,11 @@ def _latency(repeats: int = 3) -> None:
             finally:
                 proc.terminate()
                 proc.wait(30)
-    print(f"drop -> TRAINING (job created), local runtime: "
-          f"{statistics.median(samples) * 1000:.0f} ms median of {repeats} "
-          f"(includes the watcher's 0.3 s settle time)")
+    print(
+        f"drop -> TRAINING (job created), local runtime: "
+        f"{statistics.median(samples) * 1000:.0f} ms median of {repeats} "
+        f"(includes the watcher's 0.3 s settle time)"
+    )
 
 
 def _demo() -> None:
@@ -170,8 +175,10 @@ def _demo() -> None:
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "shared.cli", "demo"], capture_output=True)
     wall = time.perf_counter() - t0
-    print(f"`gemini-tuning demo` wall time: {wall:.1f} s (exit {done.returncode}; 10 s of "
-          "simulated training)")
+    print(
+        f"`gemini-tuning demo` wall time: {wall:.1f} s (exit {done.returncode}; 10 s of "
+        "simulated training)"
+    )
 
 
 if __name__ == "__main__":

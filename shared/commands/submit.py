@@ -100,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate_first(folder: Path, files: list[Path]) -> int:
-    from shared.config import ConfigError, TuningConfig, parse_tuning_yaml
+    from shared.config import TuningConfig, parse_tuning_yaml
     from shared.datasets import validate_dataset
+    from shared.errors import ConfigError
 
     config = TuningConfig()
     yaml_path = folder / "tuning.yaml"
@@ -135,8 +136,12 @@ def _validate_first(folder: Path, files: list[Path]) -> int:
             f"{folder / 'train.jsonl'}",
             file=sys.stderr,
         )
-        for f in report.errors[:10]:
-            print(f"  {f.code}  {f.file}:{f.line}  {f.path or ''}  {f.message}", file=sys.stderr)
+        for finding in report.errors[:10]:
+            print(
+                f"  {finding.code}  {finding.file}:{finding.line}  {finding.path or ''}  "
+                f"{finding.message}",
+                file=sys.stderr,
+            )
         return 1
     return 0
 

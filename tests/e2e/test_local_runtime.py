@@ -29,15 +29,25 @@ pytestmark = pytest.mark.slow
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"BACKEND": "local", "LOCAL_ROOT": str(root), "PYTHONPATH": str(REPO),
-                "LOG_LEVEL": "WARNING", **extra})
+    env.update(
+        {
+            "BACKEND": "local",
+            "LOCAL_ROOT": str(root),
+            "PYTHONPATH": str(REPO),
+            "LOG_LEVEL": "WARNING",
+            **extra,
+        }
+    )
     return env
 
 
 def _start(root: Path, **extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "local", "--root", str(root), "--tick", "0.3"],
-        env=_env(root, **extra), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=_env(root, **extra),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -137,13 +147,23 @@ def test_one_event_delivered_50_times_from_threads_and_processes_makes_one_run(
         blobs.write_bytes("bucket", f"incoming/ds/{f}", (EXAMPLE / f).read_bytes())
     info = blobs.stat("bucket", "incoming/ds/train.jsonl")
     assert info is not None
-    event = storage_finalized_event(bucket="bucket", name=info.name, generation=info.generation,
-                                    size=info.size, md5=info.md5)
+    event = storage_finalized_event(
+        bucket="bucket", name=info.name, generation=info.generation, size=info.size, md5=info.md5
+    )
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _DELIVER, json.dumps(event),
-             str(REPO / "functions" / "validator" / "main.py"), "10"],
-            env=_env(root), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-c",
+                _DELIVER,
+                json.dumps(event),
+                str(REPO / "functions" / "validator" / "main.py"),
+                "10",
+            ],
+            env=_env(root),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for _ in range(5)
     ]

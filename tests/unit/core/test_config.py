@@ -72,9 +72,14 @@ def test_size_cap_and_encoding() -> None:
 
 def test_settings_from_env() -> None:
     s = Settings.from_env(
-        {"BACKEND": "gcp", "DATASETS_BUCKET": "ds", "MAX_CONCURRENT_JOBS": "3",
-         "DEFAULT_SOURCE_MODEL": "gemini-2.0-flash", "DEFAULT_EPOCHS": "2",
-         "DEFAULT_EVAL_SAMPLE_SIZE": "7"}
+        {
+            "BACKEND": "gcp",
+            "DATASETS_BUCKET": "ds",
+            "MAX_CONCURRENT_JOBS": "3",
+            "DEFAULT_SOURCE_MODEL": "gemini-2.0-flash",
+            "DEFAULT_EPOCHS": "2",
+            "DEFAULT_EVAL_SAMPLE_SIZE": "7",
+        }
     )
     assert (s.backend, s.datasets_bucket, s.max_concurrent_jobs) == ("gcp", "ds", 3)
     assert s.defaults.source_model_name == "gemini-2.0-flash"
@@ -84,8 +89,13 @@ def test_settings_from_env() -> None:
 
 @pytest.mark.parametrize(
     "env",
-    [{"BACKEND": "aws"}, {"MAX_CONCURRENT_JOBS": "many"}, {"DEFAULT_EPOCHS": "0"},
-     {"DEFAULT_ADAPTER_SIZE": "3"}, {"MAX_EVENT_AGE_SECONDS": "1"}],
+    [
+        {"BACKEND": "aws"},
+        {"MAX_CONCURRENT_JOBS": "many"},
+        {"DEFAULT_EPOCHS": "0"},
+        {"DEFAULT_ADAPTER_SIZE": "3"},
+        {"MAX_EVENT_AGE_SECONDS": "1"},
+    ],
 )
 def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):

@@ -20,7 +20,12 @@ def test_storage_event_round_trip() -> None:
     ev = CloudEvent(attrs, data)
     obj = events.storage_object(ev)
     assert (obj.bucket, obj.name, obj.generation, obj.size, obj.md5) == (
-        "b", "incoming/ds/train.jsonl", "1712", 42, "abc==")
+        "b",
+        "incoming/ds/train.jsonl",
+        "1712",
+        42,
+        "abc==",
+    )
     env = events.envelope(ev)
     assert env.type == events.STORAGE_FINALIZED
     assert env.age_seconds() is not None and env.age_seconds() < 5  # type: ignore[operator]
@@ -28,8 +33,9 @@ def test_storage_event_round_trip() -> None:
 
 def test_pubsub_event_round_trip_with_attributes() -> None:
     body, attrs = events.encode_message(events.DATASET_VALIDATED, "run-1")
-    a, d = events.pubsub_published_event(project="p", topic="t", data=body, attributes=attrs,
-                                         message_id="m1")
+    a, d = events.pubsub_published_event(
+        project="p", topic="t", data=body, attributes=attrs, message_id="m1"
+    )
     msg = events.pubsub_message(CloudEvent(a, d))
     assert msg.attributes["run_id"] == "run-1"
     decoded = events.decode_message(msg, expect=events.DATASET_VALIDATED)
@@ -50,7 +56,7 @@ def test_wrong_type_or_version_is_permanent() -> None:
     msg = events.parse_pubsub_data({"message": {"data": body.decode()}})
     with pytest.raises(PermanentError, match="version 2"):
         events.decode_message(msg)
-    body, attrs = events.encode_message(events.EVALUATION_REQUESTED, "r")
+    body, _ = events.encode_message(events.EVALUATION_REQUESTED, "r")
     msg = events.parse_pubsub_data({"message": {"data": base64.b64encode(body).decode()}})
     with pytest.raises(PermanentError, match="expected"):
         events.decode_message(msg, expect=events.DATASET_VALIDATED)

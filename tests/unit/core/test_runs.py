@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -35,11 +36,19 @@ def test_run_id_is_deterministic_readable_and_label_safe() -> None:
 
 
 def test_the_happy_path_is_allowed_and_terminal_states_are_final() -> None:
-    path = [S.RECEIVED, S.VALIDATING, S.VALIDATED, S.QUEUED, S.TRAINING, S.TRAINED,
-            S.EVALUATING, S.SUCCEEDED]
-    for a, b in zip(path, path[1:], strict=False):
+    path = [
+        S.RECEIVED,
+        S.VALIDATING,
+        S.VALIDATED,
+        S.QUEUED,
+        S.TRAINING,
+        S.TRAINED,
+        S.EVALUATING,
+        S.SUCCEEDED,
+    ]
+    for a, b in itertools.pairwise(path):
         assert b in TRANSITIONS[a]
-    assert TERMINAL == {S.REJECTED, S.SUCCEEDED, S.FAILED, S.CANCELLED}
+    assert {S.REJECTED, S.SUCCEEDED, S.FAILED, S.CANCELLED} == TERMINAL
 
 
 def test_transition_doc_appends_history_and_rejects_illegal_moves() -> None:

@@ -25,23 +25,42 @@ from shared.local.sim_config import SimConfig
 from shared.local.sim_models import SimulatedModels
 from shared.local.sim_tuner import SimulatedTuner
 from shared.local.store import SqliteRunStore
-from shared.pipeline import evaluate, launch, upload
+from shared.pipeline import evaluate, launch
 from shared.runs import Run
 
 ZH_EXAMPLES = [
-    ("充值了648元宝但是没到账怎么办？", "非常抱歉给您带来困扰。请提供订单号和角色ID，我们会在24小时内为您补发元宝。"),
-    ("账号被盗了，装备全没了", "请立即修改密码并绑定手机，然后提交账号申诉，客服会在3个工作日内核实并找回装备。"),
-    ("活动奖励什么时候发放？", "周年庆活动奖励将在活动结束后48小时内通过游戏邮件发放，请注意查收。"),
-    ("游戏一直卡顿掉线", "建议切换到稳定的网络，清理游戏缓存后重启；若仍掉线，请提供设备型号和截图。"),
+    (
+        "充值了648元宝但是没到账怎么办？",
+        "非常抱歉给您带来困扰。请提供订单号和角色ID，我们会在24小时内为您补发元宝。",
+    ),
+    (
+        "账号被盗了，装备全没了",
+        "请立即修改密码并绑定手机，然后提交账号申诉，客服会在3个工作日内核实并找回装备。",
+    ),
+    (
+        "活动奖励什么时候发放？",
+        "周年庆活动奖励将在活动结束后48小时内通过游戏邮件发放，请注意查收。",
+    ),
+    (
+        "游戏一直卡顿掉线",
+        "建议切换到稳定的网络，清理游戏缓存后重启；若仍掉线，请提供设备型号和截图。",
+    ),
     ("怎么申请退款？", "未消耗的充值可在7天内申请退款，请在客服中心提交订单号，审核后原路退回。"),
-    ("未成年人充值限额是多少？", "根据规定，8至16周岁用户单次充值不超过50元，每月累计不超过200元。"),
+    (
+        "未成年人充值限额是多少？",
+        "根据规定，8至16周岁用户单次充值不超过50元，每月累计不超过200元。",
+    ),
 ]
 
 
 def example_line(q: str, a: str) -> str:
     return json.dumps(
-        {"contents": [{"role": "user", "parts": [{"text": q}]},
-                      {"role": "model", "parts": [{"text": a}]}]},
+        {
+            "contents": [
+                {"role": "user", "parts": [{"text": q}]},
+                {"role": "model", "parts": [{"text": a}]},
+            ]
+        },
         ensure_ascii=False,
     )
 
@@ -68,15 +87,21 @@ class World:
         return StorageObject(info.bucket, info.name, info.generation, info.size, info.md5)
 
     def drop_dataset(
-        self, folder: str = "ds", *, train: bytes | None = None, test: bytes | None = None,
+        self,
+        folder: str = "ds",
+        *,
+        train: bytes | None = None,
+        test: bytes | None = None,
         tuning_yaml: str | None = None,
     ) -> StorageObject:
         if tuning_yaml is not None:
             self.drop(f"incoming/{folder}/tuning.yaml", tuning_yaml.encode())
         if test is not None:
             self.drop(f"incoming/{folder}/test.jsonl", test)
-        return self.drop(f"incoming/{folder}/train.jsonl",
-                         train if train is not None else dataset_bytes(ZH_EXAMPLES))
+        return self.drop(
+            f"incoming/{folder}/train.jsonl",
+            train if train is not None else dataset_bytes(ZH_EXAMPLES),
+        )
 
     def advance_clock(self, seconds: float) -> None:
         self.clock[0] += seconds
@@ -91,9 +116,16 @@ class World:
             moved = False
             for sub, handler in handlers.items():
                 for m in self.bus.pull(sub, 50):
-                    msg = decode_message(parse_pubsub_data(
-                        {"message": {"data": __import__("base64").b64encode(m.data).decode(),
-                                     "attributes": m.attributes}}))
+                    msg = decode_message(
+                        parse_pubsub_data(
+                            {
+                                "message": {
+                                    "data": __import__("base64").b64encode(m.data).decode(),
+                                    "attributes": m.attributes,
+                                }
+                            }
+                        )
+                    )
                     assert msg.run_id
                     self.delivered.append((sub, msg.run_id))
                     handler(msg.run_id)
@@ -116,25 +148,46 @@ class World:
         return r
 
 
-def make_world(tmp_path: Path, *, max_jobs: int = 1, sim: SimConfig | None = None,
-               env: dict[str, str] | None = None) -> World:
+def make_world(
+    tmp_path: Path,
+    *,
+    max_jobs: int = 1,
+    sim: SimConfig | None = None,
+    env: dict[str, str] | None = None,
+) -> World:
     root = tmp_path / "root"
     (root / "bucket").mkdir(parents=True)
     (root / "artifacts").mkdir()
     (root / "state").mkdir()
-    settings = Settings.from_env({"BACKEND": "local", "LOCAL_ROOT": str(root),
-                                  "MAX_CONCURRENT_JOBS": str(max_jobs), **(env or {})})
+    settings = Settings.from_env(
+        {
+            "BACKEND": "local",
+            "LOCAL_ROOT": str(root),
+            "MAX_CONCURRENT_JOBS": str(max_jobs),
+            **(env or {}),
+        }
+    )
     clock = [1_000_000.0]
-    tuner = SimulatedTuner(root / "state" / "simulator.sqlite",
-                           config=sim or SimConfig(training_seconds=100.0),
-                           clock=lambda: clock[0])
+    tuner = SimulatedTuner(
+        root / "state" / "simulator.sqlite",
+        config=sim or SimConfig(training_seconds=100.0),
+        clock=lambda: clock[0],
+    )
     bus = SqliteBus(root / "state" / "bus.sqlite")
-    for topic, sub in (("dataset-validated", "t-launcher"),
-                       ("evaluation-requested", "t-evaluator"), ("run-events", "t-run-events")):
+    for topic, sub in (
+        ("dataset-validated", "t-launcher"),
+        ("evaluation-requested", "t-evaluator"),
+        ("run-events", "t-run-events"),
+    ):
         bus.subscribe(topic, sub)
-    backend = Backend(settings, blobs=FolderBlobs(root), bus=bus,
-                      store=SqliteRunStore(root / "state" / "runs.sqlite"), tuner=tuner,
-                      models=SimulatedModels(tuner))
+    backend = Backend(
+        settings,
+        blobs=FolderBlobs(root),
+        bus=bus,
+        store=SqliteRunStore(root / "state" / "runs.sqlite"),
+        tuner=tuner,
+        models=SimulatedModels(tuner),
+    )
     return World(root, backend, tuner, clock, bus)
 
 

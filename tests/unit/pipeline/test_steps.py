@@ -44,15 +44,31 @@ def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
     # The simulated tuned model knows the training answers; the base model does not.
     assert run.evaluation.metrics["chrf"]["tuned"] > run.evaluation.metrics["chrf"]["base"]
     assert run.evaluation.simulated and run.simulated
-    for uri in (run.validation.report_uri, run.evaluation.report_uri,
-                run.evaluation.predictions_uri):
+    for uri in (
+        run.validation.report_uri,
+        run.evaluation.report_uri,
+        run.evaluation.predictions_uri,
+    ):
         assert uri and uri.startswith("file://") and Path(uri[7:]).is_file()
         assert "/artifacts/" in uri
     json.loads(Path(run.evaluation.report_uri[7:]).read_text())  # type: ignore[index]
     assert [h.status for h in run.history] == [
-        S.RECEIVED, S.VALIDATING, S.VALIDATED, S.TRAINING, S.TRAINED, S.EVALUATING, S.SUCCEEDED]
-    assert world.events(rid) == ["VALIDATING", "VALIDATED", "TRAINING", "TRAINED", "EVALUATING",
-                                 "SUCCEEDED"]
+        S.RECEIVED,
+        S.VALIDATING,
+        S.VALIDATED,
+        S.TRAINING,
+        S.TRAINED,
+        S.EVALUATING,
+        S.SUCCEEDED,
+    ]
+    assert world.events(rid) == [
+        "VALIDATING",
+        "VALIDATED",
+        "TRAINING",
+        "TRAINED",
+        "EVALUATING",
+        "SUCCEEDED",
+    ]
     assert (world.root / "bucket" / obj.name).read_bytes() == before
 
 
@@ -123,8 +139,14 @@ def test_bad_tuning_yaml_rejects_before_reading_the_data(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["train.jsonl", "other/ds/train.jsonl", "incoming/ds/notes.txt",
-             "incoming/ds/validation.jsonl", "incoming/ds/.train.jsonl.part"],
+    "name",
+    [
+        "train.jsonl",
+        "other/ds/train.jsonl",
+        "incoming/ds/notes.txt",
+        "incoming/ds/validation.jsonl",
+        "incoming/ds/.train.jsonl.part",
+    ],
 )
 def test_objects_that_are_not_triggers_start_no_run(world: World, name: str) -> None:
     obj = world.drop(name, dataset_bytes(ZH_EXAMPLES))
@@ -149,8 +171,10 @@ def test_dry_run_validates_only(world: World) -> None:
 
 def test_concurrency_limit_queues_and_the_poller_starts_oldest_first(tmp_path: Path) -> None:
     world = make_world(tmp_path, max_jobs=1)
-    ids = [upload.handle_upload(world.backend, world.drop_dataset(f"ds{i}")).run_id or ""
-           for i in range(3)]
+    ids = [
+        upload.handle_upload(world.backend, world.drop_dataset(f"ds{i}")).run_id or ""
+        for i in range(3)
+    ]
     world.pump()
     assert [world.run(i).status for i in ids] == [S.TRAINING, S.QUEUED, S.QUEUED]
     finish_training(world)
@@ -162,8 +186,9 @@ def test_launcher_crash_after_create_finds_the_job_by_label(world: World) -> Non
     rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
     run = world.run(rid)
     # The launcher claims the slot and creates the job, then dies before recording it.
-    claimed = world.store.transition(rid, [S.VALIDATED], S.TRAINING,
-                                     patch={"job": {"state": "CREATING"}})
+    claimed = world.store.transition(
+        rid, [S.VALIDATED], S.TRAINING, patch={"job": {"state": "CREATING"}}
+    )
     assert claimed
     world.tuner.create_job(launch.job_spec(claimed))
     assert world.run(rid).job.name is None
@@ -209,8 +234,12 @@ def test_transient_errors_are_retried_then_succeed(tmp_path: Path) -> None:
 
 
 def test_failed_job_records_the_job_error(tmp_path: Path) -> None:
-    world = make_world(tmp_path, sim=SimConfig(training_seconds=100, fail_jobs="all",
-                                               fail_message="dataset has too few examples"))
+    world = make_world(
+        tmp_path,
+        sim=SimConfig(
+            training_seconds=100, fail_jobs="all", fail_message="dataset has too few examples"
+        ),
+    )
     rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
     world.pump()
     finish_training(world)
@@ -221,8 +250,9 @@ def test_failed_job_records_the_job_error(tmp_path: Path) -> None:
 
 def test_dead_lettered_message_fails_the_run_with_the_reason(world: World) -> None:
     rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
-    assert deadletter.record_dead_letter(world.backend, {"run_id": rid}, "boom: KeyError 'x'",
-                                         attempts=5, stage="launch")
+    assert deadletter.record_dead_letter(
+        world.backend, {"run_id": rid}, "boom: KeyError 'x'", attempts=5, stage="launch"
+    )
     run = world.run(rid)
     assert run.status == S.FAILED and run.error
     assert "after 5 attempts" in run.error.message and "boom" in run.error.message
@@ -230,8 +260,9 @@ def test_dead_lettered_message_fails_the_run_with_the_reason(world: World) -> No
 
 def test_poller_reads_only_active_runs(world: World) -> None:
     for i in range(5):
-        rid = upload.handle_upload(world.backend,
-                                   world.drop_dataset(f"bad{i}", train=b"not json\n")).run_id
+        rid = upload.handle_upload(
+            world.backend, world.drop_dataset(f"bad{i}", train=b"not json\n")
+        ).run_id
         assert world.run(rid or "").status == S.REJECTED
     store = world.store
     before = store.reads
