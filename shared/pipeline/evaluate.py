@@ -20,7 +20,7 @@ from shared.errors import PermanentError
 from shared.pipeline import layout
 from shared.runs import Run, RunStatus
 
-from .transitions import advance
+from .transitions import advance, failing_run_on_permanent
 
 S = RunStatus
 
@@ -37,7 +37,8 @@ def handle_evaluation_request(backend: Backend, run_id: str) -> str:
             return "claimed by another delivery"
     elif run.status != S.EVALUATING:
         return f"nothing to do: run is {run.status}"
-    return _evaluate(backend, run)
+    with failing_run_on_permanent(backend, run_id, "evaluation", [S.EVALUATING]):
+        return _evaluate(backend, run)
 
 
 def _eval_config(run: Run) -> TuningConfig:

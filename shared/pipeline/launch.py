@@ -23,7 +23,7 @@ from shared.errors import PermanentError, QuotaExceeded
 from shared.ports import TuningJob, TuningJobSpec
 from shared.runs import Run, RunStatus, tuning_job_display_name, utcnow
 
-from .transitions import advance, error_patch
+from .transitions import advance, error_patch, failing_run_on_permanent
 
 S = RunStatus
 
@@ -35,10 +35,11 @@ def handle_validated(backend: Backend, run_id: str) -> str:
         raise PermanentError(f"no run {run_id!r}: the message refers to an unknown run")
     if run.config.get("dry_run"):
         return "dry_run"
-    if run.status in (S.VALIDATED, S.QUEUED):
-        return try_start(backend, run)
-    if run.status == S.TRAINING and not run.job.name:
-        return ensure_job(backend, run)
+    with failing_run_on_permanent(backend, run_id, "launch", [S.VALIDATED, S.QUEUED, S.TRAINING]):
+        if run.status in (S.VALIDATED, S.QUEUED):
+            return try_start(backend, run)
+        if run.status == S.TRAINING and not run.job.name:
+            return ensure_job(backend, run)
     return f"nothing to do: run is {run.status}"
 
 

@@ -7,12 +7,13 @@ the source of truth, a lost event is logged, never a reason to redo the work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shared import logs
 from shared.backend import Backend
-from shared.errors import PipelineError
+from shared.errors import PermanentError, PipelineError
 from shared.events import RUN_EVENT, encode_message
 from shared.runs import Run, RunStatus
 
@@ -53,3 +54,24 @@ def publish_run_event(backend: Backend, run: Run, note: str) -> None:
 
 def error_patch(stage: str, code: str, message: str) -> dict[str, Any]:
     return {"error": {"stage": stage, "code": code, "message": message}}
+
+
+@contextmanager
+def failing_run_on_permanent(
+    backend: Backend, run_id: str, stage: str, expected: Iterable[RunStatus]
+) -> Iterator[None]:
+    """A permanent error inside this block ends the run FAILED with the message, then
+    propagates (the entry point logs it and acknowledges the event). Without this, a run whose
+    step hit a permanent error would stay in a working state forever."""
+    try:
+        yield
+    except PermanentError as e:
+        advance(
+            backend,
+            run_id,
+            list(expected),
+            RunStatus.FAILED,
+            note=f"{stage} failed",
+            patch=error_patch(stage, e.code, e.message),
+        )
+        raise

@@ -25,7 +25,7 @@ from shared.config import TuningConfig, parse_tuning_yaml
 from shared.errors import ConfigError, NotFound, TransientError
 from shared.events import DATASET_VALIDATED, Envelope, StorageObject, encode_message
 from shared.pipeline import layout
-from shared.pipeline.transitions import advance, error_patch
+from shared.pipeline.transitions import advance, error_patch, failing_run_on_permanent
 from shared.runs import DatasetInfo, Run, RunStatus, make_run_id, utcnow
 
 S = RunStatus
@@ -75,7 +75,8 @@ def handle_upload(backend: Backend, obj: StorageObject, env: Envelope | None = N
     run = _claim(backend, run_id)
     if isinstance(run, Outcome):
         return run
-    return _validate(backend, run, obj, objects)
+    with failing_run_on_permanent(backend, run_id, "validation", [S.VALIDATING]):
+        return _validate(backend, run, obj, objects)
 
 
 def _claim(backend: Backend, run_id: str) -> Run | Outcome:

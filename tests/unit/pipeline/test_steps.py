@@ -269,3 +269,24 @@ def test_poller_reads_only_active_runs(world: World) -> None:
     report = poll.poll_once(world.backend)
     assert report.checked == 0
     assert store.reads - before == 0
+
+
+def test_a_permanent_evaluation_error_fails_the_run_instead_of_leaving_it_evaluating(
+    world: World,
+) -> None:
+    from shared.errors import PermanentError
+    from shared.pipeline import evaluate
+
+    rid = upload.handle_upload(world.backend, world.drop_dataset(test=TEST_SET)).run_id or ""
+    world.pump()
+    # test.jsonl is replaced during training by one whose examples all lack a model turn.
+    world.drop(
+        "incoming/ds/test.jsonl", b'{"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}\n'
+    )
+    world.advance_clock(1000)
+    poll.poll_once(world.backend)
+    with pytest.raises(PermanentError):
+        world.pump()
+    run = world.run(rid)
+    assert run.status == S.FAILED and run.error and run.error.stage == "evaluation"
+    assert evaluate.handle_evaluation_request(world.backend, rid).startswith("nothing to do")
