@@ -7,8 +7,9 @@ google-cloud imports land). Median of 5 processes each. No network: emulator hos
 the Storage / Firestore / Pub/Sub clients anonymous credentials, and the Vertex clients get an
 `http://127.0.0.1` endpoint; nothing is called.
 
-Targets (entry-module import) on the 2-core dev machine: validator and status <= 0.6 s, the
-others <= 1.3 s. Port construction is printed beside it: it is paid on the first request.
+Targets (entry-module import) on the 2-core dev machine: validator, status and deadletter
+<= 0.6 s, the others <= 1.3 s. Port construction is printed beside it: it is paid on the first
+request.
 Run: `.venv/bin/python -m bench cold_start`
 """
 
@@ -30,6 +31,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], float]] = {
     "launcher": (("store", "tuner", "bus"), 1.3),
     "poller": (("store", "tuner", "bus"), 1.3),
     "evaluator": (("store", "models", "blobs", "bus"), 1.3),
+    "deadletter": (("store", "bus"), 0.6),
 }
 
 CHILD = r"""

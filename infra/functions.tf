@@ -1,4 +1,4 @@
-# The five functions. Each one's roles are exactly the row of roles.json for it
+# The six functions. Each one's roles are exactly the row of roles.json for it
 # (tests/infra/test_wiring.py checks both ways); every function reads the same Settings.
 
 locals {
@@ -187,6 +187,37 @@ module "evaluator" {
     (google_storage_bucket.datasets.name)  = ["roles/storage.objectViewer"]
     (google_storage_bucket.artifacts.name) = ["roles/storage.objectUser"]
   }
+  publish_topics = [google_pubsub_topic.run_events.name]
+}
+
+# Fed by the dead-letter topic: moves the poison message's run to FAILED with where to look.
+# Its own subscription retries for the week messages are retained (it cannot dead-letter into
+# the topic it reads); the hold subscription in pubsub.tf keeps a copy for people either way.
+module "deadletter" {
+  source = "./modules/function"
+
+  project_id            = terraform_data.ready.output.project_id
+  build_service_account = terraform_data.ready.output.build_account
+  region                = var.region
+  name_prefix           = local.prefix
+  function              = "deadletter"
+  entry_point           = "on_dead_letter"
+  source_root           = local.source_root
+  source_bucket         = google_storage_bucket.sources.name
+  environment           = local.function_env
+  memory                = "256Mi"
+  timeout_seconds       = 60
+  max_instances         = 3
+  pubsub_service_agent  = local.pubsub_agent
+  dead_letter_sink      = true
+
+  trigger = {
+    type     = "pubsub"
+    topic_id = google_pubsub_topic.dead_letter.id
+  }
+
+  project_roles  = ["roles/datastore.user"]
+  bucket_roles   = {}
   publish_topics = [google_pubsub_topic.run_events.name]
 }
 

@@ -11,7 +11,7 @@ resource "google_logging_metric" "runs_ended_badly" {
   description = "Runs of the Gemini tuning pipeline that ended FAILED or REJECTED."
   filter      = <<-EOT
     resource.type="cloud_run_revision"
-    resource.labels.service_name=("${module.validator.name}" OR "${module.launcher.name}" OR "${module.poller.name}" OR "${module.evaluator.name}")
+    resource.labels.service_name=("${module.validator.name}" OR "${module.launcher.name}" OR "${module.poller.name}" OR "${module.evaluator.name}" OR "${module.deadletter.name}")
     jsonPayload.status=("FAILED" OR "REJECTED")
   EOT
 
@@ -43,7 +43,7 @@ resource "google_logging_metric" "messages_dropped" {
   description = "Events the Gemini tuning pipeline acknowledged without doing the work (too old, or undecodable)."
   filter      = <<-EOT
     resource.type="cloud_run_revision"
-    resource.labels.service_name=("${module.validator.name}" OR "${module.launcher.name}" OR "${module.poller.name}" OR "${module.evaluator.name}")
+    resource.labels.service_name=("${module.validator.name}" OR "${module.launcher.name}" OR "${module.poller.name}" OR "${module.evaluator.name}" OR "${module.deadletter.name}")
     severity>=WARNING
     jsonPayload.message=~"^dropping .* event|permanent failure, event acknowledged"
   EOT
@@ -148,6 +148,6 @@ resource "google_monitoring_alert_policy" "dead_letters" {
 
   documentation {
     mime_type = "text/markdown"
-    content   = "A message was retried ${var.max_delivery_attempts} times and moved to `${google_pubsub_topic.dead_letter.name}`, or a function dropped an event. Inspect with `gcloud pubsub subscriptions pull ${google_pubsub_subscription.dead_letter.name} --limit=10` and the function logs; the run named in the message's `run_id` attribute shows why."
+    content   = "A message was retried ${var.max_delivery_attempts} times and moved to `${google_pubsub_topic.dead_letter.name}`, or a function dropped an event. Inspect with `gcloud pubsub subscriptions pull ${google_pubsub_subscription.dead_letter.name} --limit=10` and the function logs; the `${module.deadletter.name}` function has marked the run named in the message's `run_id` attribute FAILED, with the stage that failed in its `error`."
   }
 }

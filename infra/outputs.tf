@@ -25,8 +25,13 @@ output "run_events_subscription" {
 }
 
 output "dead_letter_subscription" {
-  description = "Where dead-lettered messages wait for inspection."
+  description = "Pull subscription keeping a week's copy of every dead-lettered message for inspection or replay (the deadletter function has already marked its run FAILED)."
   value       = google_pubsub_subscription.dead_letter.name
+}
+
+output "dead_letter_push_subscription" {
+  description = "Push subscription feeding the deadletter function; it retries for a week and keeps handled messages for `gcloud pubsub subscriptions seek`."
+  value       = module.deadletter.subscription
 }
 
 output "firestore_database" {
@@ -42,22 +47,24 @@ output "status_url" {
 output "functions" {
   description = "Deployed function names."
   value = {
-    validator = module.validator.name
-    launcher  = module.launcher.name
-    poller    = module.poller.name
-    evaluator = module.evaluator.name
-    status    = module.status.name
+    validator  = module.validator.name
+    launcher   = module.launcher.name
+    poller     = module.poller.name
+    evaluator  = module.evaluator.name
+    deadletter = module.deadletter.name
+    status     = module.status.name
   }
 }
 
 output "service_accounts" {
   description = "Runtime service account of each function."
   value = {
-    validator = module.validator.service_account_email
-    launcher  = module.launcher.service_account_email
-    poller    = module.poller.service_account_email
-    evaluator = module.evaluator.service_account_email
-    status    = module.status.service_account_email
+    validator  = module.validator.service_account_email
+    launcher   = module.launcher.service_account_email
+    poller     = module.poller.service_account_email
+    evaluator  = module.evaluator.service_account_email
+    deadletter = module.deadletter.service_account_email
+    status     = module.status.service_account_email
   }
 }
 

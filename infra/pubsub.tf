@@ -64,8 +64,10 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   member  = local.pubsub_agent
 }
 
-# Dead letters are kept for a week for a person to inspect (and replay with
-# `gcloud pubsub subscriptions pull`); the alert in monitoring.tf fires on arrival.
+# Two subscribers on the dead-letter topic: the deadletter function's push subscription
+# (modules/function, dead_letter_sink) marks the run FAILED with where to look, and this hold
+# keeps an untouched copy for a week for a person to inspect or replay
+# (`gcloud pubsub subscriptions pull`); the alert in monitoring.tf fires on arrival.
 resource "google_pubsub_subscription" "dead_letter" {
   name                       = "${local.topics.dead_letter}-hold"
   project                    = var.project_id

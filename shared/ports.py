@@ -100,7 +100,9 @@ class RunStore(Protocol):
     ) -> Run | None:
         """Compare-and-set: move to `dst` only if the current status is in `expected`, applying
         `patch` (see `shared.runs.apply_patch`) and appending history atomically. Returns the
-        new run, or None when the status did not match (someone else did the work)."""
+        new run, or None when the status did not match (someone else did the work). Under
+        heavy contention a store may raise `TransientError` instead of None (Firestore aborts
+        transactions after retries); the caller's event is then redelivered and finds the work."""
         ...
 
     def update(

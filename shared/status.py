@@ -79,6 +79,7 @@ def _metric_key(name: str) -> int:
 def render_table(runs: Sequence[Run]) -> Any:
     """A rich Table for the terminal (rich is imported here only: functions never need it)."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="Tuning runs", expand=False)
     for col in ("run", "status", "age", "time per stage", "detail"):
@@ -87,7 +88,9 @@ def render_table(runs: Sequence[Run]) -> Any:
         stages = " ".join(f"{k[:5].lower()}={_fmt_age(v)}" for k, v in stage_seconds(run).items())
         status = str(run.status) + (" [sim]" if run.simulated else "")
         age = _fmt_age((datetime.now(UTC) - _ts(run.created_at)).total_seconds())
-        table.add_row(run.run_id, status, age, stages, summary_line(run))
+        # Text, not markup: "[sim]" and brackets in error messages must print as they are.
+        cells = (run.run_id, status, age, stages, summary_line(run))
+        table.add_row(*(Text(c) for c in cells))
     return table
 
 

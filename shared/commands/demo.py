@@ -24,6 +24,22 @@ def examples_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "examples" / "datasets"
 
 
+def _seconds(lo: float, hi: float) -> Any:
+    """An argparse type: a number of seconds in [lo, hi], else a usage error saying so (a bad
+    value would otherwise surface only as a run stuck until --timeout)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not lo <= value <= hi:  # also false for nan
+            raise argparse.ArgumentTypeError(f"{text}: use seconds from {lo:g} to {hi:g}")
+        return value
+
+    return parse
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline locally on a bundled example")
     p.add_argument(
@@ -32,11 +48,14 @@ def add_parser(sub: Any) -> None:
         help=f"dataset folder to run (default: examples/datasets/{EXAMPLE})",
     )
     p.add_argument(
-        "--training-seconds", type=float, default=10.0, help="simulated training time (default: 10)"
+        "--training-seconds",
+        type=_seconds(0, 604800),
+        default=10.0,
+        help="simulated training time (default: 10)",
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds(0.1, 86400),
         default=300.0,
         help="give up after this many seconds (default: 300)",
     )

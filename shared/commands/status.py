@@ -11,13 +11,25 @@ from typing import Any
 from shared.commands._backend import add_root_argument, backend_for
 
 
+def _count(text: str) -> int:
+    """--limit: 0 would print "no runs yet" whatever the store holds, and SQLite reads -1 as
+    "no limit", so only whole numbers from 1 are accepted."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: list at least 1 run")
+    return value
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("status", help="show tuning runs (a table, one run, or JSON)")
     p.add_argument("run_id", nargs="?", metavar="RUN_ID", help="show one run in detail")
     add_root_argument(p)
     p.add_argument("--watch", action="store_true", help="refresh every 2 seconds until Ctrl-C")
     p.add_argument("--json", action="store_true", help="print JSON (a list, or one object)")
-    p.add_argument("--limit", type=int, default=50, help="runs to list (default 50)")
+    p.add_argument("--limit", type=_count, default=50, help="runs to list (default 50)")
     p.set_defaults(func=run)
 
 

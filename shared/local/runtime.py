@@ -97,6 +97,9 @@ def default_routes(root: Path, *, functions: Path | None = None) -> list[Route]:
     their `backend_from_env()` builds the local adapters on this root."""
     os.environ["BACKEND"] = "local"
     os.environ["LOCAL_ROOT"] = str(Path(root).absolute())
+    from shared.pipeline.entry import reset_backend
+
+    reset_backend()  # the functions cache their backend: rebuild it for this root
     from shared.config import Settings
 
     settings = Settings.from_env()

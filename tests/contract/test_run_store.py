@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from shared.errors import TransientError
 from shared.ports import RunStore
 from shared.runs import DatasetInfo, Run, RunStatus, make_run_id
 from tests.contract.conftest import BACKENDS
@@ -113,13 +114,17 @@ def test_concurrent_threads_one_cas_winner(store: Any) -> None:
     store.create(run)
     start = threading.Barrier(16)
 
-    def attempt(i: int) -> bool:
+    def attempt(i: int) -> bool | str:
         start.wait()
-        return store.transition(run.run_id, [S.RECEIVED], S.VALIDATING, note=str(i)) is not None
+        try:
+            return store.transition(run.run_id, [S.RECEIVED], S.VALIDATING, note=str(i)) is not None
+        except TransientError:
+            return "retry"  # allowed under contention: the platform redelivers
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(attempt, range(16)))
     assert results.count(True) == 1
+    assert all(r in (False, "retry") for r in results if r is not True)
     got = store.get(run.run_id)
     assert got is not None and len(got.history) == 2
 

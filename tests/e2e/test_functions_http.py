@@ -30,7 +30,7 @@ from shared.local.blobs import FolderBlobs
 from shared.local.store import SqliteRunStore
 from shared.runs import DatasetInfo, Run, RunStatus, make_run_id, utcnow
 
-pytestmark = pytest.mark.slow  # five server processes: ~4-8 s on two shared cores
+pytestmark = pytest.mark.slow  # six server processes: ~4-8 s on two shared cores
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKET = "bucket"
@@ -40,6 +40,7 @@ FUNCTIONS = {
     "launcher": ("on_dataset_validated", "cloudevent"),
     "poller": ("on_poll_tick", "cloudevent"),
     "evaluator": ("on_evaluation_requested", "cloudevent"),
+    "deadletter": ("on_dead_letter", "cloudevent"),
     "status": ("status_page", "http"),
 }
 EXAMPLES = [
@@ -88,7 +89,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def servers(root: Path) -> Iterator[dict[str, str]]:
-    """Start all five functions at once (in parallel: cold starts overlap) and stop them."""
+    """Start all six functions at once (in parallel: cold starts overlap) and stop them."""
     missing = [n for n in FUNCTIONS if not (REPO / "functions" / n / "main.py").exists()]
     if missing:
         pytest.skip(f"functions not written yet: {missing}")
@@ -328,6 +329,55 @@ def test_bad_pubsub_messages_are_acknowledged(
 def test_poll_tick_is_acknowledged(servers: dict[str, str]) -> None:
     attrs, data = pubsub("poll-tick", events.POLL_TICK, None, "tick-1")
     assert send_binary(servers["poller"], attrs, data) in (200, 204)
+
+
+def _dead_letter_push(type_: str, run_id: str | None, subscription: str) -> bytes:
+    """The raw push body the dead-letter topic's subscription posts: the original message with
+    Pub/Sub's dead-letter attributes added."""
+    data, attrs = events.encode_message(type_, run_id)
+    attrs |= {
+        "CloudPubSubDeadLetterSourceSubscription": subscription,
+        "CloudPubSubDeadLetterSourceSubscriptionProject": PROJECT,
+        "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+        "CloudPubSubDeadLetterSourceTopicPublishTime": "2025-05-01T10:00:00.123Z",
+    }
+    _, body = events.pubsub_published_event(
+        project=PROJECT, topic="gtp-dead-letter", data=data, attributes=attrs,
+        message_id=f"dl-{subscription}", subscription=f"projects/{PROJECT}/subscriptions/dl-push",
+    )  # fmt: skip
+    return json.dumps(body).encode()
+
+
+def test_dead_letter_push_fails_the_run_with_the_reason(
+    servers: dict[str, str], root: Path
+) -> None:
+    name = "incoming/cs-dead/train.jsonl"
+    run_id = make_run_id(BUCKET, name, "7")
+    dataset = DatasetInfo(bucket=BUCKET, name=name, generation="7",
+                          uri=f"file://{root}/{BUCKET}/{name}", size=10)  # fmt: skip
+    store = SqliteRunStore(root / "state" / "runs.sqlite")
+    try:
+        assert store.create(Run.new(run_id, dataset, simulated=True))
+    finally:
+        store.close()
+    push = _dead_letter_push(events.DATASET_VALIDATED, run_id, "gtp-launcher-push")
+    headers = {"Content-Type": "application/json"}
+    assert _post(servers["deadletter"], push, headers)[0] in (200, 204)
+    run = runs(root)[run_id]
+    assert run.status == RunStatus.FAILED and run.error is not None
+    assert run.error.stage == "launcher" and "after 5 attempts" in run.error.message
+    assert f"see the launcher's logs for run {run_id}" in run.error.message
+    # Redelivered (at least once): acknowledged, the run stays as it is.
+    assert _post(servers["deadletter"], push, headers)[0] in (200, 204)
+    assert runs(root)[run_id] == run
+
+
+def test_dead_lettered_poll_tick_is_acknowledged(servers: dict[str, str], root: Path) -> None:
+    before = {k: r.status for k, r in runs(root).items()}
+    push = _dead_letter_push(events.POLL_TICK, None, "gtp-poller-push")
+    status, _ = _post(servers["deadletter"], push, {"Content-Type": "application/json"})
+    assert status in (200, 204)
+    assert {k: r.status for k, r in runs(root).items()} == before
 
 
 def test_status_page_lists_runs_over_http(servers: dict[str, str], root: Path) -> None:

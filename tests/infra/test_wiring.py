@@ -209,7 +209,15 @@ def test_each_pubsub_function_is_fed_by_its_table_topic() -> None:
         if row["trigger"]["type"] == "pubsub":
             topic = resource_key(trigger["topic_id"], "google_pubsub_topic")
             assert topic == row["trigger"]["topic"], name
-            assert subscribers(topic) == [f"function {name}"], f"{topic} must feed only {name}"
+            subs = subscribers(topic)
+            fns = [s for s in subs if s.startswith("function ")]
+            assert fns == [f"function {name}"], f"{topic} must feed only {name}"
+            # Anything else on the topic is a pull copy kept for people (the dead-letter hold),
+            # never a second pushing consumer.
+            for sub in subs:
+                if sub.startswith("subscription "):
+                    body = ROOT.of_type("google_pubsub_subscription")[sub.split()[1]]
+                    assert not body.get("push_config"), f"{sub} competes with {name}"
 
 
 def test_every_subscription_has_retry_and_dead_letter() -> None:
@@ -225,12 +233,27 @@ def test_every_subscription_has_retry_and_dead_letter() -> None:
         "the dead-letter topic needs a subscription or its messages are lost"
     )
     (push,) = MODULE.of_type("google_pubsub_subscription").values()
-    assert push["retry_policy"] and push["dead_letter_policy"]
-    assert ref(push["dead_letter_policy"][0]["dead_letter_topic"]) == "var.dead_letter_topic_id"
+    assert push["retry_policy"]
+    (dyn,) = push["dynamic"]
+    dlp = dyn['"dead_letter_policy"']
+    assert "var.dead_letter_topic_id" in dlp["for_each"]
+    assert ref(dlp["content"][0]["dead_letter_topic"]) == "dead_letter_policy.value"
     assert push["push_config"][0]["oidc_token"], "push must carry an OIDC token"
+    # Every hop dead-letters, except the function fed by the dead-letter topic: it cannot
+    # forward into its own topic, so it relies on retries over a week's retention instead.
+    assert literal(push["message_retention_duration"]) == "604800s"
+    assert ref(push["retain_acked_messages"]) == "var.dead_letter_sink"
+    sinks = []
     for name, body in FUNCTIONS.items():
-        if literal(body["trigger"]["type"]) == "pubsub":
+        if literal(body["trigger"]["type"]) != "pubsub":
+            continue
+        if ref(body["trigger"]["topic_id"]) == dead_letter_ref:
+            assert body.get("dead_letter_sink") is True and "dead_letter_topic_id" not in body
+            sinks.append(name)
+        else:
             assert ref(body["dead_letter_topic_id"]) == dead_letter_ref, name
+            assert "dead_letter_sink" not in body, name
+    assert len(sinks) == 1, f"one function must make dead letters visible on the run: {sinks}"
 
 
 def test_pubsub_agent_holds_what_dead_lettering_needs() -> None:

@@ -213,11 +213,20 @@ def _request(name: str, url: str) -> urllib.request.Request:
         "dataset_validated": "dataset-validated",
         "poll_tick": "poll-tick",
         "evaluation_requested": "evaluation-requested",
+        "dead_letter": "dataset-validated",  # a launcher message Pub/Sub gave up on
     }
-    mtype = types[row["trigger"]["topic"]]
+    topic = row["trigger"]["topic"]
+    mtype = types[topic]
     run_id = None if mtype == "poll-tick" else "no-such-run"
     body = {"type": mtype, "version": 1, "run_id": run_id}
     attrs = {"type": mtype, "version": "1", **({"run_id": run_id} if run_id else {})}
+    if topic == "dead_letter":
+        attrs |= {
+            "CloudPubSubDeadLetterSourceSubscription": "gtp-launcher-push",
+            "CloudPubSubDeadLetterSourceSubscriptionProject": "p",
+            "CloudPubSubDeadLetterSourceDeliveryCount": "10",
+            "CloudPubSubDeadLetterSourceTopicPublishTime": _now(),
+        }
     push = {
         "message": {
             "data": base64.b64encode(json.dumps(body).encode()).decode(),

@@ -208,6 +208,9 @@ resource "google_cloud_run_service_iam_member" "invokers" {
 # Pub/Sub hops use an explicit push subscription instead of an Eventarc-managed one so that it
 # can carry a retry policy and a dead-letter topic. functions-framework turns the raw push body
 # into the same messagePublished CloudEvent the handler already parses.
+# The dead-letter sink (the function fed by the dead-letter topic) cannot dead-letter into its
+# own topic; instead it retries for the whole week its messages are retained, and keeps handled
+# ones too so they can be replayed with `gcloud pubsub subscriptions seek`.
 resource "google_pubsub_subscription" "push" {
   count = var.trigger.type == "pubsub" ? 1 : 0
 
@@ -216,6 +219,7 @@ resource "google_pubsub_subscription" "push" {
   topic                      = var.trigger.topic_id
   ack_deadline_seconds       = min(600, max(10, var.timeout_seconds))
   message_retention_duration = "604800s"
+  retain_acked_messages      = var.dead_letter_sink
 
   expiration_policy {
     ttl = ""
@@ -226,9 +230,12 @@ resource "google_pubsub_subscription" "push" {
     maximum_backoff = "600s"
   }
 
-  dead_letter_policy {
-    dead_letter_topic     = var.dead_letter_topic_id
-    max_delivery_attempts = var.max_delivery_attempts
+  dynamic "dead_letter_policy" {
+    for_each = var.dead_letter_topic_id == null ? [] : [var.dead_letter_topic_id]
+    content {
+      dead_letter_topic     = dead_letter_policy.value
+      max_delivery_attempts = var.max_delivery_attempts
+    }
   }
 
   push_config {
@@ -242,8 +249,8 @@ resource "google_pubsub_subscription" "push" {
 
   lifecycle {
     precondition {
-      condition     = var.dead_letter_topic_id != null
-      error_message = "A pubsub trigger needs dead_letter_topic_id."
+      condition     = (var.dead_letter_topic_id != null) != var.dead_letter_sink
+      error_message = "A pubsub trigger needs dead_letter_topic_id, except the dead-letter sink itself (dead_letter_sink = true), which must not have one."
     }
   }
 
@@ -252,7 +259,7 @@ resource "google_pubsub_subscription" "push" {
 
 # The dead-letter feature acks forwarded messages on this subscription as the Pub/Sub agent.
 resource "google_pubsub_subscription_iam_member" "push_dead_letter" {
-  count = var.trigger.type == "pubsub" ? 1 : 0
+  count = var.trigger.type == "pubsub" && var.dead_letter_topic_id != null ? 1 : 0
 
   project      = var.project_id
   subscription = google_pubsub_subscription.push[0].name

@@ -127,9 +127,15 @@ variable "trigger" {
 }
 
 variable "dead_letter_topic_id" {
-  description = "Dead-letter topic id for the push subscription (pubsub trigger)."
+  description = "Dead-letter topic id for the push subscription (pubsub trigger; null only for the dead-letter sink)."
   type        = string
   default     = null
+}
+
+variable "dead_letter_sink" {
+  description = "True for the function fed by the dead-letter topic itself: its push subscription has no dead-letter policy (it would loop) and keeps acknowledged messages for replay."
+  type        = bool
+  default     = false
 }
 
 variable "max_delivery_attempts" {

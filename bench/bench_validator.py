@@ -1,0 +1,186 @@
+"""Validator throughput and peak memory on two 1 GB datasets, beside a naive json.loads walk.
+
+    python -m bench validator                      # 1 GB files (generated once into bench/data/)
+    BENCH_VALIDATOR_MB=100 python -m bench validator   # quick run
+
+Each measurement runs in a fresh subprocess so peak RSS (VmHWM) belongs to that run alone.
+Figures are medians of BENCH_VALIDATOR_RUNS runs (default 1 for 1 GB files, 3 for smaller).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+
+_ZH = [
+    "您好，请问有什么可以帮您？",
+    "我的账号登录不上了，一直提示密码错误。",
+    "请提供您的角色ID和所在服务器，我来帮您查询。",
+    "充值了六百四十八元但是钻石没有到账。",
+    "非常抱歉给您带来不便，订单正在核实中，预计两小时内到账。",
+    "这个活动的奖励什么时候发放？",
+    "活动奖励会在活动结束后二十四小时内通过邮件发放。",
+    "我的装备被误分解了，能恢复吗？",
+    "根据规则，误操作分解的装备可以在七天内申请恢复一次。",
+    "游戏一直闪退，手机型号是华为Mate60。",
+    "请尝试清除缓存后重新登录，如果问题依旧，请提供日志截图。",
+    "公会战几点开始？",
+    "每周六晚上八点准时开始，请提前十分钟进入准备区域。",
+    "怎么解除手机绑定？",
+]
+_EN = [
+    "Hi, I can't log in to my account since the last update.",
+    "Please share your player ID and server so I can look into it.",
+    "I bought the season pass but the rewards are not showing up.",
+    "Sorry for the trouble! The purchase is being verified and should arrive within two hours.",
+    "When does the double XP weekend start?",
+    "The event starts Friday at 18:00 UTC.",
+    "My game crashes on the loading screen every time.",
+    "Please clear the cache, reinstall, and send us the crash log if it still happens.",
+    "How do I transfer my progress to a new phone?",
+    "Link your account under Settings > Account, then log in on the new device.",
+]
+
+
+def zh_text(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(_ZH) for _ in range(n))
+
+
+def en_text(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(_EN) for _ in range(n))
+
+
+def mixed_text(rng: random.Random, n: int) -> str:
+    return "".join(
+        rng.choice(_ZH) if rng.random() < 0.6 else " " + rng.choice(_EN) + " " for _ in range(n)
+    )
+
+
+def _mixed_line(rng: random.Random, i: int) -> bytes:
+    turns = []
+    for t in range(rng.choice((2, 4, 6))):
+        role = "user" if t % 2 == 0 else "model"
+        turns.append({"role": role, "parts": [{"text": mixed_text(rng, rng.randint(1, 6))}]})
+    turns[0]["parts"][0]["text"] += f" #{i}"
+    ex: dict[str, object] = {"contents": turns}
+    if i % 2 == 0:
+        ex = {"systemInstruction": {"parts": [{"text": "你是游戏客服助手。Be polite."}]}, **ex}
+    return json.dumps(ex, ensure_ascii=rng.random() < 0.3).encode()
+
+
+def _short_line(rng: random.Random, i: int) -> bytes:
+    q = rng.choice(("hi", "help", "你好", "refund?", "ban?"))
+    a = rng.choice(("Hello!", "How can I help?", "您好！", "Sure."))
+    return (
+        b'{"contents":[{"role":"user","parts":[{"text":"%s %d"}]},'
+        b'{"role":"model","parts":[{"text":"%s"}]}]}'
+        % (json.dumps(q)[1:-1].encode(), i, json.dumps(a)[1:-1].encode())
+    )
+
+
+def ensure(name: str, mb: int) -> Path:
+    """Generate bench/data/<name>-<mb>MB.jsonl once; reuse it afterwards."""
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"{name}-{mb}MB.jsonl"
+    if path.exists():
+        return path
+    make = _mixed_line if name == "mixed" else _short_line
+    rng = random.Random(7)
+    target = mb * 1024 * 1024
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        size = i = 0
+        buf: list[bytes] = []
+        while size < target:
+            line = make(rng, i) + b"\n"
+            buf.append(line)
+            size += len(line)
+            i += 1
+            if len(buf) >= 10000:
+                f.write(b"".join(buf))
+                buf.clear()
+        f.write(b"".join(buf))
+    tmp.rename(path)
+    return path
+
+
+_NAIVE = """
+import json, sys
+bad = n = 0
+with open(sys.argv[1], encoding="utf-8") as f:
+    for line in f:
+        ex = json.loads(line)
+        n += 1
+        ok = isinstance(ex, dict) and isinstance(ex.get("contents"), list) and ex["contents"]
+        if ok:
+            for turn in ex["contents"]:
+                if not (isinstance(turn, dict) and turn.get("role") in ("user", "model")
+                        and isinstance(turn.get("parts"), list) and turn["parts"]):
+                    ok = False
+                    break
+                for part in turn["parts"]:
+                    if not (isinstance(part, dict) and isinstance(part.get("text"), str)):
+                        ok = False
+        bad += not ok
+print(n, bad)
+"""
+
+_VALIDATOR = """
+import sys
+from shared.datasets import validate_dataset
+with open(sys.argv[1], "rb") as f:
+    r = validate_dataset(f)
+print(r.stats["examples"], r.valid, sum(r.counts.values()))
+"""
+
+
+def _run(code: str, path: Path) -> tuple[float, float, str]:
+    """(seconds, peak RSS MB, stdout) of `code` run on `path` in a fresh interpreter."""
+    wrapper = (
+        "import runpy, sys, time\n"
+        "t = time.perf_counter()\n"
+        f"exec(compile({code!r}, 'bench', 'exec'))\n"
+        "dt = time.perf_counter() - t\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print('@@', dt, int(hwm) / 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    ).stdout
+    result, timing = out.rsplit("@@", 1)
+    dt, rss = timing.split()
+    return float(dt), float(rss), result.strip()
+
+
+def main() -> None:
+    mb = int(os.environ.get("BENCH_VALIDATOR_MB", "1024"))
+    runs = int(os.environ.get("BENCH_VALIDATOR_RUNS", "1" if mb >= 512 else "3"))
+    for name in ("mixed", "short"):
+        t0 = time.perf_counter()
+        path = ensure(name, mb)
+        size = path.stat().st_size / 1e6
+        print(f"{name}: {path.name} {size:,.0f} MB (ready in {time.perf_counter() - t0:.1f} s)")
+        for label, code in (("naive json.loads walk", _NAIVE), ("validator", _VALIDATOR)):
+            results = [_run(code, path) for _ in range(runs)]
+            rate = statistics.median(size / r[0] for r in results)
+            rss = statistics.median(r[1] for r in results)
+            print(
+                f"  {label:22s} {rate:7.1f} MB/s  peak RSS {rss:6.1f} MB  ({results[0][2]})",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""`gemini-tuning validate TRAIN [--validation F] [--test F] [--config F] [--model M] [--json]`.
+
+Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error. Bad input never ends in
+a traceback: every OS error and config error becomes one line on stderr saying what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    from shared.datasets import ValidationReport
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "validate",
+        help="check JSONL tuning data against the Vertex AI rules, with stats and a cost estimate",
+        description="Validate Gemini supervised-tuning JSONL files without modifying them.",
+    )
+    p.add_argument("train", metavar="TRAIN", help="training JSONL file")
+    p.add_argument("--validation", metavar="FILE", help="validation JSONL file")
+    p.add_argument("--test", metavar="FILE", help="held-out test JSONL file")
+    p.add_argument("--config", metavar="FILE", help="tuning.yaml (model and epochs come from it)")
+    p.add_argument("--model", metavar="NAME", help="base model (overrides --config)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument(
+        "--max-errors",
+        metavar="N",
+        type=int,
+        default=20,
+        help="findings listed per code (all are counted; default 20)",
+    )
+    p.set_defaults(func=run)
+
+
+def _fail(message: str) -> int:
+    print(f"gemini-tuning validate: {message}", file=sys.stderr)
+    return 2
+
+
+def _open(path: str, label: str, stack: contextlib.ExitStack) -> BinaryIO:
+    if os.path.isdir(path):
+        raise OSError(f"{label} {path!r} is a directory; give the path of a .jsonl file.")
+    try:
+        return stack.enter_context(open(path, "rb"))
+    except FileNotFoundError:
+        raise OSError(f"{label} {path!r} does not exist. Check the path.") from None
+    except PermissionError:
+        raise OSError(f"{label} {path!r} is not readable (permission denied).") from None
+    except OSError as e:
+        raise OSError(f"cannot open {label} {path!r}: {e.strerror or e}.") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared.config import TuningConfig, parse_tuning_yaml
+    from shared.datasets import validate_dataset
+    from shared.errors import ConfigError
+    from shared.models import limits_for
+
+    if args.max_errors < 0:
+        return _fail("--max-errors must be 0 or more.")
+    config = TuningConfig()
+    try:
+        if args.config:
+            with open(args.config, "rb") as f:
+                config = parse_tuning_yaml(f.read(), source=args.config, base=config)
+    except ConfigError as e:
+        return _fail(e.message)
+    except OSError as e:
+        return _fail(f"cannot read --config {args.config!r}: {e.strerror or e}.")
+    model = args.model or config.source_model_name
+    if limits_for(model) is None:
+        from shared.models import MODEL_LIMITS
+
+        return _fail(f"unknown model {model!r}. Use one of: {', '.join(MODEL_LIMITS)}.")
+    paths = {"train": args.train, "validation": args.validation, "test": args.test}
+    with contextlib.ExitStack() as stack:
+        try:
+            streams = {r: _open(p, r, stack) for r, p in paths.items() if p}
+            sizes = {r: os.fstat(s.fileno()).st_size for r, s in streams.items()}
+        except OSError as e:
+            return _fail(str(e))
+        progress = _progress_bar(sum(sizes.values()), stack) if not args.json else None
+        try:
+            report = validate_dataset(
+                streams["train"],
+                validation=streams.get("validation"),
+                test=streams.get("test"),
+                names={r: p for r, p in paths.items() if p},
+                model=model,
+                epochs=config.epoch,
+                max_findings_per_code=args.max_errors,
+                progress=progress,
+            )
+        except OSError as e:
+            return _fail(f"read error: {e.strerror or e}.")
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        _print_report(report)
+    return 0 if report.valid else 1
+
+
+def _progress_bar(total: int, stack: contextlib.ExitStack) -> Any:
+    """A rich progress bar (bytes, rate, ETA) on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        "validating",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    stack.enter_context(bar)
+    task = bar.add_task("validate", total=total)
+
+    def update(done: int) -> None:
+        bar.update(task, completed=done)
+
+    return update
+
+
+def _print_report(report: ValidationReport) -> None:
+    """Summary table, then the first findings grouped by code (the counts say how many)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from shared.datasets import CODES
+
+    out = Console(highlight=False)
+    st, est = report.stats, report.estimate
+    tok = st["estimated_tokens"]
+    table = Table(title="Dataset summary", show_header=False)
+    for role, f in st["files"].items():
+        table.add_row(
+            f"{role} file",
+            f"{f['name']}: {f['examples']:,} valid examples, "
+            f"{f['lines']:,} lines, {f['bytes']:,} bytes",
+        )
+    table.add_row("model", st["model"])
+    table.add_row("turns / example", _dist(st["turns_per_example"]))
+    table.add_row("tokens / example", _dist(tok) + " (estimated)")
+    table.add_row("  input", _dist(tok["input"]))
+    table.add_row("  output", _dist(tok["output"]))
+    table.add_row("CJK share", f"{st['cjk_share']:.0%}")
+    mm = st["multimodal"]
+    if mm["examples"]:
+        table.add_row(
+            "multimodal",
+            f"{mm['examples']:,} examples, {mm['images']:,} images, "
+            f"{mm['audio']} audio, {mm['video']} video, {mm['pdf']} PDF",
+        )
+    cost = (
+        "unknown (no price for this model)"
+        if est["cost_usd"] is None
+        else (f"~${est['cost_usd']:,.2f}")
+    )
+    table.add_row(
+        "billable tokens",
+        f"{est['billable_tokens']:,} ({est['epochs']} epochs), cost {cost} — estimate",
+    )
+    out.print(table)
+    for title, findings in (("Errors", report.errors), ("Warnings", report.warnings)):
+        if not findings:
+            continue
+        out.print(f"\n[bold]{title}[/bold]")
+        code = None
+        for f in findings:
+            if f.code != code:
+                code = f.code
+                out.print(f"  [bold]{code}[/bold] ({report.counts[code]:,} in all)")
+            where = f"{f.file}:{f.line}" if f.line is not None else f.file
+            path = f" {f.path}" if f.path else ""
+            out.print(f"    {where}{path}: {f.message}", markup=False)
+    errors = sum(n for c, n in report.counts.items() if CODES[c] == "error")
+    verdict = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
+    out.print(
+        f"\nResult: {verdict} ({errors:,} errors, "
+        f"{sum(report.counts.values()) - errors:,} warnings)"
+    )
+
+
+def _dist(d: dict[str, Any]) -> str:
+    return f"p5 {d['p5']:,}  p50 {d['p50']:,}  p95 {d['p95']:,}  max {d['max']:,}"

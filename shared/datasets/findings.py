@@ -1,0 +1,111 @@
+"""Findings: one stable code per rule, capped per code so a huge file gives a small report.
+
+A ten-million-line file with one repeated mistake must still produce a report a person can read
+(and a Firestore document can hold), so only the first `cap` findings of each code are kept while
+`counts` records every occurrence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+#: Every finding code with its severity. Codes are a public contract (reports, dashboards and
+#: tests key on them): add new ones, never rename.
+CODES: dict[str, Severity] = {
+    # file level
+    "empty_file": "error",
+    "utf8_bom": "error",
+    "not_utf8": "error",
+    "compressed_file": "error",
+    "binary_file": "error",
+    "not_jsonl": "error",
+    "file_too_large": "error",
+    "line_too_long": "error",
+    "too_many_validation_examples": "error",
+    "too_many_training_examples": "error",
+    "too_many_multimodal_examples": "error",
+    "no_valid_examples": "error",
+    # line level
+    "blank_line": "warning",
+    "invalid_json": "error",
+    "not_an_object": "error",
+    "legacy_messages_format": "error",
+    "missing_contents": "error",
+    "invalid_turn": "error",
+    "missing_role": "error",
+    "unknown_role": "error",
+    "missing_parts": "error",
+    "invalid_part": "error",
+    "part_without_data": "error",
+    "part_with_several_data_fields": "error",
+    "inline_data_not_supported": "error",
+    "text_not_string": "error",
+    "empty_text": "error",
+    "file_data_missing_field": "error",
+    "unsupported_file_uri": "error",
+    "unsupported_mime_type": "error",
+    "invalid_function_call": "error",
+    "invalid_tools": "error",
+    "consecutive_turns": "error",
+    "no_model_turn": "error",
+    "trailing_user_turn": "warning",
+    "invalid_system_instruction": "error",
+    "unknown_key": "warning",
+    "too_many_tokens": "error",
+    "too_many_media": "error",
+    # dataset level
+    "duplicate_example": "warning",
+    "train_validation_overlap": "warning",
+    "train_test_overlap": "warning",
+    "inconsistent_system_instruction": "warning",
+    "short_model_answer": "warning",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem: where it is (file, 1-based line or None, path inside the example) and what
+    to do about it (the message always ends with the fix)."""
+
+    code: str
+    file: str
+    line: int | None
+    path: str
+    message: str
+    severity: Severity
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "file": self.file,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+        }
+
+
+class FindingLog:
+    """Collects findings, keeping the first `cap` of each code and counting all of them."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(0, cap)
+        self.counts: dict[str, int] = {}
+        self._kept: dict[str, list[Finding]] = {}
+
+    def add(self, code: str, file: str, line: int | None, path: str, message: str) -> None:
+        n = self.counts.get(code, 0)
+        self.counts[code] = n + 1
+        if n < self.cap:
+            self._kept.setdefault(code, []).append(
+                Finding(code, file, line, path, message, CODES[code])
+            )
+
+    def findings(self, severity: Severity) -> list[Finding]:
+        """Kept findings of one severity, grouped by code, each group in the order found."""
+        return [f for c in sorted(self._kept) for f in self._kept[c] if f.severity == severity]
+
+    def has_errors(self) -> bool:
+        return any(CODES[c] == "error" for c in self.counts)

@@ -1,0 +1,135 @@
+"""Reading a JSONL byte stream in large chunks: file sniffing and batches of raw lines.
+
+Large binary reads split on b"\\n" keep Python work per line to a list index, and a cap on line
+length keeps memory bounded even for a file that has no newlines at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+CHUNK_BYTES = 4 * 1024 * 1024
+#: The first read, enough to recognise the file type.
+HEAD_BYTES = 1024 * 1024
+#: Longer than any example Vertex AI accepts (131,072 tokens even at 12 escaped bytes each).
+MAX_LINE_BYTES = 32 * 1024 * 1024
+
+BOM = b"\xef\xbb\xbf"
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "gzip-compressed", "Decompress it (gunzip FILE) and upload the .jsonl"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office file)", "Extract the .jsonl and upload it"),
+    (b"BZh", "bzip2-compressed", "Decompress it (bunzip2 FILE) and upload the .jsonl"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "Decompress it (unxz FILE) and upload the .jsonl"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "Decompress it (unzstd FILE) and upload the .jsonl"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "Extract the .jsonl and upload it"),
+    (b"PAR1", "a Parquet file", "Export it as JSON Lines (one example per line)"),
+    (b"SQLite format 3\x00", "an SQLite database", "Export it as JSON Lines"),
+    (b"%PDF", "a PDF document", "Upload JSON Lines text (one example per line)"),
+    (b"\xff\xfe", "UTF-16 text", "Re-save it as UTF-8"),
+    (b"\xfe\xff", "UTF-16 text", "Re-save it as UTF-8"),
+)
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What the first bytes say about the whole file."""
+
+    problem: str | None = None  # finding code that stops the scan, if any
+    message: str = ""
+    bom: bool = False
+    looks_like_array: bool = False
+
+
+def sniff(head: bytes) -> Sniffed:
+    """Recognise compressed, binary and non-UTF-8-text files before parsing a single line."""
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic):
+            code = "not_utf8" if what == "UTF-16 text" else "compressed_file"
+            if what.startswith(("a Parquet", "an SQLite", "a PDF")):
+                code = "binary_file"
+            return Sniffed(code, f"The file is {what}, not JSON Lines text. {fix}.")
+    probe = head[:65536]
+    if b"\x00" in probe:
+        return Sniffed(
+            "binary_file",
+            "The file contains NUL bytes: it is binary (or UTF-16/32 text without a BOM), not "
+            "UTF-8 JSON Lines. Export or re-save it as UTF-8 text, one JSON object per line.",
+        )
+    bom = head.startswith(BOM)
+    body = head[3:] if bom else head
+    return Sniffed(bom=bom, looks_like_array=body.lstrip()[:1] == b"[")
+
+
+@dataclass
+class Batch:
+    """Consecutive raw lines (without b"\\n") starting at 1-based `first_line`, the first of them
+    at byte `offset` of the file."""
+
+    first_line: int
+    offset: int
+    lines: list[bytes]
+
+    def line_offset(self, index: int) -> int:
+        """Byte offset of `lines[index]`; only called for rare findings, so a linear sum."""
+        return self.offset + sum(len(x) + 1 for x in self.lines[:index])
+
+
+@dataclass
+class Overlong:
+    """A line longer than MAX_LINE_BYTES was skipped at this 1-based line number."""
+
+    line: int
+    offset: int
+
+
+def iter_batches(
+    stream: BinaryIO, head: bytes, start: int, chunk_bytes: int | None = None
+) -> Iterator[Batch | Overlong | int]:
+    """Yield batches of lines from `head[start:]` and then the rest of `stream`.
+
+    Also yields the number of bytes consumed so far (an int) after each chunk, for progress.
+    """
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    line = 1
+    offset = start
+    pending = head[start:]
+    consumed = len(head)
+    skipping = False  # inside an overlong line: drop bytes until its newline
+    chunk = b""
+    while True:
+        data = pending + chunk if chunk else pending
+        cut = data.rfind(b"\n")
+        if skipping:
+            if cut < 0:
+                offset += len(data)
+                pending = b""
+            else:
+                first_nl = data.find(b"\n")
+                offset += len(data[: first_nl + 1])
+                data = data[first_nl + 1 :]
+                line += 1
+                skipping = False
+                cut = data.rfind(b"\n")
+        if not skipping:
+            if cut >= 0:
+                lines = data[:cut].split(b"\n")
+                yield Batch(line, offset, lines)
+                line += len(lines)
+                offset += cut + 1
+                pending = data[cut + 1 :]
+            else:
+                pending = data
+            if len(pending) > MAX_LINE_BYTES:
+                yield Overlong(line, offset)
+                skipping = True
+                offset += len(pending)
+                pending = b""
+        yield consumed
+        chunk = stream.read(chunk_bytes)
+        if not chunk:
+            break
+        consumed += len(chunk)
+    if pending and not skipping:
+        yield Batch(line, offset, [pending])

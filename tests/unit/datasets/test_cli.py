@@ -1,0 +1,105 @@
+"""`gemini-tuning validate` through shared.cli.main: exit codes, JSON shape, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from shared.cli import main
+
+from .helpers import example, jsonl, turn
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    good = tmp_path / "train.jsonl"
+    good.write_bytes(jsonl(example(("q1", "answer one")), example(("q2", "answer two"))))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(jsonl(example(), {"contents": [turn("user", "a")]}, b"{x"))
+    val = tmp_path / "val.jsonl"
+    val.write_bytes(jsonl(example(("q3", "answer three"))))
+    return {"good": good, "bad": bad, "val": val}
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    out = capsys.readouterr().out
+    obj: dict[str, object] = json.loads(out)  # exactly one JSON object
+    return obj
+
+
+def test_valid_json_output(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["validate", str(files["good"]), "--validation", str(files["val"]), "--json"])
+    obj = _json(capsys)
+    assert code == 0
+    assert obj["valid"] is True and obj["errors"] == [] and obj["warnings"] == []
+    stats = obj["stats"]
+    assert isinstance(stats, dict) and stats["examples"] == 2
+    assert set(stats["estimated_tokens"]) >= {"total", "p50", "p95", "max"}
+    assert set(obj["estimate"]) >= {"billable_tokens", "cost_usd"}  # type: ignore[arg-type]
+
+
+def test_invalid_json_output(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(files["bad"]), "--json", "--max-errors", "1"]) == 1
+    obj = _json(capsys)
+    assert obj["valid"] is False
+    errors = obj["errors"]
+    assert isinstance(errors, list)
+    assert {tuple(e) for e in errors} == {("code", "file", "line", "path", "message")}
+    assert {(e["code"], e["line"]) for e in errors} == {("no_model_turn", 2), ("invalid_json", 3)}
+    assert obj["counts"] == {"invalid_json": 1, "no_model_turn": 1}
+
+
+def test_config_sets_model_and_epochs(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "tuning.yaml"
+    cfg.write_text("source_model_name: gemini-2.5-pro\nepoch: 5\nadapter_size: 4\n")
+    assert main(["validate", str(files["good"]), "--config", str(cfg), "--json"]) == 0
+    est = _json(capsys)["estimate"]
+    assert isinstance(est, dict)
+    assert (est["model"], est["epochs"]) == ("gemini-2.5-pro", 5)
+
+
+def test_human_output(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(files["bad"])]) == 1
+    out = capsys.readouterr().out
+    assert "no_model_turn" in out and "invalid" in out and "tokens / example" in out
+
+
+@pytest.mark.parametrize(
+    "argv_fn",
+    [
+        lambda f, t: [str(t / "missing.jsonl")],
+        lambda f, t: [str(t)],
+        lambda f, t: [str(f["good"]), "--model", "gpt-4"],
+        lambda f, t: [str(f["good"]), "--config", str(t / "nope.yaml")],
+        lambda f, t: [str(f["good"]), "--validation", str(t / "missing.jsonl")],
+    ],
+    ids=["missing", "directory", "unknown_model", "missing_config", "missing_validation"],
+)
+def test_usage_and_io_errors_exit_2_without_traceback(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv_fn: object
+) -> None:
+    argv = argv_fn(files, tmp_path)  # type: ignore[operator]
+    assert main(["validate", *argv, "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("gemini-tuning validate:")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads unreadable files")
+def test_permission_denied(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    files["good"].chmod(0)
+    assert main(["validate", str(files["good"])]) == 2
+    assert "permission" in capsys.readouterr().err
+
+
+def test_bad_config_value(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "tuning.yaml"
+    cfg.write_text("epoch: 0\n")
+    assert main(["validate", str(files["good"]), "--config", str(cfg)]) == 2
+    assert "epoch" in capsys.readouterr().err
