@@ -107,6 +107,14 @@ def render_run_detail(run: Run) -> str:
             lines.append(f"console   {run.job.console_url}")
     if run.error:
         lines.append(f"error     [{run.error.stage}/{run.error.code}] {run.error.message}")
+    vs = run.validation.summary
+    if vs.get("examples") is not None and "billable_tokens" in vs:
+        cost = vs.get("cost_usd")
+        lines.append(
+            f"dataset   {vs['examples']} examples, ~{vs.get('estimated_tokens', 0):,} tokens; "
+            f"billable ~{vs['billable_tokens']:,} tokens"
+            + (f", ~${cost:,.2f} (estimate)" if cost is not None else "")
+        )
     if run.validation.report_uri:
         lines.append(f"report    {run.validation.report_uri}")
     if run.validation.findings:

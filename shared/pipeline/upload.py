@@ -189,14 +189,7 @@ def _validate(
         content_type="application/json",
     )
     report_uri = blobs.uri(s.artifacts_bucket, report_name)
-    summary = {
-        "valid": report.valid,
-        "errors": doc.get("counts_errors", len(report.errors)),
-        "warnings": len(report.warnings),
-        "counts": doc.get("counts", {}),
-        "stats": doc.get("stats", {}),
-        "estimate": doc.get("estimate", {}),
-    }
+    summary = {**report.summary(), "counts": dict(report.counts)}
     if not report.valid:
         findings = [_finding_dict(f) for f in report.errors[:FINDINGS_ON_RUN]]
         first = findings[0]["message"] if findings else "the dataset is invalid"
