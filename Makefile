@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck unit $(TEST_EXTRA)
+test: lint typecheck $(TEST_EXTRA) unit
 
 bench: $(STAMP) $(BENCH_EXTRA)
 	$(BIN)/python -m bench

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from shared.commands._backend import add_root_argument, backend_for
@@ -39,6 +40,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         backend = backend_for(args)
+        if backend.settings.backend == "local":
+            db = Path(backend.settings.local_root or ".") / "state" / "runs.sqlite"
+            if not db.is_file():
+                print(
+                    f"error: no local pipeline at {db.parent.parent} (no state/runs.sqlite); "
+                    "pass the --root of `gemini-tuning local`, or set BACKEND=gcp for the cloud",
+                    file=sys.stderr,
+                )
+                return 2
         store = backend.store
     except (PipelineError, RuntimeError, OSError) as e:
         print(f"error: cannot open the run store: {e}", file=sys.stderr)

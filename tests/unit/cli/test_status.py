@@ -27,13 +27,22 @@ def root(tmp_path: Path) -> Path:
     return tmp_path / "root"
 
 
+def test_a_root_without_a_pipeline_is_a_clear_error(root: Path, capsys: Cap) -> None:
+    code, out, err = status(capsys, "--root", str(root))
+    assert code == 2 and out == ""
+    assert "no local pipeline at" in err and "--root" in err
+    assert not (root / "state" / "runs.sqlite").exists()  # nothing is created by looking
+
+
 def test_no_runs_says_how_to_start_one(root: Path, capsys: Cap) -> None:
+    store_for(root)
     code, out, err = status(capsys, "--root", str(root))
     assert code == 0 and err == ""
     assert "no runs yet" in out and "incoming/" in out
 
 
 def test_no_runs_as_json_is_an_empty_list(root: Path, capsys: Cap) -> None:
+    store_for(root)
     code, out, _ = status(capsys, "--root", str(root), "--json")
     assert code == 0 and json.loads(out) == []
 
@@ -126,7 +135,7 @@ def test_a_root_that_is_a_file_exits_2_with_a_message(tmp_path: Path, capsys: Ca
     afile.write_text("not a folder")
     code, out, err = status(capsys, "--root", str(afile))
     assert code == 2 and out == ""
-    assert "cannot open the run store" in err and "Traceback" not in err
+    assert "no local pipeline at" in err and "Traceback" not in err
 
 
 def test_brackets_in_an_error_message_print_verbatim(root: Path, capsys: Cap) -> None:
