@@ -48,6 +48,10 @@ def _hidden(rel: str) -> bool:
     return any(part.startswith(".") for part in rel.split("/"))
 
 
+def _folder(rel: str) -> str:
+    return rel.rsplit("/", 1)[0] if "/" in rel else ""
+
+
 class BucketWatcher:
     """Turns new or changed files under a bucket folder into storage events on the bus."""
 
@@ -165,9 +169,14 @@ class BucketWatcher:
                 log.exception("bucket watcher: unexpected error")
 
     def _check_pending(self) -> None:
+        """Fire files that have settled — but only once nothing else in their folder is still
+        being written: `cp -r my-dataset incoming/` copies in directory order, so train.jsonl may
+        land before a large validation.jsonl is complete, and the validator reads siblings."""
         now = self._now()
         with self._lock:
             items = list(self._pending.items())
+        ready: list[str] = []
+        busy_folders: set[str] = set()
         for rel, (sig, since) in items:
             path = self.folder / rel
             try:
@@ -180,9 +189,15 @@ class BucketWatcher:
             if new_sig != sig:
                 with self._lock:
                     self._pending[rel] = (new_sig, now)
+                busy_folders.add(_folder(rel))
                 continue
             if now - since < self.settle:
+                busy_folders.add(_folder(rel))
                 continue
+            ready.append(rel)
+        for rel in ready:
+            if _folder(rel) in busy_folders:
+                continue  # a sibling is still changing: wait for the whole folder to settle
             with self._lock:
                 self._pending.pop(rel, None)
             self._fire(rel)
