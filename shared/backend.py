@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from shared.config import Settings
-from shared.ports import Blobs, Bus, Models, RunStore, Tuner
+from shared.ports import Blobs, Bus, Judge, Models, RunStore, Tuner
 
 
 class Backend:
@@ -26,6 +26,7 @@ class Backend:
         store: RunStore | None = None,
         tuner: Tuner | None = None,
         models: Models | None = None,
+        judge: Judge | None = None,
     ) -> None:
         self.settings = settings
         for name, value in (
@@ -34,6 +35,7 @@ class Backend:
             ("store", store),
             ("tuner", tuner),
             ("models", models),
+            ("judge", judge),
         ):
             if value is not None:
                 self.__dict__[name] = value  # pre-fills the cached_property
@@ -101,6 +103,16 @@ class Backend:
         from shared.local.simulator import SimulatedModels
 
         return SimulatedModels.from_root(self._local_root())
+
+    @cached_property
+    def judge(self) -> Judge:
+        if self.settings.backend == "gcp":
+            from shared.gcp.vertex import VertexJudge
+
+            return VertexJudge(project=self.settings.project, location=self.settings.location)
+        from shared.local.simulator import SimulatedJudge
+
+        return SimulatedJudge()
 
 
 def backend_from_env() -> Backend:

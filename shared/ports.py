@@ -206,3 +206,44 @@ class Models(Protocol):
         ...
 
     def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Model-based judging (Vertex AI Gen AI evaluation service)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointwiseJudgement:
+    score: float  # on the rubric's own scale (e.g. 1..5)
+    explanation: str = ""
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class PairwiseJudgement:
+    choice: str  # "CANDIDATE" | "BASELINE" | "TIE"
+    explanation: str = ""
+    confidence: float | None = None
+    simulated: bool = False
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """An autorater: `evaluate_instances` with a custom rubric (pointwise) or a candidate vs
+    baseline comparison (pairwise). Used to compare the tuned model with its base model where
+    n-gram metrics miss paraphrases."""
+
+    def pointwise(
+        self, *, prompt: str, response: str, reference: str | None, metric_prompt_template: str
+    ) -> PointwiseJudgement: ...
+
+    def pairwise(
+        self,
+        *,
+        prompt: str,
+        response: str,
+        baseline_response: str,
+        reference: str | None,
+        metric_prompt_template: str,
+    ) -> PairwiseJudgement: ...
