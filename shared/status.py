@@ -81,17 +81,29 @@ def render_table(runs: Sequence[Run]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Tuning runs", expand=False)
-    for col in ("run", "status", "age", "time per stage", "detail"):
-        table.add_column(col, overflow="fold")
+    table = Table(title="Tuning runs", expand=False, caption="detail of one run: status RUN_ID")
+    table.add_column("run", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("age", no_wrap=True, justify="right")
+    table.add_column("time per stage")
+    table.add_column("detail", overflow="fold", max_width=100)
     for run in runs:
-        stages = " ".join(f"{k[:5].lower()}={_fmt_age(v)}" for k, v in stage_seconds(run).items())
         status = str(run.status) + (" [sim]" if run.simulated else "")
         age = _fmt_age((datetime.now(UTC) - _ts(run.created_at)).total_seconds())
         # Text, not markup: "[sim]" and brackets in error messages must print as they are.
-        cells = (run.run_id, status, age, stages, summary_line(run))
+        cells = (run.run_id, status, age, _stage_summary(run), _shorten(summary_line(run), 140))
         table.add_row(*(Text(c) for c in cells))
     return table
+
+
+def _stage_summary(run: Run) -> str:
+    """The stages a person waits on (>= 1 s), e.g. `TRAINING 4m, EVALUATING 12s`."""
+    slow = [(k, v) for k, v in stage_seconds(run).items() if v >= 1.0]
+    return ", ".join(f"{k} {_fmt_age(v)}" for k, v in slow) or "-"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_run_detail(run: Run) -> str:

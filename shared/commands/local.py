@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         f"Local pipeline running (Vertex AI simulated). Drop a dataset folder to start a run:\n"
         f"  cp -r my-dataset {incoming}/\n"
         f"Reports: {runtime.layout.artifacts}   State: {runtime.layout.state}\n"
-        f"Status:  gemini-tuning status   Stop: Ctrl-C",
+        f"Status:  gemini-tuning status --root {runtime.layout.root} [--watch]   Stop: Ctrl-C",
         file=sys.stderr,
         flush=True,
     )

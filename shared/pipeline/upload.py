@@ -48,7 +48,7 @@ class Outcome:
 def handle_upload(backend: Backend, obj: StorageObject, env: Envelope | None = None) -> Outcome:
     objects = layout.trigger_objects(obj.name)
     if objects is None or obj.bucket != backend.settings.datasets_bucket:
-        return Outcome("ignored", detail=f"gs://{obj.bucket}/{obj.name} is not a dataset trigger")
+        return Outcome("ignored", detail=f"{obj.bucket}/{obj.name} is not a dataset trigger")
     run_id = make_run_id(obj.bucket, obj.name, obj.generation)
     age = env.age_seconds() if env else None
     if age is not None and age > backend.settings.max_event_age_seconds:

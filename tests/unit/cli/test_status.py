@@ -138,8 +138,11 @@ def test_a_root_that_is_a_file_exits_2_with_a_message(tmp_path: Path, capsys: Ca
     assert "no local pipeline at" in err and "Traceback" not in err
 
 
-def test_brackets_in_an_error_message_print_verbatim(root: Path, capsys: Cap) -> None:
+def test_brackets_in_an_error_message_print_verbatim(
+    root: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Error text comes from users' files and APIs: it is never read as terminal markup."""
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that the cell does not wrap
     store = store_for(root)
     run = rejected_run(store)
     message = "tuning.yaml: unknown key [/evaluation] (see [bold]docs[/bold])"
