@@ -93,6 +93,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"error: upload failed: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # the cloud client's auth / permission / not-found errors
+        print(
+            f"error: upload to {dest} failed: {type(e).__name__}: {e}. Check the bucket name and "
+            "your credentials (`gcloud auth application-default login`); files already "
+            "uploaded stay, and train.jsonl is always uploaded last, so no run started early.",
+            file=sys.stderr,
+        )
+        return 2
     for u in uris:
         print(f"uploaded {u}")
     print(f"dataset {name!r} submitted; follow it with `gemini-tuning status`")

@@ -1,4 +1,5 @@
-"""Vertex AI adapters: `VertexTuner` (tuning jobs) and `VertexModels` (inference).
+"""Vertex AI adapters: `VertexTuner` (tuning jobs), `VertexModels` (inference) and
+`VertexJudge` (model-based evaluation).
 
 Importing this module is cheap; the ~0.8 s `google.cloud.aiplatform_v1` import happens when an
 adapter is constructed, so only the functions that use Vertex AI pay it.
@@ -6,6 +7,7 @@ adapter is constructed, so only the functions that use Vertex AI pay it.
 
 from __future__ import annotations
 
+from shared.gcp.vertex_judge import VertexJudge
 from shared.gcp.vertex_models import VertexModels, model_path
 from shared.gcp.vertex_tuning import (
     ADAPTER_SIZE_NAMES,
@@ -17,6 +19,7 @@ from shared.gcp.vertex_tuning import (
 
 __all__ = [
     "ADAPTER_SIZE_NAMES",
+    "VertexJudge",
     "VertexModels",
     "VertexTuner",
     "adapter_size_enum",
