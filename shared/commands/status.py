@@ -49,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-        store = backend.store
     except (PipelineError, RuntimeError, OSError) as e:
         print(f"error: cannot open the run store: {e}", file=sys.stderr)
         return 2
@@ -79,12 +78,25 @@ def run(args: argparse.Namespace) -> int:
             Console().print(status.render_table(runs))
         return 0
 
-    if not args.watch:
-        return once()
+    where = "Firestore" if backend.settings.backend == "gcp" else str(backend.settings.local_root)
     try:
+        store = backend.store
+        if not args.watch:
+            return once()
         while True:
             print("\033[2J\033[H", end="")
             once()
             time.sleep(2)
     except KeyboardInterrupt:
         return 0
+    except Exception as e:  # the store's client: credentials, permissions, network
+        hint = (
+            " Check GCP_PROJECT, FIRESTORE_DATABASE, RUNS_COLLECTION and your credentials "
+            "(`gcloud auth application-default login`)."
+            if backend.settings.backend == "gcp"
+            else ""
+        )
+        print(
+            f"error: cannot read runs from {where}: {type(e).__name__}: {e}.{hint}", file=sys.stderr
+        )
+        return 2
