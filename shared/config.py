@@ -49,6 +49,7 @@ class EvaluationConfig:
     metrics: tuple[str, ...] = EVAL_METRICS
     max_concurrency: int = 8
     gates: Mapping[str, Gate] = field(default_factory=dict)
+    judge: bool = False  # pairwise autorater (Gen AI evaluation service): one paid call/example
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,8 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
     ev = base
     if "enabled" in raw:
         ev = replace(ev, enabled=_bool(f"{where}.enabled", raw["enabled"]))
+    if "judge" in raw:
+        ev = replace(ev, judge=_bool(f"{where}.judge", raw["judge"]))
     if "sample_size" in raw:
         ev = replace(ev, sample_size=_int(f"{where}.sample_size", raw["sample_size"], 1, 5000))
     if "max_concurrency" in raw:

@@ -4,13 +4,22 @@
     result = evaluate(models, examples, tuned_model=..., base_model=..., config=..., seed=run_id)
 
 Modules: `examples` (prompt/reference extraction, seeded sample), `predict` (bounded fan-out with
-retries), `text` + `metrics` (CJK-aware scoring), `gates` (pass/fail with reasons), `runner`
-(the orchestration), `result` (the result and its artifacts).
+retries), `text` + `metrics` (CJK-aware scoring), `gates` (pass/fail with reasons), `judging`
+(the optional pairwise autorater over the `Judge` port), `runner` (the orchestration), `result`
+(the result and its artifacts).
 """
 
+from shared.evaluation.judging import DEFAULT_PAIRWISE_TEMPLATE
 from shared.evaluation.metrics import METRIC_NAMES, score
 from shared.evaluation.predict import RetryPolicy
 from shared.evaluation.result import EvaluationResult
 from shared.evaluation.runner import evaluate
 
-__all__ = ["METRIC_NAMES", "EvaluationResult", "RetryPolicy", "evaluate", "score"]
+__all__ = [
+    "DEFAULT_PAIRWISE_TEMPLATE",
+    "METRIC_NAMES",
+    "EvaluationResult",
+    "RetryPolicy",
+    "evaluate",
+    "score",
+]

@@ -4,7 +4,8 @@ Pure logic over the `Models` port: no cloud client and no file I/O, so the same 
 evaluator function, in local mode against the simulator, and in unit tests against a fake.
 
 Scores compare like with like: an example counts towards the metrics only when BOTH models
-answered it, so a transient failure on one side cannot tilt the tuned-vs-base delta.
+answered it, so a transient failure on one side cannot tilt the tuned-vs-base delta. The same
+holds for the optional pairwise judge (`judge=`): it sees exactly those examples.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shared.config import EvaluationConfig
 from shared.errors import PermanentError, TransientError
 from shared.evaluation.examples import SKIP_REASONS, EvalExample, sample
 from shared.evaluation.gates import check_gates
+from shared.evaluation.judging import Verdict, judge_pairs, summarize
 from shared.evaluation.metrics import (
     METRIC_NAMES,
     PairStats,
@@ -27,7 +29,7 @@ from shared.evaluation.metrics import (
 )
 from shared.evaluation.predict import Prediction, RetryPolicy, predict
 from shared.evaluation.result import EvaluationResult
-from shared.ports import Models
+from shared.ports import Judge, Models
 
 REPORT_VERSION = 1
 ROLES = ("tuned", "base")
@@ -77,8 +79,12 @@ def evaluate(
     config: EvaluationConfig,
     seed: str,
     retry: RetryPolicy | None = None,
+    judge: Judge | None = None,
 ) -> EvaluationResult:
     """Compare `tuned_model` with `base_model` on a seeded sample of `examples`.
+
+    With a `judge`, every example both models answered is also judged pairwise (tuned =
+    candidate, base = baseline); the counts land in `summary["judge"]` and `report["judge"]`.
 
     Raises `TransientError` when more than half of the prediction calls fail (the platform
     retries later) and `PermanentError` when no example can be scored at all.
@@ -142,6 +148,19 @@ def evaluate(
             code="evaluation_predictions_failed",
         )
 
+    t_judge = time.perf_counter()
+    judge_summary: dict[str, Any] | None = None
+    if judge is not None:
+        both = [
+            (ex, tp.text, bp.text)
+            for ex, tp, bp in zip(picked, tuned_preds, base_preds, strict=True)
+            if tp.text is not None and bp.text is not None
+        ]
+        verdicts = judge_pairs(judge, both, max_concurrency=config.max_concurrency, retry=retry)
+        judge_summary = summarize(verdicts)
+        _attach_verdicts(rows, [ex.index for ex, _, _ in both], verdicts, error_list)
+    t_judged = time.perf_counter()
+
     per_role = {role: corpus_scores(scored[role], metrics_wanted) for role in ROLES}
     metrics = {
         m: {role: round(per_role[role][m], _ROUND) for role in ROLES} for m in metrics_wanted
@@ -157,6 +176,8 @@ def evaluate(
         "prediction_errors": errors,
         "simulated": simulated,
     }
+    if judge_summary is not None:
+        summary["judge"] = judge_summary
     report: dict[str, Any] = {
         "version": REPORT_VERSION,
         "models": {"tuned": tuned_model, "base": base_model},
@@ -165,6 +186,7 @@ def evaluate(
             "sample_size": config.sample_size,
             "metrics": list(metrics_wanted),
             "max_concurrency": config.max_concurrency,
+            "judge": judge is not None,
             "gates": {k: asdict(g) for k, g in config.gates.items()},
         },
         "passed": passed,
@@ -178,11 +200,14 @@ def evaluate(
         "timings": {
             "sampling_seconds": round(t1 - t0, 3),
             "prediction_seconds": round(t2 - t1, 3),
-            "scoring_seconds": round(t3 - t2, 3),
+            "judging_seconds": round(t_judged - t_judge, 3),
+            "scoring_seconds": round(t3 - t2 - (t_judged - t_judge), 3),
             "total_seconds": round(t3 - t0, 3),
         },
         "simulated": simulated,
     }
+    if judge_summary is not None:
+        report["judge"] = judge_summary
     return EvaluationResult(
         passed=passed,
         reason=reason,
@@ -191,3 +216,20 @@ def evaluate(
         report=report,
         rows=tuple(rows),
     )
+
+
+def _attach_verdicts(
+    rows: list[dict[str, Any]],
+    indexes: list[int],
+    verdicts: list[Verdict],
+    error_list: list[dict[str, Any]],
+) -> None:
+    """Each judged row gets `judge: {choice, explanation}` (or its error) for predictions.jsonl."""
+    by_index = {row["index"]: row for row in rows}
+    for index, verdict in zip(indexes, verdicts, strict=True):
+        j = verdict.judgement
+        if j is None:
+            by_index[index]["judge"] = {"error": verdict.error}
+            error_list.append({"index": index, "model": "judge", "error": verdict.error})
+        else:
+            by_index[index]["judge"] = {"choice": j.choice, "explanation": j.explanation}

@@ -53,7 +53,7 @@ def regional_endpoint(location: str) -> str:
 def make_client(
     kind: str, location: str, *, api_endpoint: str | None = None, credentials: Any = None
 ) -> Any:
-    """A v1 client of `kind` ("tuning", "prediction", "tokens").
+    """A v1 client of `kind` ("tuning", "prediction", "tokens", "evaluation").
 
     An `http://` endpoint selects the REST transport (what a local fake speaks) and, without
     explicit credentials, anonymous ones so tests never look for Application Default Credentials.
@@ -65,6 +65,7 @@ def make_client(
         "tuning": aiplatform_v1.GenAiTuningServiceClient,
         "prediction": aiplatform_v1.PredictionServiceClient,
         "tokens": aiplatform_v1.LlmUtilityServiceClient,
+        "evaluation": aiplatform_v1.EvaluationServiceClient,
     }
     cls = classes[kind]
     endpoint = api_endpoint or regional_endpoint(location)

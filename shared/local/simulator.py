@@ -2,8 +2,8 @@
 
 It plays the tuning service and the models on one machine and labels everything it produces as
 simulated. The pieces live in `sim_*` modules: `sim_config` (knobs, fault injection),
-`sim_jobs` (stored jobs, state over time), `sim_tuner`, `sim_models`, `sim_similarity` and
-`sim_text` (retrieval and replies).
+`sim_jobs` (stored jobs, state over time), `sim_tuner`, `sim_models`, `sim_judge` (a chrF-based
+stand-in for the autorater), `sim_similarity` and `sim_text` (retrieval and replies).
 
 Quick reference for people running the demo (`<root>/state/simulator.json` or env):
 `training_seconds` / SIM_TRAINING_SECONDS, `fail_jobs` / SIM_FAIL_JOBS ("all" or a display-name
@@ -14,7 +14,8 @@ SIM_PERMANENT_ERROR, `models_transient_errors` / SIM_MODELS_TRANSIENT_ERRORS.
 from __future__ import annotations
 
 from shared.local.sim_config import ENV_VARS, SimConfig
+from shared.local.sim_judge import SimulatedJudge
 from shared.local.sim_models import SimulatedModels
 from shared.local.sim_tuner import SimulatedTuner
 
-__all__ = ["ENV_VARS", "SimConfig", "SimulatedModels", "SimulatedTuner"]
+__all__ = ["ENV_VARS", "SimConfig", "SimulatedJudge", "SimulatedModels", "SimulatedTuner"]

@@ -83,6 +83,7 @@ def _evaluate(backend: Backend, run: Run) -> str:
         base_model=config.source_model_name,
         config=config.evaluation,
         seed=run.run_id,
+        judge=backend.judge if config.evaluation.judge else None,
     )
     report: dict[str, Any] = dict(result.report)
     report.update({"run_id": run.run_id, "eval_set": blobs.uri(bucket, name)})

@@ -1,7 +1,8 @@
 """Contract fixtures for the Vertex AI adapters: the official v1 clients (REST transport) against
 the local HTTP fake in `tests.fakes.vertex_fake`.
 
-Provides `gcp_tuner_probe` and `gcp_models` in the shapes `tests/contract/conftest.py` documents.
+Provides `gcp_tuner_probe`, `gcp_models` and `gcp_judge` in the shapes
+`tests/contract/conftest.py` documents.
 Load it from `tests/contract/backend_gcp.py` with `pytest_plugins = [...]` or `from ... import *`.
 """
 
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared.gcp.vertex import VertexModels, VertexTuner
+from shared.gcp.vertex import VertexJudge, VertexModels, VertexTuner
 from shared.ports import TuningJob
+from tests.contract.backend_local_sim import JUDGE_CASE, JudgeProbe
 from tests.fakes.vertex_fake import VertexFake, running_fake
 
 PROJECT = "contract-project"
@@ -58,6 +60,20 @@ def gcp_models(
     endpoint = _tuned_endpoint(vertex_fake)
     vertex_fake.teach(endpoint, KNOWN_PROMPT, KNOWN_ANSWER)
     return models, endpoint, BASE_MODEL, KNOWN_PROMPT, KNOWN_ANSWER
+
+
+@pytest.fixture
+def gcp_judge(vertex_fake: VertexFake) -> JudgeProbe:
+    """The real adapter; the fake service is taught the verdicts an autorater gives on the
+    known case (the same ones the simulated judge reaches by itself)."""
+    c = JUDGE_CASE
+    vertex_fake.program_pairwise(c.prompt, c.good, c.bad, "CANDIDATE", "B follows the reference")
+    vertex_fake.program_pairwise(c.prompt, c.bad, c.good, "BASELINE", "A follows the reference")
+    vertex_fake.program_pairwise(c.prompt, c.good, c.good, "TIE", "identical answers")
+    vertex_fake.program_pointwise(c.prompt, c.good, 5.0, "correct and actionable")
+    vertex_fake.program_pointwise(c.prompt, c.bad, 1.0, "does not answer the question")
+    judge = VertexJudge(PROJECT, LOCATION, api_endpoint=vertex_fake.endpoint, **FAST_RETRY)
+    return JudgeProbe(judge=judge, case=c, simulated=False)
 
 
 def _tuned_endpoint(fake: VertexFake) -> str:

@@ -1,4 +1,5 @@
-"""Contract fixtures for the local Vertex AI simulator: `local_tuner_probe` and `local_models`.
+"""Contract fixtures for the local Vertex AI simulator: `local_tuner_probe`, `local_models` and
+`local_judge`.
 
 Shapes are documented at the top of `tests/contract/test_tuner.py`. Load this module from
 `tests/contract/backend_local.py` (`from tests.contract.backend_local_sim import *`) or list it
@@ -13,10 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from shared.local.simulator import SimulatedModels, SimulatedTuner
-from shared.ports import TuningJobSpec
+from shared.local.simulator import SimulatedJudge, SimulatedModels, SimulatedTuner
+from shared.ports import Judge, TuningJobSpec
 
-__all__ = ["SimTunerProbe", "local_models", "local_tuner_probe", "write_dataset"]
+__all__ = [
+    "JUDGE_CASE",
+    "JudgeCase",
+    "JudgeProbe",
+    "SimTunerProbe",
+    "local_judge",
+    "local_models",
+    "local_tuner_probe",
+    "write_dataset",
+]
 
 BASE_MODEL = "gemini-2.5-flash"
 KNOWN_PROMPT = "我的账号被盗了，怎么找回？"
@@ -107,3 +117,36 @@ def local_models(tmp_path: Path) -> tuple[SimulatedModels, str, str, str, str]:
     endpoint = tuner.get_job(job.name).tuned_model_endpoint
     assert endpoint
     return SimulatedModels(tuner), endpoint, BASE_MODEL, KNOWN_PROMPT, KNOWN_ANSWER
+
+
+@dataclass(frozen=True)
+class JudgeCase:
+    """A known instance every judge must get right: `good` paraphrases `reference` (few
+    shared characters, same facts), `bad` is the base model's generic non-answer."""
+
+    prompt: str
+    reference: str
+    good: str
+    bad: str
+
+
+JUDGE_CASE = JudgeCase(
+    prompt=KNOWN_PROMPT,
+    reference=KNOWN_ANSWER,
+    good="您可以在登录界面点击“找回账号”，通过绑定的手机号验证后重设密码，建议同时开启二次验证。",
+    bad="您好，我是通用助手，不了解您所玩游戏的具体情况，请联系官方客服。",
+)
+
+
+@dataclass
+class JudgeProbe:
+    """`.judge` under test, the known `.case`, and whether its verdicts must say `simulated`."""
+
+    judge: Judge
+    case: JudgeCase
+    simulated: bool
+
+
+@pytest.fixture
+def local_judge() -> JudgeProbe:
+    return JudgeProbe(judge=SimulatedJudge(), case=JUDGE_CASE, simulated=True)

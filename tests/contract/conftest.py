@@ -11,6 +11,8 @@ Ports and fixture shapes:
 - `bus_probe`  -> BusProbe: `.bus` (the Bus) and `.received(topic) -> list[(bytes, dict)]`.
 - `tuner_probe`-> TunerProbe: `.tuner`, `.finish(job_name, state)` drives a job to an end state.
 - `models`     -> (Models, tuned_model_name, base_model_name) with a known training example.
+- `judge`      -> JudgeProbe: `.judge`, a known `.case` (prompt, reference, good, bad answers)
+                  and `.simulated` (what every verdict must say).
 """
 
 from __future__ import annotations
@@ -53,3 +55,8 @@ def tuner_probe(request: pytest.FixtureRequest) -> object:
 @pytest.fixture(params=BACKENDS)
 def models(request: pytest.FixtureRequest) -> object:
     return _backend_fixture(request, "models")
+
+
+@pytest.fixture(params=BACKENDS)
+def judge(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "judge")

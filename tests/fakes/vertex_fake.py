@@ -1,4 +1,5 @@
-"""A small HTTP fake of the Vertex AI v1 REST API (tuning jobs, generateContent, countTokens).
+"""A small HTTP fake of the Vertex AI v1 REST API (tuning jobs, generateContent, countTokens,
+evaluateInstances for pointwise / pairwise model-based metrics).
 
 The official generated clients with `transport="rest"` talk to it unchanged, so contract tests
 exercise the real request encoding (`$alt=json;enum-encoding=int`, camelCase JSON, enums as
@@ -57,6 +58,11 @@ _STATUS_NAMES = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+#: Wire numbers of `PairwiseChoice` (BASELINE=1, CANDIDATE=2: not the order one would guess).
+PAIRWISE_CHOICE_WIRE = {"BASELINE": 1, "CANDIDATE": 2, "TIE": 3}
+#: What the fake judge answers for an instance nobody programmed (an honest "no opinion").
+UNPROGRAMMED_SCORE = 3.0
+UNPROGRAMMED_CHOICE = "TIE"
 BASE_MODEL_ANSWER = "I am a general assistant and do not know your game's details."
 
 _LOC = r"projects/[^/]+/locations/[^/]+"
@@ -67,6 +73,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(rf"^/v1/({_LOC}/tuningJobs/[^/:]+):cancel$"), "cancel"),
     ("POST", re.compile(r"^/v1/(.+):generateContent$"), "generate"),
     ("POST", re.compile(r"^/v1/(.+):countTokens$"), "count_tokens"),
+    ("POST", re.compile(rf"^/v1/({_LOC}):evaluateInstances$"), "evaluate"),
 ]
 _FILTER_TERM = re.compile(r'^\s*labels\.([a-z][a-z0-9_-]*)\s*=\s*"([^"]*)"\s*$')
 
@@ -101,6 +108,10 @@ class FakeState:
     endpoints: set[str] = field(default_factory=set)
     answers: dict[str, dict[str, str]] = field(default_factory=dict)
     failures: list[Injected] = field(default_factory=list)
+    #: (prompt, response) -> (score, explanation)
+    pointwise: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+    #: (prompt, response, baseline) -> (choice name, explanation)
+    pairwise: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     page_size: int = 50
 
@@ -230,6 +241,22 @@ class VertexFake:
         """Make `model` (an endpoint or publisher model name) answer `prompt` with `answer`."""
         with self._lock:
             self.state.answers.setdefault(model, {})[prompt] = answer
+
+    def program_pointwise(
+        self, prompt: str, response: str, score: float, explanation: str = ""
+    ) -> None:
+        """The judge's pointwise verdict for this (prompt, response) instance."""
+        with self._lock:
+            self.state.pointwise[(prompt, response)] = (score, explanation)
+
+    def program_pairwise(
+        self, prompt: str, response: str, baseline: str, choice: str, explanation: str = ""
+    ) -> None:
+        """The judge's pairwise verdict ("CANDIDATE", "BASELINE", "TIE") for this instance."""
+        if choice not in PAIRWISE_CHOICE_WIRE:
+            raise ValueError(f"choice must be one of {sorted(PAIRWISE_CHOICE_WIRE)}")
+        with self._lock:
+            self.state.pairwise[(prompt, response, baseline)] = (choice, explanation)
 
     def requests_for(self, route: str) -> list[Recorded]:
         with self._lock:
@@ -396,6 +423,53 @@ class VertexFake:
             raise ApiError(400, "contents must not be empty")
         total = count_tokens_of(contents)
         return {"totalTokens": total, "totalBillableCharacters": total * 2}
+
+    def _evaluate(self, location: str, body: Mapping[str, Any], _: Any) -> dict[str, Any]:
+        """`evaluateInstances`: only the model-based pointwise / pairwise inputs, validated the
+        way the service refuses a malformed request (400 with the field named)."""
+        if location != self.parent:
+            raise ApiError(404, f"Location `{location}` not found.")
+        given = [k for k in body if k.endswith("Input")]
+        if len(given) != 1:
+            raise ApiError(400, f"Exactly one metric input is required, got {given}.")
+        kind = given[0]
+        if kind not in ("pointwiseMetricInput", "pairwiseMetricInput"):
+            raise ApiError(400, f"The fake does not evaluate {kind}.")
+        metric = body[kind]
+        spec = metric.get("metricSpec") or {}
+        if not str(spec.get("metricPromptTemplate") or "").strip():
+            raise ApiError(400, "metric_spec.metric_prompt_template is required.")
+        raw = (metric.get("instance") or {}).get("jsonInstance")
+        try:
+            instance = json.loads(raw) if isinstance(raw, str) else None
+        except ValueError:
+            instance = None
+        if not isinstance(instance, dict):
+            raise ApiError(400, "instance.json_instance must be a JSON object string.")
+        prompt, response = str(instance.get("prompt", "")), instance.get("response")
+        if not isinstance(response, str):
+            raise ApiError(400, "json_instance has no `response` for the template.")
+        if kind == "pointwiseMetricInput":
+            with self._lock:
+                score, why = self.state.pointwise.get(
+                    (prompt, response), (UNPROGRAMMED_SCORE, "no verdict programmed")
+                )
+            return {"pointwiseMetricResult": {"score": score, "explanation": why}}
+        baseline_key = spec.get("baselineResponseFieldName") or "baseline_model_response"
+        candidate_key = spec.get("candidateResponseFieldName") or "response"
+        baseline = instance.get(baseline_key)
+        if candidate_key != "response" or not isinstance(baseline, str):
+            raise ApiError(400, f"json_instance has no `{baseline_key}` for the template.")
+        with self._lock:
+            choice, why = self.state.pairwise.get(
+                (prompt, response, baseline), (UNPROGRAMMED_CHOICE, "no verdict programmed")
+            )
+        return {
+            "pairwiseMetricResult": {
+                "pairwiseChoice": PAIRWISE_CHOICE_WIRE[choice],
+                "explanation": why,
+            }
+        }
 
 
 @contextmanager

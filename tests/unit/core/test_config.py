@@ -35,6 +35,14 @@ def test_overrides_apply_and_model_name_is_normalised() -> None:
     assert c.to_dict()["evaluation"]["gates"]["chrf"] == {"min": 0.3, "min_delta": None}
 
 
+def test_evaluation_judge_is_off_by_default_and_must_be_a_boolean() -> None:
+    assert BASE.evaluation.judge is False
+    c = parse("evaluation: {judge: true}\n")
+    assert c.evaluation.judge is True and c.to_dict()["evaluation"]["judge"] is True
+    with pytest.raises(ConfigError, match=r"evaluation\.judge: expected true or false"):
+        parse("evaluation: {judge: sometimes}\n")
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [

@@ -44,6 +44,7 @@ def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
     # The simulated tuned model knows the training answers; the base model does not.
     assert run.evaluation.metrics["chrf"]["tuned"] > run.evaluation.metrics["chrf"]["base"]
     assert run.evaluation.simulated and run.simulated
+    assert "judge" not in run.evaluation.summary  # the paid autorater is off by default
     for uri in (
         run.validation.report_uri,
         run.evaluation.report_uri,
@@ -70,6 +71,23 @@ def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
         "SUCCEEDED",
     ]
     assert (world.root / "bucket" / obj.name).read_bytes() == before
+
+
+def test_evaluation_judge_true_adds_a_simulated_pairwise_summary(world: World) -> None:
+    obj = world.drop_dataset(test=TEST_SET, tuning_yaml="evaluation: {judge: true}\n")
+    rid = upload.handle_upload(world.backend, obj).run_id or ""
+    world.pump()
+    finish_training(world)
+    run = world.run(rid)
+    assert run.status == S.SUCCEEDED, run.history
+    judged = run.evaluation.summary["judge"]
+    assert judged["simulated"] is True
+    pw = judged["pairwise"]
+    # The simulated tuned model answers from its training data; the base model does not.
+    assert pw["judged"] == 4 and pw["candidate_wins"] > pw["baseline_wins"]
+    assert pw["win_rate"] == pytest.approx((pw["candidate_wins"] + pw["ties"] / 2) / pw["judged"])
+    report = json.loads(Path(run.evaluation.report_uri[7:]).read_text())  # type: ignore[index]
+    assert report["judge"] == judged
 
 
 def test_duplicate_events_make_one_run_and_one_job(world: World) -> None:
