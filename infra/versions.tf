@@ -9,12 +9,12 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "~> 6.50"
     }
     # Only for google_project_service_identity, which mints service agents before first use.
     google-beta = {
       source  = "hashicorp/google-beta"
-      version = "~> 6.0"
+      version = "~> 6.50"
     }
     archive = {
       source  = "hashicorp/archive"
