@@ -308,3 +308,25 @@ def test_a_permanent_evaluation_error_fails_the_run_instead_of_leaving_it_evalua
     run = world.run(rid)
     assert run.status == S.FAILED and run.error and run.error.stage == "evaluation"
     assert evaluate.handle_evaluation_request(world.backend, rid).startswith("nothing to do")
+
+
+def test_cancel_a_queued_run_and_a_training_run(tmp_path: Path) -> None:
+    from shared.errors import PermanentError
+    from shared.pipeline.cancel import cancel_run
+
+    world = make_world(tmp_path, max_jobs=1)
+    a = upload.handle_upload(world.backend, world.drop_dataset("a")).run_id or ""
+    b = upload.handle_upload(world.backend, world.drop_dataset("b")).run_id or ""
+    world.pump()
+    assert (world.run(a).status, world.run(b).status) == (S.TRAINING, S.QUEUED)
+    assert "cancelled" in cancel_run(world.backend, b)
+    assert world.run(b).status == S.CANCELLED
+    assert "cancel requested" in cancel_run(world.backend, a)
+    world.advance_clock(5)  # the simulator takes a moment to stop the job
+    poll.poll_once(world.backend)
+    run = world.run(a)
+    assert run.status == S.CANCELLED and run.job.state == "CANCELLED"
+    with pytest.raises(PermanentError, match="already ended"):
+        cancel_run(world.backend, a)
+    with pytest.raises(PermanentError, match="no run"):
+        cancel_run(world.backend, "nope")

@@ -1,0 +1,33 @@
+"""`gemini-tuning cancel`: refuses what cannot be cancelled with a reason, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.cli import main
+
+from .runs import S, _new, _walk, rejected_run, store_for
+
+
+def test_cancel_a_queued_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = store_for(tmp_path)
+    rid = _new(store, "waiting")
+    _walk(store, rid, [(S.VALIDATING, {}), (S.VALIDATED, {}), (S.QUEUED, {})])
+    assert main(["cancel", rid, "--root", str(tmp_path)]) == 0
+    assert "cancelled" in capsys.readouterr().out
+    run = store.get(rid)
+    assert run is not None and run.status == S.CANCELLED
+
+
+def test_cancel_refuses_finished_and_unknown_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = store_for(tmp_path)
+    done = rejected_run(store)
+    assert main(["cancel", done.run_id, "--root", str(tmp_path)]) == 1
+    assert "already ended REJECTED" in capsys.readouterr().err
+    assert main(["cancel", "nope", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "no run 'nope'" in err and "Traceback" not in err
