@@ -67,6 +67,19 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_time(iso: str) -> datetime:
+    """The inverse of `utcnow()` (also accepts any ISO-8601 with an offset)."""
+    t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def age_seconds(iso: str | None, now: datetime | None = None) -> float:
+    """Seconds since `iso`; infinitely old when there is no time (never recorded)."""
+    if not iso:
+        return float("inf")
+    return ((now or datetime.now(UTC)) - parse_time(iso)).total_seconds()
+
+
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 

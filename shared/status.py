@@ -11,13 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.runs import Run
+from shared.runs import Run, parse_time
 
 METRIC_ORDER = ("exact_match", "bleu", "chrf", "rouge_l")
-
-
-def _ts(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
 
 
 def stage_seconds(run: Run, now: datetime | None = None) -> dict[str, float]:
@@ -26,10 +22,12 @@ def stage_seconds(run: Run, now: datetime | None = None) -> dict[str, float]:
     out: dict[str, float] = {}
     hist = run.history
     for i, h in enumerate(hist):
-        end = _ts(hist[i + 1].at) if i + 1 < len(hist) else (None if run.is_terminal else now)
+        end = (
+            parse_time(hist[i + 1].at) if i + 1 < len(hist) else (None if run.is_terminal else now)
+        )
         if end is None:
             continue
-        out[str(h.status)] = out.get(str(h.status), 0.0) + (end - _ts(h.at)).total_seconds()
+        out[str(h.status)] = out.get(str(h.status), 0.0) + (end - parse_time(h.at)).total_seconds()
     return {k: round(v, 3) for k, v in out.items()}
 
 
@@ -37,7 +35,7 @@ def run_view(run: Run, now: datetime | None = None) -> dict[str, Any]:
     """The run document plus derived fields (`age_seconds`, `stage_seconds`)."""
     now = now or datetime.now(UTC)
     doc = run.to_dict()
-    doc["age_seconds"] = round((now - _ts(run.created_at)).total_seconds(), 3)
+    doc["age_seconds"] = round((now - parse_time(run.created_at)).total_seconds(), 3)
     doc["stage_seconds"] = stage_seconds(run, now)
     return doc
 
@@ -89,7 +87,7 @@ def render_table(runs: Sequence[Run]) -> Any:
     table.add_column("detail", overflow="fold", max_width=100)
     for run in runs:
         status = str(run.status) + (" [sim]" if run.simulated else "")
-        age = _fmt_age((datetime.now(UTC) - _ts(run.created_at)).total_seconds())
+        age = _fmt_age((datetime.now(UTC) - parse_time(run.created_at)).total_seconds())
         # Text, not markup: "[sim]" and brackets in error messages must print as they are.
         cells = (run.run_id, status, age, _stage_summary(run), _shorten(summary_line(run), 140))
         table.add_row(*(Text(c) for c in cells))
@@ -163,7 +161,7 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int = 15) -> str:
                 rid=html.escape(run.run_id),
                 st=html.escape(str(run.status))
                 + (" <em>(simulated)</em>" if run.simulated else ""),
-                age=_fmt_age((datetime.now(UTC) - _ts(run.created_at)).total_seconds()),
+                age=_fmt_age((datetime.now(UTC) - parse_time(run.created_at)).total_seconds()),
                 stages=html.escape(stages),
                 detail=html.escape(summary_line(run)),
                 job=job,

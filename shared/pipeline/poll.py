@@ -8,7 +8,6 @@ One failing run never stops the tick: its error is logged and the next tick trie
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from shared import logs
 from shared.backend import Backend
@@ -19,7 +18,7 @@ from shared.ports import (
     JOB_FAILURE_STATES,
     JOB_SUCCESS_STATES,
 )
-from shared.runs import ACTIVE_FOR_POLLER, Run, RunStatus
+from shared.runs import ACTIVE_FOR_POLLER, Run, RunStatus, age_seconds
 
 from .launch import ensure_job, job_patch, try_start
 from .transitions import advance, error_patch
@@ -39,13 +38,6 @@ class TickReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _age(iso: str | None) -> float:
-    if not iso:
-        return float("inf")
-    t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return (datetime.now(UTC) - t).total_seconds()
-
-
 def poll_once(backend: Backend) -> TickReport:
     report = TickReport()
     runs = backend.store.list_by_status(ACTIVE_FOR_POLLER)
@@ -54,7 +46,9 @@ def poll_once(backend: Backend) -> TickReport:
         try:
             if run.status == S.TRAINING:
                 _check_training(backend, run, report)
-            elif run.status == S.TRAINED and _age(run.updated_at) > EVALUATION_RESEND_SECONDS:
+            elif (
+                run.status == S.TRAINED and age_seconds(run.updated_at) > EVALUATION_RESEND_SECONDS
+            ):
                 request_evaluation(backend, run.run_id)
         except PipelineError as e:
             report.errors.append(f"{run.run_id}: {e.message}")
@@ -73,7 +67,7 @@ def poll_once(backend: Backend) -> TickReport:
 
 def _check_training(backend: Backend, run: Run, report: TickReport) -> None:
     if not run.job.name:
-        if _age(run.job.claimed_at) > CLAIM_STALE_SECONDS:
+        if age_seconds(run.job.claimed_at) > CLAIM_STALE_SECONDS:
             ensure_job(backend, run)
         return
     try:

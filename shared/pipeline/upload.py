@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from shared import logs
@@ -26,7 +25,7 @@ from shared.errors import ConfigError, NotFound, TransientError
 from shared.events import DATASET_VALIDATED, Envelope, StorageObject, encode_message
 from shared.pipeline import layout
 from shared.pipeline.transitions import advance, error_patch, failing_run_on_permanent
-from shared.runs import DatasetInfo, Run, RunStatus, make_run_id, utcnow
+from shared.runs import DatasetInfo, Run, RunStatus, age_seconds, make_run_id, utcnow
 
 S = RunStatus
 #: How long a VALIDATING claim protects the validator from a concurrent duplicate. Longer than
@@ -94,7 +93,7 @@ def _claim(backend: Backend, run_id: str) -> Run | Outcome:
         return Outcome("duplicate", run_id, "already validated; launcher notified again")
     if current.status == S.VALIDATING:
         started = current.validation.started_at or current.updated_at
-        if _age(started) < VALIDATION_LEASE_SECONDS:
+        if age_seconds(started) < VALIDATION_LEASE_SECONDS:
             raise TransientError(f"run {run_id} is being validated by another delivery")
         taken = backend.store.update(run_id, patch, expected=[S.VALIDATING])
         if taken is None:
@@ -102,11 +101,6 @@ def _claim(backend: Backend, run_id: str) -> Run | Outcome:
         logs.warning("took over a validation whose lease expired", run_id=run_id)
         return taken
     return Outcome("duplicate", run_id, f"run is already {current.status}")
-
-
-def _age(iso: str) -> float:
-    t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return (datetime.now(UTC) - t).total_seconds()
 
 
 def _validate(
