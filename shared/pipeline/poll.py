@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from shared import logs
 from shared.backend import Backend
-from shared.errors import NotFound, PipelineError, TransientError
+from shared.errors import NotFound, PipelineError
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.ports import (
     JOB_CANCELLED_STATES,
@@ -56,8 +56,9 @@ def poll_once(backend: Backend) -> TickReport:
     for run in sorted((r for r in runs if r.status == S.QUEUED), key=lambda r: r.created_at):
         try:
             result = try_start(backend, run)
-        except TransientError as e:
+        except PipelineError as e:  # e.g. Vertex unavailable: the queue waits for the next tick
             report.errors.append(f"{run.run_id}: {e.message}")
+            logs.warning(f"poll: could not start a queued run: {e.message}", run_id=run.run_id)
             break
         if result == "queued":
             break  # no slot left: the rest keep their place in the queue

@@ -171,6 +171,7 @@ def make_world(
     tuner = SimulatedTuner(
         root / "state" / "simulator.sqlite",
         config=sim or SimConfig(training_seconds=100.0),
+        control=root / "state" / "simulator.json",
         clock=lambda: clock[0],
     )
     bus = SqliteBus(root / "state" / "bus.sqlite")

@@ -1,0 +1,57 @@
+"""The status views: one run view for JSON, the web page escapes everything it shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from shared.runs import DatasetInfo, HistoryEntry, Run, RunError, RunStatus
+from shared.status import render_html, render_run_detail, run_view, stage_seconds
+
+S = RunStatus
+
+
+def _run() -> Run:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def at(s: int) -> str:
+        return (t0 + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
+
+    run = Run.new(
+        "evil-1", DatasetInfo("b", "incoming/x/train.jsonl", "1", "gs://b/x"), simulated=True
+    )
+    run.created_at = at(0)
+    run.history = [
+        HistoryEntry(S.RECEIVED, at(0)),
+        HistoryEntry(S.VALIDATING, at(2)),
+        HistoryEntry(S.REJECTED, at(5), "dataset rejected"),
+    ]
+    run.status = S.REJECTED
+    run.error = RunError("validation", "invalid_json", '<script>alert("x")</script> line 3')
+    return run
+
+
+def test_stage_seconds_come_from_the_history() -> None:
+    assert stage_seconds(_run()) == {"RECEIVED": 2.0, "VALIDATING": 3.0}
+
+
+def test_run_view_adds_ages_to_the_document() -> None:
+    view = run_view(_run(), now=datetime(2026, 1, 1, 0, 1, tzinfo=UTC))
+    assert view["age_seconds"] == 60.0
+    assert view["status"] == "REJECTED" and view["error"]["code"] == "invalid_json"
+
+
+def test_the_page_escapes_error_text_and_says_simulated() -> None:
+    page = render_html([_run()])
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "(simulated)" in page
+
+
+def test_the_empty_page_says_what_to_do() -> None:
+    assert "drop a dataset into incoming/" in render_html([])
+
+
+def test_detail_lists_the_error_and_history() -> None:
+    text = render_run_detail(_run())
+    assert "SIMULATED" in text and "[validation/invalid_json]" in text
+    assert text.count("\n  2026-01-01T") == 3
