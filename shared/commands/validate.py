@@ -23,7 +23,7 @@ def add_parser(subparsers: Any) -> None:
         help="check JSONL tuning data against the Vertex AI rules, with stats and a cost estimate",
         description="Validate Gemini supervised-tuning JSONL files without modifying them.",
     )
-    p.add_argument("train", metavar="TRAIN", help="training JSONL file")
+    p.add_argument("train", metavar="TRAIN", help="training JSONL file (a path or gs://B/O)")
     p.add_argument("--validation", metavar="FILE", help="validation JSONL file")
     p.add_argument("--test", metavar="FILE", help="held-out test JSONL file")
     p.add_argument("--config", metavar="FILE", help="tuning.yaml (model and epochs come from it)")
@@ -44,17 +44,44 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _open(path: str, label: str, stack: contextlib.ExitStack) -> BinaryIO:
+def _open(path: str, label: str, stack: contextlib.ExitStack) -> tuple[BinaryIO, int]:
+    """The stream and its size; `gs://bucket/object` is read from Cloud Storage."""
+    if path.startswith("gs://"):
+        return _open_gcs(path, label, stack)
     if os.path.isdir(path):
         raise OSError(f"{label} {path!r} is a directory; give the path of a .jsonl file.")
     try:
-        return stack.enter_context(open(path, "rb"))
+        size = os.path.getsize(path)
+        return stack.enter_context(open(path, "rb")), size
     except FileNotFoundError:
         raise OSError(f"{label} {path!r} does not exist. Check the path.") from None
     except PermissionError:
         raise OSError(f"{label} {path!r} is not readable (permission denied).") from None
     except OSError as e:
         raise OSError(f"cannot open {label} {path!r}: {e.strerror or e}.") from None
+
+
+def _open_gcs(uri: str, label: str, stack: contextlib.ExitStack) -> tuple[BinaryIO, int]:
+    bucket, _, name = uri[len("gs://") :].partition("/")
+    if not bucket or not name:
+        raise OSError(f"{label} {uri!r}: write gs://BUCKET/OBJECT.")
+    try:
+        from shared.gcp.storage import GcsBlobs
+
+        blobs = GcsBlobs(project=os.environ.get("GCP_PROJECT") or None)
+        info = blobs.stat(bucket, name)
+        if info is None:
+            raise OSError(f"{label} {uri!r} does not exist. Check the bucket and object name.")
+        return stack.enter_context(
+            blobs.open_read(bucket, name, generation=info.generation)
+        ), info.size
+    except OSError:
+        raise
+    except Exception as e:  # credentials, permissions, network: say so in one line
+        raise OSError(
+            f"cannot read {label} {uri!r}: {type(e).__name__}: {e}. Check your credentials "
+            "(`gcloud auth application-default login`) and the bucket name."
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     paths = {"train": args.train, "validation": args.validation, "test": args.test}
     with contextlib.ExitStack() as stack:
         try:
-            streams = {r: _open(p, r, stack) for r, p in paths.items() if p}
-            sizes = {r: os.fstat(s.fileno()).st_size for r, s in streams.items()}
+            opened = {r: _open(p, r, stack) for r, p in paths.items() if p}
+            streams = {r: stream for r, (stream, _) in opened.items()}
+            sizes = {r: size for r, (_, size) in opened.items()}
         except OSError as e:
             return _fail(str(e))
         progress = _progress_bar(sum(sizes.values()), stack) if not args.json else None

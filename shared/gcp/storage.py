@@ -93,7 +93,7 @@ class GcsBlobs:
 
     def __init__(
         self,
-        project: str,
+        project: str | None,
         client: Any = None,
         *,
         deadline_s: float = 30.0,
