@@ -30,7 +30,7 @@ from pathlib import Path
 
 import orjson
 
-from shared.local.store import ThreadConnections
+from shared.local.sqlite import ThreadConnections
 from shared.runs import utcnow
 
 _SCHEMA = """
