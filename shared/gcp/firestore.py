@@ -16,6 +16,7 @@ else goes through `call_with_retry` under a deadline shorter than a function's t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -50,6 +51,14 @@ class FirestoreRunStore:
         self._client = client
         self._collection = client.collection(collection)
         self._deadline_s = deadline_s
+        #: Documents returned by the server to queries and gets (what Firestore bills as reads);
+        #: the poller benchmark and the contract suite use it to show queries touch only matches.
+        self.reads = 0
+        self._reads_lock = threading.Lock()
+
+    def _count(self, n: int) -> None:
+        with self._reads_lock:
+            self.reads += n
 
     def _call(self, fn: Callable[[], T], what: str) -> T:
         return call_with_retry(fn, deadline_s=self._deadline_s, what=what)
@@ -68,6 +77,7 @@ class FirestoreRunStore:
     def get(self, run_id: str) -> Run | None:
         ref = self._ref(run_id)
         snap = self._call(ref.get, f"run {run_id}")
+        self._count(1 if snap.exists else 0)
         return Run.from_dict(snap.to_dict()) if snap.exists else None
 
     def _compare_and_set(
@@ -144,6 +154,7 @@ class FirestoreRunStore:
 
     def _query(self, query: Any, what: str) -> list[Run]:
         docs = self._call(lambda: list(query.stream()), what)
+        self._count(len(docs))
         return [Run.from_dict(d.to_dict()) for d in docs]
 
     def list_by_status(
