@@ -13,7 +13,7 @@ $(FIRESTORE_FAKE)/node_modules/.package-lock.json: $(FIRESTORE_FAKE)/package-loc
 
 # Run the gcp contract suites against already running official emulators, e.g.
 #   gcloud emulators firestore start --host-port=127.0.0.1:8681 &
-#   gcloud emulators pubsub start --host-port=127.0.0.1:8682 &
+#   gcloud beta emulators pubsub start --host-port=127.0.0.1:8682 &
 #   make test-gcp-official FIRESTORE_EMULATOR_HOST=127.0.0.1:8681 PUBSUB_EMULATOR_HOST=127.0.0.1:8682
 test-gcp-official: $(STAMP)
 	@test -n "$(FIRESTORE_EMULATOR_HOST)" -a -n "$(PUBSUB_EMULATOR_HOST)" || { echo "set FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST to running official emulators"; exit 2; }
