@@ -3,7 +3,10 @@
 Limits change over time, so they live here and nowhere else (no literals scattered through the
 validator or the launcher). Sources: Vertex AI "About supervised fine-tuning for Gemini models"
 and "Prepare supervised fine-tuning data for Gemini models" (see ../shared/guide/SFT_FACTS.md).
-Prices are list prices per million *training* tokens and are only ever shown as an estimate.
+Prices are list prices per million *training* tokens (Vertex AI generative AI pricing page,
+"Gemini tuning", as remembered in 2025 — not re-checked from this offline machine; check
+cloud.google.com/vertex-ai/generative-ai/pricing before quoting). They are only ever shown as an
+estimate, and a model whose price we are unsure of has None (the report then shows null).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ MODEL_LIMITS: dict[str, ModelLimits] = {
             5_000,
             1 * GB,
             _FLASH_ADAPTERS,
-            training_price_per_million_tokens=1.5,
+            training_price_per_million_tokens=None,  # not known to us
         ),
         ModelLimits(
             "gemini-2.5-pro",
