@@ -249,3 +249,19 @@ def transition_doc(
     new["updated_at"] = now
     new["history"] = [*doc.get("history", []), {"status": str(dst), "at": now, "note": note}]
     return new
+
+
+def _build_msgspec_type_info() -> None:
+    """Convert one sample document at import time.
+
+    msgspec builds its type information for these dataclasses lazily, on first use, and
+    building it from several threads at once crashed the interpreter (SIGSEGV in
+    `msgspec._utils.get_dataclass_info`, seen when 10 threads delivered the same event). Doing it
+    once here, under the import lock, means threads only ever read the cached result.
+    """
+    sample = Run.new("warm-up", DatasetInfo("bucket", "name", "0", "uri"))
+    sample.error = RunError("stage", "code", "message")
+    Run.from_dict(sample.to_dict())
+
+
+_build_msgspec_type_info()
