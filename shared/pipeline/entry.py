@@ -7,6 +7,7 @@ retries with backoff until the message is dead-lettered.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,13 +17,17 @@ from shared.errors import PermanentError
 from shared.events import Envelope
 
 _backend: Backend | None = None
+_lock = threading.Lock()
 
 
 def backend() -> Backend:
-    """Built once per instance (clients are reused across requests, as Cloud Functions advises)."""
+    """Built once per instance (clients are reused across requests, as Cloud Functions advises);
+    the lock keeps concurrent first requests from building several."""
     global _backend
     if _backend is None:
-        _backend = backend_from_env()
+        with _lock:
+            if _backend is None:
+                _backend = backend_from_env()
     return _backend
 
 
