@@ -35,6 +35,7 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
             "LOCAL_ROOT": str(root),
             "PYTHONPATH": str(REPO),
             "LOG_LEVEL": "WARNING",
+            "PYTHONFAULTHANDLER": "1",  # a native crash prints every thread's stack
             **extra,
         }
     )
@@ -170,7 +171,7 @@ def test_one_event_delivered_50_times_from_threads_and_processes_makes_one_run(
     results: list[str] = []
     for p in procs:
         out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()[-2000:]
+        assert p.returncode == 0, err.decode()[-8000:]
         results += json.loads(out)
     assert len(results) == 50
     store = SqliteRunStore(root / "state" / "runs.sqlite")
