@@ -42,6 +42,15 @@ class EvalExample:
     reference: str
     prompt_text: str  # the last user text, for people reading predictions.jsonl
 
+    def conversation_text(self) -> str:
+        """The whole prompt as plain text (system instruction and every turn, one `role: text`
+        line each): what an autorater needs to judge a multi-turn answer in context."""
+        lines = []
+        if self.system_instruction is not None:
+            lines.append(f"system: {_text(self.system_instruction)}")
+        lines += [f"{t.get('role', 'user')}: {_text(t)}" for t in self.contents if _text(t)]
+        return "\n".join(lines)
+
 
 @dataclass
 class Extraction:

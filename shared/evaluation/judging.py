@@ -91,7 +91,7 @@ def judge_one(
         attempt += 1
         try:
             got = judge.pairwise(
-                prompt=ex.prompt_text,
+                prompt=ex.conversation_text(),
                 response=tuned,
                 baseline_response=base,
                 reference=ex.reference,

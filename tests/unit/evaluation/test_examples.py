@@ -141,3 +141,28 @@ def test_skipped_lines_are_counted_and_do_not_take_sample_slots() -> None:
 def test_sample_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         sample([], size=0, seed="x")
+
+
+def test_the_judge_sees_the_whole_conversation() -> None:
+    from shared.evaluation.examples import EvalExample, extract
+
+    ex = extract(
+        {
+            "systemInstruction": {"parts": [{"text": "你是客服。"}]},
+            "contents": [
+                {"role": "user", "parts": [{"text": "充值没到账"}]},
+                {"role": "model", "parts": [{"text": "请提供订单号。"}]},
+                {"role": "user", "parts": [{"text": "订单号是123"}]},
+                {"role": "model", "parts": [{"text": "已为您补发。"}]},
+            ],
+        },
+        0,
+    )
+    assert isinstance(ex, EvalExample)
+    assert ex.conversation_text().splitlines() == [
+        "system: 你是客服。",
+        "user: 充值没到账",
+        "model: 请提供订单号。",
+        "user: 订单号是123",
+    ]
+    assert ex.prompt_text == "订单号是123"

@@ -63,11 +63,13 @@ class FlakyJudge:
         reference: str | None,
         metric_prompt_template: str,
     ) -> PairwiseJudgement:
+        # The judge sees the whole conversation; these tests key on its last user line.
+        key = prompt.rsplit("\n", 1)[-1].removeprefix("user: ")
         with self._lock:
-            self.calls.append(prompt)
+            self.calls.append(key)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            pending = self.failures.get(prompt) or []
+            pending = self.failures.get(key) or []
             exc = None
             if pending:
                 item = pending[0]
