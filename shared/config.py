@@ -76,6 +76,8 @@ class TuningConfig:
 
 
 _TOP_KEYS = {f for f in TuningConfig.__dataclass_fields__}
+#: Filled in from the bucket layout by the validator, never from tuning.yaml.
+DATASET_KEYS = ("train_dataset", "validation_dataset", "test_dataset")
 _EVAL_KEYS = {f for f in EvaluationConfig.__dataclass_fields__}
 _GATE_KEYS = {"min", "min_delta"}
 
@@ -277,6 +279,14 @@ def parse_tuning_yaml(data: bytes, *, source: str, base: TuningConfig) -> Tuning
         raise ConfigError(f"{source}: invalid YAML{at}: {problem}. Fix the syntax.") from None
     if raw is None:
         return base
+    if isinstance(raw, Mapping):
+        from_layout = [k for k in DATASET_KEYS if k in raw]
+        if from_layout:
+            raise ConfigError(
+                f"{source}: {', '.join(from_layout)} cannot be set here: the datasets are the "
+                "files beside tuning.yaml (train.jsonl, validation.jsonl, test.jsonl). Remove "
+                "the key(s) and put the files in the folder."
+            )
     return apply_overrides(base, raw, source=source)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.runs import Run, parse_time
+from shared.runs import Run, age_seconds, parse_time
 
 METRIC_ORDER = ("exact_match", "bleu", "chrf", "rouge_l")
 
@@ -35,7 +35,7 @@ def run_view(run: Run, now: datetime | None = None) -> dict[str, Any]:
     """The run document plus derived fields (`age_seconds`, `stage_seconds`)."""
     now = now or datetime.now(UTC)
     doc = run.to_dict()
-    doc["age_seconds"] = round((now - parse_time(run.created_at)).total_seconds(), 3)
+    doc["age_seconds"] = round(age_seconds(run.created_at, now), 3)
     doc["stage_seconds"] = stage_seconds(run, now)
     return doc
 
@@ -87,7 +87,7 @@ def render_table(runs: Sequence[Run]) -> Any:
     table.add_column("detail", overflow="fold", max_width=100)
     for run in runs:
         status = str(run.status) + (" [sim]" if run.simulated else "")
-        age = _fmt_age((datetime.now(UTC) - parse_time(run.created_at)).total_seconds())
+        age = _fmt_age(age_seconds(run.created_at))
         # Text, not markup: "[sim]" and brackets in error messages must print as they are.
         cells = (run.run_id, status, age, _stage_summary(run), _shorten(summary_line(run), 140))
         table.add_row(*(Text(c) for c in cells))
@@ -151,7 +151,7 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int = 15) -> str:
     """The status page: a self-refreshing table, no scripts, every value escaped."""
     rows = []
     for run in runs:
-        stages = ", ".join(f"{k} {_fmt_age(v)}" for k, v in stage_seconds(run).items())
+        stages = _stage_summary(run)
         link = html.escape(run.job.console_url or "")
         job = f'<a href="{link}">job</a>' if link.startswith("https://") else ""
         rows.append(
@@ -161,7 +161,7 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int = 15) -> str:
                 rid=html.escape(run.run_id),
                 st=html.escape(str(run.status))
                 + (" <em>(simulated)</em>" if run.simulated else ""),
-                age=_fmt_age((datetime.now(UTC) - parse_time(run.created_at)).total_seconds()),
+                age=_fmt_age(age_seconds(run.created_at)),
                 stages=html.escape(stages),
                 detail=html.escape(summary_line(run)),
                 job=job,

@@ -8,13 +8,13 @@ Character n-grams are used because Chinese has no spaces: a word tokenizer would
 from __future__ import annotations
 
 import hashlib
-import math
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared import errors
+from shared.datasets.tokens import estimate_text
 
 #: Tokens Gemini bills for one image / file part (its documented per-image figure).
 FILE_PART_TOKENS = 258
@@ -94,20 +94,15 @@ def check_contents(contents: Sequence[Mapping[str, Any]]) -> None:
 
 
 def estimate_tokens(contents: Sequence[Mapping[str, Any]]) -> int:
-    """Deterministic stand-in for `count_tokens`: a CJK character ~ 1 token, other text ~ 4
-    characters per token, a file part a fixed 258. Never decreases as text grows."""
+    """Deterministic stand-in for `count_tokens`: the validator's calibrated text estimate
+    (`shared.datasets.tokens`, one CJK character ~ one token) plus a fixed 258 per file part."""
     total = 0
     for turn in contents:
         parts = turn.get("parts")
         for part in parts if isinstance(parts, list) else []:
             if not isinstance(part, Mapping):
                 continue
-            if "text" in part:
-                text = part_text(part)
-                cjk = sum(1 for ch in text if is_cjk(ch))
-                total += cjk + math.ceil((len(text) - cjk) / 4)
-            else:
-                total += FILE_PART_TOKENS
+            total += estimate_text(part_text(part)) if "text" in part else FILE_PART_TOKENS
     return max(total, 1)
 
 

@@ -11,8 +11,7 @@ a redelivered message (the evaluator crashed) is evaluated again with the same s
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from dataclasses import replace
 
 from shared.backend import Backend
 from shared.config import TuningConfig, apply_overrides
@@ -85,8 +84,8 @@ def _evaluate(backend: Backend, run: Run) -> str:
         seed=run.run_id,
         judge=backend.judge if config.evaluation.judge else None,
     )
-    report: dict[str, Any] = dict(result.report)
-    report.update({"run_id": run.run_id, "eval_set": blobs.uri(bucket, name)})
+    where = {"run_id": run.run_id, "eval_set": blobs.uri(bucket, name)}
+    result = replace(result, report={**result.report, **where})
     report_name = layout.evaluation_report_name(run.run_id)
     pred_name = layout.predictions_name(run.run_id)
     blobs.write_bytes(
@@ -95,10 +94,10 @@ def _evaluate(backend: Backend, run: Run) -> str:
     blobs.write_bytes(
         s.artifacts_bucket,
         report_name,
-        json.dumps(report, ensure_ascii=False, indent=1).encode(),
+        result.report_json(),
         content_type="application/json",
     )
-    simulated = bool(result.summary.get("simulated"))
+    simulated = result.simulated
     patch = {
         "evaluation": {
             "passed": result.passed,

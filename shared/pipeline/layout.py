@@ -29,7 +29,6 @@ class DatasetObjects:
     validation: str | None
     test: str | None
     config: str | None
-    dataset_name: str
 
 
 def trigger_objects(name: str) -> DatasetObjects | None:
@@ -45,7 +44,7 @@ def trigger_objects(name: str) -> DatasetObjects | None:
     if any(not p or p.startswith(".") for p in parts):
         return None
     if len(parts) == 1:
-        return DatasetObjects(name, None, None, None, parts[0][: -len(".jsonl")])
+        return DatasetObjects(name, None, None, None)
     if len(parts) == 2 and parts[1] == TRAIN:
         folder = f"{INCOMING}{parts[0]}/"
         return DatasetObjects(
@@ -53,7 +52,6 @@ def trigger_objects(name: str) -> DatasetObjects | None:
             validation=folder + VALIDATION,
             test=folder + TEST,
             config=folder + TUNING_YAML,
-            dataset_name=parts[0],
         )
     return None
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
@@ -110,20 +110,25 @@ def _validate(
 
     blobs, s = backend.blobs, backend.settings
     run_id = run.run_id
-    siblings = {
-        role: name
+    # Each sibling that exists, with the generation we saw: all reads below are pinned to it,
+    # so a sibling replaced mid-run cannot mix two versions into one validation.
+    found = {
+        role: blobs.stat(obj.bucket, name) if name is not None else None
         for role, name in (
             ("validation", objects.validation),
             ("test", objects.test),
             ("config", objects.config),
         )
-        if name is not None and blobs.stat(obj.bucket, name) is not None
     }
+    generations = {role: info.generation for role, info in found.items() if info is not None}
+    siblings = {role: info.name for role, info in found.items() if info is not None}
     # Configuration first: a bad tuning.yaml rejects the run before reading gigabytes.
     config: TuningConfig = s.defaults
     try:
         if "config" in siblings:
-            data = blobs.read_bytes(obj.bucket, siblings["config"])
+            data = blobs.read_bytes(
+                obj.bucket, siblings["config"], generation=generations["config"]
+            )
             config = parse_tuning_yaml(data, source=siblings["config"], base=s.defaults)
     except ConfigError as e:
         finding = {
@@ -138,6 +143,13 @@ def _validate(
     dataset_patch: dict[str, Any] = {
         f"{role}_uri": blobs.uri(obj.bucket, name) for role, name in siblings.items()
     }
+    # The resolved config names the datasets too (the seed's fields), from the same layout.
+    config = replace(
+        config,
+        train_dataset=blobs.uri(obj.bucket, obj.name),
+        validation_dataset=dataset_patch.get("validation_uri"),
+        test_dataset=dataset_patch.get("test_uri"),
+    )
     names = {"train": obj.name, **{r: n for r, n in siblings.items() if r != "config"}}
     try:
         with ExitStack() as stack:
@@ -148,7 +160,9 @@ def _validate(
             }
             for role in ("validation", "test"):
                 if role in siblings:
-                    streams[role] = stack.enter_context(blobs.open_read(obj.bucket, siblings[role]))
+                    streams[role] = stack.enter_context(
+                        blobs.open_read(obj.bucket, siblings[role], generation=generations[role])
+                    )
             report = validate_dataset(
                 streams["train"],
                 validation=streams.get("validation"),
@@ -159,8 +173,9 @@ def _validate(
             )
     except NotFound as e:
         msg = (
-            f"{obj.name} generation {obj.generation} is gone ({e.message}); "
-            "a newer upload replaced it and has its own run"
+            f"{e.message}: a file of this dataset was replaced while it was being validated. "
+            "A new train.jsonl starts its own run; if only a sibling changed, upload "
+            "train.jsonl again to validate the new set."
         )
         advance(
             backend,

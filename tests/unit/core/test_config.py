@@ -62,6 +62,7 @@ def test_evaluation_judge_is_off_by_default_and_must_be_a_boolean() -> None:
         ("- a\n- b\n", "expected a mapping"),
         ("epoch: [\n", "invalid YAML at line"),
         ("!!python/object/apply:os.system ['true']\n", "invalid YAML"),
+        ("validation_dataset: gs://x/v.jsonl\n", "the datasets are the files beside"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(text: str, needle: str) -> None:

@@ -8,6 +8,7 @@ due message of the pipeline topics to the step that subscribes to it.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ class World:
                         parse_pubsub_data(
                             {
                                 "message": {
-                                    "data": __import__("base64").b64encode(m.data).decode(),
+                                    "data": base64.b64encode(m.data).decode(),
                                     "attributes": m.attributes,
                                 }
                             }

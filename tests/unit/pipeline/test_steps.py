@@ -37,6 +37,9 @@ def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
     world.pump()
     run = world.run(rid)
     assert run.status == S.TRAINING and run.job.name and run.job.simulated
+    assert run.config["train_dataset"] == run.dataset.uri  # the seed's fields, from the layout
+    assert run.config["test_dataset"] == run.dataset.test_uri
+    assert run.config["validation_dataset"] is None
     finish_training(world)
     run = world.run(rid)
     assert run.status == S.SUCCEEDED, run.history
@@ -330,3 +333,23 @@ def test_cancel_a_queued_run_and_a_training_run(tmp_path: Path) -> None:
         cancel_run(world.backend, a)
     with pytest.raises(PermanentError, match="no run"):
         cancel_run(world.backend, "nope")
+
+
+def test_a_sibling_replaced_during_validation_fails_the_run_with_what_to_do(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    obj = world.drop_dataset(test=TEST_SET)
+    blobs = world.backend.blobs
+    real_stat = blobs.stat
+
+    def stat_then_replace(bucket: str, name: str) -> object:
+        info = real_stat(bucket, name)
+        if name.endswith("test.jsonl"):  # someone uploads a new test.jsonl right after the look
+            world.drop(name, TEST_SET + b"\n")
+        return info
+
+    monkeypatch.setattr(blobs, "stat", stat_then_replace)
+    out = upload.handle_upload(world.backend, obj)
+    run = world.run(out.run_id or "")
+    assert out.action == "failed" and run.status == S.FAILED and run.error
+    assert run.error.code == "superseded" and "upload train.jsonl again" in run.error.message

@@ -127,10 +127,12 @@ def test_bad_contents_are_a_clear_400(tmp_path: Path) -> None:
             models.generate(endpoint, contents)
 
 
-def test_token_estimate_counts_cjk_characters_and_english_quarters() -> None:
-    assert estimate_tokens(user("你好世界")) == 4
-    assert estimate_tokens(user("a" * 40)) == 10
-    assert estimate_tokens(user("充值100钻石")) == 4 + 1
+def test_token_estimate_is_the_validators_and_counts_file_parts() -> None:
+    from shared.datasets.tokens import estimate_text
+
+    assert estimate_tokens(user("你好世界")) == 4  # about one token per CJK character
+    assert estimate_tokens(user("a" * 40)) == 9  # about 4 characters per token
+    assert estimate_tokens(user("充值100钻石")) == estimate_text("充值100钻石")
     image = [{"role": "user", "parts": [{"fileData": {"fileUri": "gs://b/x.png"}}]}]
     assert estimate_tokens(image) == 258
 
