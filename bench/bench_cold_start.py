@@ -41,7 +41,7 @@ spec = importlib.util.spec_from_file_location("fn_main", sys.argv[1])
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 t1 = time.perf_counter()
-from shared.config import Settings
+from shared.settings import Settings
 s = Settings.from_env()
 marks = []
 for port in sys.argv[2].split(","):

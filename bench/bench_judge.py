@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from shared.evaluation.judging import DEFAULT_PAIRWISE_TEMPLATE
 from shared.gcp.vertex_judge import VertexJudge
-from shared.local.sim_judge import SimulatedJudge
+from shared.simulator.judge import SimulatedJudge
 from tests.fakes.vertex_fake import VertexFake
 
 PROMPT = "我充值了648元宝但是一直没到账，怎么办？"

@@ -11,9 +11,9 @@ import threading
 import time
 from pathlib import Path
 
+from shared.host.runtime import LocalRuntime, Route, RuntimeOptions
+from shared.host.sources import STORAGE_TOPIC
 from shared.local.bus import SqliteBus, SubscriptionPolicy
-from shared.local.runtime import LocalRuntime, Route, RuntimeOptions
-from shared.local.scheduler import STORAGE_TOPIC
 from shared.local.store import SqliteRunStore
 from shared.runs import DatasetInfo, Run, RunStatus, make_run_id
 

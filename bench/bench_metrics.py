@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from shared.config import EvaluationConfig
 from shared.evaluation import evaluate, score
 from shared.ports import Generation
+from shared.tuning_config import EvaluationConfig
 
 REPEATS = 7
 ZH = "请重新启动游戏并再次登录以领取奖励订单已经发货预计三天内送达抱歉该活动结束设置打开通知权限"
@@ -98,7 +98,7 @@ def main() -> None:
     print(f"median of {REPEATS} runs; sacrebleu reference: {'yes' if have_sacrebleu else 'no'}")
 
     # The evaluator imports config, ports and a thread pool anyway; compare what comes on top.
-    needed = "import shared.config, shared.ports, concurrent.futures"
+    needed = "import shared.settings, shared.ports, concurrent.futures"
     base = _import_seconds(needed)
     ours = _import_seconds("import shared.evaluation") - base
     print(f"import shared.evaluation on top of config+ports: {ours * 1000:.0f} ms")

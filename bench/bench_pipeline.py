@@ -14,24 +14,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from shared.backend import Backend
-from shared.config import Settings
+from shared.composition import LazyDeps
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import SqliteBus
-from shared.local.sim_config import SimConfig
-from shared.local.sim_models import SimulatedModels
-from shared.local.sim_tuner import SimulatedTuner
 from shared.local.store import SqliteRunStore
 from shared.pipeline import poll
 from shared.ports import TuningJobSpec
 from shared.runs import DatasetInfo, HistoryEntry, Run, RunStatus, utcnow
+from shared.settings import Settings
+from shared.simulator.config import SimConfig
+from shared.simulator.models import SimulatedModels
+from shared.simulator.tuner import SimulatedTuner
 
 FINISHED = 10_000
 ACTIVE = 10
 TICKS = 20
 
 
-def _backend(root: Path) -> tuple[Backend, SqliteRunStore, SimulatedTuner]:
+def _deps(root: Path) -> tuple[LazyDeps, SqliteRunStore, SimulatedTuner]:
     for d in ("bucket", "artifacts", "state"):
         (root / d).mkdir(parents=True, exist_ok=True)
     settings = Settings.from_env(
@@ -41,7 +41,7 @@ def _backend(root: Path) -> tuple[Backend, SqliteRunStore, SimulatedTuner]:
     tuner = SimulatedTuner(
         root / "state" / "simulator.sqlite", config=SimConfig(training_seconds=1e9)
     )
-    backend = Backend(
+    deps = LazyDeps(
         settings,
         blobs=FolderBlobs(root),
         bus=SqliteBus(root / "state" / "b.db"),
@@ -49,7 +49,7 @@ def _backend(root: Path) -> tuple[Backend, SqliteRunStore, SimulatedTuner]:
         tuner=tuner,
         models=SimulatedModels(tuner),
     )
-    return backend, store, tuner
+    return deps, store, tuner
 
 
 def _fill(root: Path, store: SqliteRunStore, tuner: SimulatedTuner, finished: int) -> None:
@@ -87,13 +87,13 @@ def _fill(root: Path, store: SqliteRunStore, tuner: SimulatedTuner, finished: in
         store.create(run)
 
 
-def _measure(backend: Backend, store: SqliteRunStore) -> tuple[float, float]:
-    poll.poll_once(backend)  # warm
+def _measure(deps: LazyDeps, store: SqliteRunStore) -> tuple[float, float]:
+    poll.poll_once(deps)  # warm
     times, reads = [], []
     for _ in range(TICKS):
         r0 = store.reads
         t0 = time.perf_counter()
-        poll.poll_once(backend)
+        poll.poll_once(deps)
         times.append((time.perf_counter() - t0) * 1000)
         reads.append(store.reads - r0)
     return statistics.median(times), statistics.median(reads)
@@ -101,9 +101,9 @@ def _measure(backend: Backend, store: SqliteRunStore) -> tuple[float, float]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as big, tempfile.TemporaryDirectory() as small:
-        b1, s1, t1 = _backend(Path(big))
+        b1, s1, t1 = _deps(Path(big))
         _fill(Path(big), s1, t1, FINISHED)
-        b2, s2, t2 = _backend(Path(small))
+        b2, s2, t2 = _deps(Path(small))
         _fill(Path(small), s2, t2, 0)
         ms_big, reads_big = _measure(b1, s1)
         ms_small, reads_small = _measure(b2, s2)

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shared.local.simulator import SimulatedModels, SimulatedTuner
 from shared.ports import TuningJobSpec
+from shared.simulator import SimulatedModels, SimulatedTuner
 
 TOPICS = ["账号", "密码", "充值", "钻石", "礼包", "闪退", "卡顿", "登录"]
 TOPICS += ["封禁", "退款", "活动", "皮肤", "英雄", "公会", "好友", "邮件"]

@@ -2,7 +2,7 @@
 # (tests/infra/test_wiring.py checks both ways); every function reads the same Settings.
 
 locals {
-  # Every variable in shared/config.py SETTINGS_ENV, and nothing else.
+  # Every variable in shared/settings.py SETTINGS_ENV, and nothing else.
   function_env = {
     BACKEND                          = "gcp"
     GCP_PROJECT                      = var.project_id

@@ -1,15 +1,29 @@
 """Error kinds that decide what the platform does with an event.
 
-The delivery design (DESIGN.md, "Delivery semantics") needs exactly three outcomes, so every
-adapter maps its client's exceptions onto these and the pipeline never sees a cloud exception:
+The delivery design (docs/ARCHITECTURE.md, "Errors and delivery") has exactly three outcomes,
+and every class below belongs to exactly one of them. Adapters map their client's exceptions
+onto these, so the pipeline never sees a cloud exception:
 
-- `TransientError`: raise out of the handler so the platform retries with backoff (429, 503,
-  UNAVAILABLE, DEADLINE_EXCEEDED, a lost compare-and-set race that must be re-read).
-- `QuotaExceeded`: a transient error that the launcher treats as "leave the run QUEUED".
-- `PermanentError`: record it on the run (FAILED / REJECTED with the message) and acknowledge.
+- **retry** — `TransientError` and its subclasses: raise out of the handler so the platform
+  redelivers with backoff (429, 503, UNAVAILABLE, DEADLINE_EXCEEDED, a lost compare-and-set
+  race, a precondition that held for someone else). `QuotaExceeded` is the one a step may catch
+  to leave a run QUEUED instead.
+- **fail the run** — `PermanentError` and its subclasses: retrying cannot help. Inside a step
+  the run records it (FAILED / REJECTED with the message); the event is acknowledged.
+  `NotFound` (an object, document or job that does not exist) and `ConfigError` (a wrong setting
+  or `tuning.yaml` value) are permanent.
+- **acknowledge** — `InvalidMessage`: the event itself is unreadable or names no run, so there
+  is no run to fail; it is logged and acknowledged (retrying would only feed the dead-letter
+  topic later).
+
+`outcome()` says which of the three an exception leads to; the function guard uses it.
 """
 
 from __future__ import annotations
+
+from typing import Literal
+
+Outcome = Literal["retry", "fail_run", "acknowledge"]
 
 
 class PipelineError(Exception):
@@ -36,25 +50,45 @@ class QuotaExceeded(TransientError):
     code = "quota_exceeded"
 
 
+class PreconditionFailed(TransientError):
+    """A generation / compare-and-set precondition did not hold: someone else wrote first.
+    Retrying re-reads the new state (where callers expect it, e.g. create-if-absent, they catch
+    it and treat it as "already done")."""
+
+    code = "precondition_failed"
+
+
 class PermanentError(PipelineError):
     """Retrying cannot help; the run records this and the event is acknowledged."""
 
     code = "permanent"
 
 
-class NotFound(PipelineError):
+class NotFound(PermanentError):
     """The object, document or job does not exist (or not at the requested generation)."""
 
     code = "not_found"
 
 
-class PreconditionFailed(PipelineError):
-    """A generation / compare-and-set precondition did not hold."""
-
-    code = "precondition_failed"
-
-
-class ConfigError(PipelineError):
+class ConfigError(PermanentError):
     """A setting or a `tuning.yaml` value is wrong; the message says which and how to fix it."""
 
     code = "invalid_config"
+
+
+class InvalidMessage(PermanentError):
+    """The event or message cannot be read or names no run: acknowledged with a log line, since
+    there is no run to record it on and no retry can make it readable."""
+
+    code = "invalid_message"
+
+
+def outcome(error: BaseException) -> Outcome:
+    """What the platform should do with the event that raised `error`. Anything that is not a
+    `PipelineError` (a bug, an unexpected client exception) is retried, so a fix can still
+    process it before it is dead-lettered."""
+    if isinstance(error, InvalidMessage):
+        return "acknowledge"
+    if isinstance(error, PermanentError):
+        return "fail_run"
+    return "retry"

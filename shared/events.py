@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from shared.errors import PermanentError
+from shared.errors import InvalidMessage
 
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -45,23 +45,13 @@ class CloudEventLike(Protocol):
 
 @dataclass(frozen=True)
 class Envelope:
-    """The CloudEvent context the pipeline needs: id for logs, time for the age check."""
+    """The CloudEvent context the pipeline needs: id for logs, time for the age check
+    (`shared.pipeline.entry.too_old`)."""
 
     id: str
     type: str
     source: str
     time: str | None
-
-    def age_seconds(self, now: datetime | None = None) -> float | None:
-        if not self.time:
-            return None
-        try:
-            t = datetime.fromisoformat(self.time.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=UTC)
-        return ((now or datetime.now(UTC)) - t).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -110,9 +100,9 @@ def _data_dict(event: CloudEventLike) -> Mapping[str, Any]:
         try:
             data = json.loads(data)
         except ValueError:
-            raise PermanentError("event data is not JSON") from None
+            raise InvalidMessage("event data is not JSON") from None
     if not isinstance(data, Mapping):
-        raise PermanentError("event data is not a JSON object")
+        raise InvalidMessage("event data is not a JSON object")
     return data
 
 
@@ -129,7 +119,7 @@ def parse_storage_object(data: Mapping[str, Any]) -> StorageObject:
             time_created=data.get("timeCreated"),
         )
     except (KeyError, TypeError, ValueError) as e:
-        raise PermanentError(f"not a Cloud Storage object event: missing or bad {e}") from None
+        raise InvalidMessage(f"not a Cloud Storage object event: missing or bad {e}") from None
 
 
 def storage_object(event: CloudEventLike) -> StorageObject:
@@ -139,12 +129,12 @@ def storage_object(event: CloudEventLike) -> StorageObject:
 def parse_pubsub_data(data: Mapping[str, Any]) -> PubSubMessage:
     msg = data.get("message")
     if not isinstance(msg, Mapping):
-        raise PermanentError("not a Pub/Sub event: no `message` object in the data")
+        raise InvalidMessage("not a Pub/Sub event: no `message` object in the data")
     raw = msg.get("data") or ""
     try:
         payload = base64.b64decode(raw, validate=True) if raw else b""
     except (binascii.Error, ValueError, TypeError):
-        raise PermanentError("Pub/Sub message data is not valid base64") from None
+        raise InvalidMessage("Pub/Sub message data is not valid base64") from None
     attrs = msg.get("attributes") or {}
     return PubSubMessage(
         data=payload,
@@ -180,19 +170,19 @@ def decode_message(msg: PubSubMessage, *, expect: str | None = None) -> Pipeline
     try:
         doc = json.loads(msg.data) if msg.data else {}
     except ValueError:
-        raise PermanentError("message body is not JSON") from None
+        raise InvalidMessage("message body is not JSON") from None
     if not isinstance(doc, dict):
-        raise PermanentError("message body is not a JSON object")
+        raise InvalidMessage("message body is not a JSON object")
     type_ = doc.get("type") or msg.attributes.get("type")
     version = doc.get("version", msg.attributes.get("version", MESSAGE_VERSION))
     try:
         version = int(version)
     except (TypeError, ValueError):
-        raise PermanentError(f"message version {version!r} is not a number") from None
+        raise InvalidMessage(f"message version {version!r} is not a number") from None
     if version != MESSAGE_VERSION:
-        raise PermanentError(f"message version {version} is not supported (this is v1)")
+        raise InvalidMessage(f"message version {version} is not supported (this is v1)")
     if expect is not None and type_ != expect:
-        raise PermanentError(f"expected a {expect!r} message, got {type_!r}")
+        raise InvalidMessage(f"expected a {expect!r} message, got {type_!r}")
     run_id = doc.get("run_id") or msg.attributes.get("run_id")
     body = {k: v for k, v in doc.items() if k not in ("type", "version", "run_id")}
     return PipelineMessage(type=str(type_), run_id=run_id, version=version, body=body)

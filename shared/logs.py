@@ -12,12 +12,19 @@ import sys
 from typing import Any
 
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+_level: str | None = None
+
+
+def set_level(level: str | None) -> None:
+    """Hide entries below `level` in this process (the demo's clean output); None: LOG_LEVEL."""
+    global _level
+    _level = level
 
 
 def log(severity: str, message: str, **fields: Any) -> None:
     """Emit one log entry. `fields` (run_id, event_id, stage...) become structured payload.
     `LOG_LEVEL` (default INFO) hides quieter entries, e.g. for the demo's clean output."""
-    threshold = _LEVELS.get(os.environ.get("LOG_LEVEL", "INFO").upper(), 20)
+    threshold = _LEVELS.get((_level or os.environ.get("LOG_LEVEL", "INFO")).upper(), 20)
     if _LEVELS.get(severity, 20) < threshold:
         return
     if os.environ.get("BACKEND", "local") == "gcp" or os.environ.get("LOG_FORMAT") == "json":

@@ -1,6 +1,9 @@
-"""The small interfaces the pipeline talks to. Adapters in `shared.gcp` and `shared.local`
-implement them; the contract tests in `tests/contract/` hold every implementation to the same
-behaviour. The pipeline imports only this module, never a cloud client.
+"""The small interfaces the pipeline talks to, and `Deps`, the bundle a step receives.
+
+Adapters in `shared.gcp`, `shared.local` and `shared.simulator` implement the ports; the contract
+tests in `tests/contract/` hold every implementation to the same behaviour. The pipeline imports
+only this module, never an adapter or a cloud client; `shared.composition` is the one place that
+builds the adapters (docs/ARCHITECTURE.md).
 
 All object locations are `(bucket, name)` pairs; `Blobs.uri()` renders a backend's URI
 (`gs://b/n` in the cloud, `file:///...` locally) for people and for Vertex AI.
@@ -12,7 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from shared.runs import Run, RunStatus
+from shared.runs import Change, Run, RunStatus
+from shared.settings import Settings
 
 # --------------------------------------------------------------------------------------------
 # Object storage
@@ -96,19 +100,20 @@ class RunStore(Protocol):
         dst: RunStatus,
         *,
         note: str = "",
-        patch: dict[str, Any] | None = None,
+        change: Change | None = None,
     ) -> Run | None:
         """Compare-and-set: move to `dst` only if the current status is in `expected`, applying
-        `patch` (see `shared.runs.apply_patch`) and appending history atomically. Returns the
-        new run, or None when the status did not match (someone else did the work). Under
-        heavy contention a store may raise `TransientError` instead of None (Firestore aborts
-        transactions after retries); the caller's event is then redelivered and finds the work."""
+        `change` to the run and appending history atomically (`shared.runs.transition_doc`).
+        Returns the new run, or None when the status did not match (someone else did the work).
+        Under heavy contention a store may raise `TransientError` instead of None (Firestore
+        aborts transactions after retries); the caller's event is then redelivered and finds the
+        work."""
         ...
 
     def update(
-        self, run_id: str, patch: dict[str, Any], *, expected: Iterable[RunStatus] | None = None
+        self, run_id: str, change: Change, *, expected: Iterable[RunStatus] | None = None
     ) -> Run | None:
-        """Patch sections without a status change (e.g. `job.state`), optionally only while the
+        """Change the run without a status change (e.g. `job.state`), optionally only while the
         status is in `expected`. Returns the new run or None if the condition failed."""
         ...
 
@@ -247,3 +252,44 @@ class Judge(Protocol):
         reference: str | None,
         metric_prompt_template: str,
     ) -> PairwiseJudgement: ...
+
+
+# --------------------------------------------------------------------------------------------
+# What a pipeline step receives
+# --------------------------------------------------------------------------------------------
+
+
+class Deps(Protocol):
+    """The ports and settings of one deployment, as a step sees them.
+
+    `shared.composition.LazyDeps` builds the real ones (each port on first use, so a function
+    that never calls Vertex AI never imports its client); tests pass any object with these
+    attributes. A step never learns which adapters it got, except through `simulated`, which
+    only labels what it records.
+    """
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def blobs(self) -> Blobs: ...
+
+    @property
+    def bus(self) -> Bus: ...
+
+    @property
+    def store(self) -> RunStore: ...
+
+    @property
+    def tuner(self) -> Tuner: ...
+
+    @property
+    def models(self) -> Models: ...
+
+    @property
+    def judge(self) -> Judge: ...
+
+    @property
+    def simulated(self) -> bool:
+        """True when tuning and inference are played by the local simulator."""
+        ...

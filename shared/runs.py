@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import msgspec
+
+from shared.clock import utcnow
+from shared.tuning_config import TuningConfig
 
 
 class RunStatus(StrEnum):
@@ -62,24 +65,6 @@ def can_transition(src: RunStatus, dst: RunStatus) -> bool:
     return dst in TRANSITIONS[src]
 
 
-def utcnow() -> str:
-    """ISO-8601 UTC with milliseconds: sorts as text, reads in the console."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(iso: str) -> datetime:
-    """The inverse of `utcnow()` (also accepts any ISO-8601 with an offset)."""
-    t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def age_seconds(iso: str | None, now: datetime | None = None) -> float:
-    """Seconds since `iso`; infinitely old when there is no time (never recorded)."""
-    if not iso:
-        return float("inf")
-    return ((now or datetime.now(UTC)) - parse_time(iso)).total_seconds()
-
-
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -117,9 +102,17 @@ class DatasetInfo:
     uri: str
     size: int = 0
     md5: str | None = None
+    #: Siblings as validated: object names and generations are what later steps read (pinned,
+    #: so a file replaced since is noticed, not silently used); URIs are for people and Vertex.
     validation_uri: str | None = None
     test_uri: str | None = None
     config_uri: str | None = None
+    validation_name: str | None = None
+    validation_generation: str | None = None
+    test_name: str | None = None
+    test_generation: str | None = None
+    config_name: str | None = None
+    config_generation: str | None = None
 
 
 @dataclass
@@ -173,7 +166,7 @@ class Run:
     dataset: DatasetInfo
     created_at: str
     updated_at: str
-    config: dict[str, Any] = field(default_factory=dict)
+    config: TuningConfig | None = None  #: resolved at validation; None before
     validation: ValidationInfo = field(default_factory=ValidationInfo)
     job: JobInfo = field(default_factory=JobInfo)
     evaluation: EvaluationInfo = field(default_factory=EvaluationInfo)
@@ -195,60 +188,68 @@ class Run:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = msgspec.to_builtins(self)
+        # Through JSON so tuples become lists: what Firestore and SQLite store, and people read.
+        out: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(self))
+        if out.get("config") is None:
+            out["config"] = {}  # the document's shape before validation, as it always was
         return out
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Run:
+        if not doc.get("config"):
+            doc = {**doc, "config": None}
         return msgspec.convert(doc, cls)
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def tuning(self) -> TuningConfig:
+        """The resolved config; only runs past validation have one."""
+        if self.config is None:
+            raise ValueError(f"run {self.run_id} has no resolved config yet ({self.status})")
+        return self.config
 
-#: Dotted field paths a transition patch may set (the store applies them to the document).
-PATCHABLE = frozenset(
-    {"config", "validation", "job", "evaluation", "error", "dataset", "simulated"}
-)
+    @property
+    def dry_run(self) -> bool:
+        return self.config is not None and self.config.dry_run
+
+    def fail(self, stage: str, code: str, message: str) -> None:
+        """Record why the run stopped (FAILED / REJECTED): shown by every status view."""
+        self.error = RunError(stage, code, message)
 
 
-def apply_patch(doc: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Apply a patch of top-level sections (`job`, `validation`, ...) to a run document.
+#: A typed change to a run, applied by a store inside its compare-and-set (read, change, write
+#: as one atomic step). Steps write them as small functions of the `Run`.
+Change = Callable[[Run], None]
 
-    A section value that is a dict is merged key by key into the existing section, so the
-    poller can update `job.state` without rewriting `job.name`. `None` clears a section.
-    """
-    for key, value in patch.items():
-        if key not in PATCHABLE:
-            raise ValueError(f"run field {key!r} cannot be patched")
-        if isinstance(value, dict) and isinstance(doc.get(key), dict):
-            merged = dict(doc[key])
-            merged.update(value)
-            doc[key] = merged
-        else:
-            doc[key] = value
-    return doc
+
+def apply_change(doc: dict[str, Any], change: Change | None) -> dict[str, Any]:
+    """The document after `change`, with `updated_at` refreshed (what `RunStore.update` writes)."""
+    run = Run.from_dict(doc)
+    if change is not None:
+        change(run)
+    run.updated_at = utcnow()
+    return run.to_dict()
 
 
 def transition_doc(
-    doc: dict[str, Any], dst: RunStatus, *, note: str = "", patch: dict[str, Any] | None = None
+    doc: dict[str, Any], dst: RunStatus, *, note: str = "", change: Change | None = None
 ) -> dict[str, Any]:
-    """The document after moving to `dst`: status, `updated_at`, one history entry, the patch.
+    """The document after moving to `dst`: the change, status, `updated_at`, one history entry.
 
     Both stores call this inside their compare-and-set so the rules live in one place.
     """
-    src = RunStatus(doc["status"])
-    if not can_transition(src, dst):
-        raise ValueError(f"illegal transition {src} -> {dst}")
-    now = utcnow()
-    new = dict(doc)
-    if patch:
-        apply_patch(new, patch)
-    new["status"] = str(dst)
-    new["updated_at"] = now
-    new["history"] = [*doc.get("history", []), {"status": str(dst), "at": now, "note": note}]
-    return new
+    run = Run.from_dict(doc)
+    if not can_transition(run.status, dst):
+        raise ValueError(f"illegal transition {run.status} -> {dst}")
+    if change is not None:
+        change(run)
+    run.status = dst
+    run.updated_at = utcnow()
+    run.history.append(HistoryEntry(dst, run.updated_at, note))
+    return run.to_dict()
 
 
 def _build_msgspec_type_info() -> None:
@@ -261,6 +262,7 @@ def _build_msgspec_type_info() -> None:
     """
     sample = Run.new("warm-up", DatasetInfo("bucket", "name", "0", "uri"))
     sample.error = RunError("stage", "code", "message")
+    sample.config = TuningConfig()
     Run.from_dict(sample.to_dict())
 
 

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.runs import Run, age_seconds, parse_time
-
-METRIC_ORDER = ("exact_match", "bleu", "chrf", "rouge_l")
+from shared.clock import age_seconds, parse_time
+from shared.runs import Run
+from shared.tuning_config import EVAL_METRICS
 
 
 def stage_seconds(run: Run, now: datetime | None = None) -> dict[str, float]:
@@ -35,7 +35,7 @@ def run_view(run: Run, now: datetime | None = None) -> dict[str, Any]:
     """The run document plus derived fields (`age_seconds`, `stage_seconds`)."""
     now = now or datetime.now(UTC)
     doc = run.to_dict()
-    doc["age_seconds"] = round(age_seconds(run.created_at, now), 3)
+    doc["age_seconds"] = round(age_seconds(run.created_at, now) or 0.0, 3)
     doc["stage_seconds"] = stage_seconds(run, now)
     return doc
 
@@ -65,13 +65,13 @@ def summary_line(run: Run) -> str:
         return f"gates {verdict}: {metrics}"
     if run.job.state:
         return f"job {run.job.state}"
-    if run.config.get("dry_run") and str(run.status) == "VALIDATED":
+    if run.dry_run and str(run.status) == "VALIDATED":
         return "dry run: validated only"
     return run.history[-1].note if run.history else ""
 
 
 def _metric_key(name: str) -> int:
-    return METRIC_ORDER.index(name) if name in METRIC_ORDER else len(METRIC_ORDER)
+    return EVAL_METRICS.index(name) if name in EVAL_METRICS else len(EVAL_METRICS)
 
 
 def render_table(runs: Sequence[Run]) -> Any:
@@ -87,7 +87,7 @@ def render_table(runs: Sequence[Run]) -> Any:
     table.add_column("detail", overflow="fold", max_width=100)
     for run in runs:
         status = str(run.status) + (" [sim]" if run.simulated else "")
-        age = _fmt_age(age_seconds(run.created_at))
+        age = _fmt_age(age_seconds(run.created_at) or 0.0)
         # Text, not markup: "[sim]" and brackets in error messages must print as they are.
         cells = (run.run_id, status, age, _stage_summary(run), _shorten(summary_line(run), 140))
         table.add_row(*(Text(c) for c in cells))
@@ -161,7 +161,7 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int = 15) -> str:
                 rid=html.escape(run.run_id),
                 st=html.escape(str(run.status))
                 + (" <em>(simulated)</em>" if run.simulated else ""),
-                age=_fmt_age(age_seconds(run.created_at)),
+                age=_fmt_age(age_seconds(run.created_at) or 0.0),
                 stages=html.escape(stages),
                 detail=html.escape(summary_line(run)),
                 job=job,

@@ -4,7 +4,7 @@ the dead-letter topic); the run moves to FAILED and says where to look."""
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events
+from shared import composition, events
 from shared.pipeline import deadletter, entry
 
 
@@ -14,4 +14,4 @@ def on_dead_letter(cloud_event: CloudEvent) -> None:
     env = events.envelope(cloud_event)
     with entry.guard("deadletter", env):
         msg = events.pubsub_message(cloud_event)
-        deadletter.handle_dead_lettered(entry.backend(), msg)
+        deadletter.handle_dead_lettered(composition.instance(), msg)

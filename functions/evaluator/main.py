@@ -3,8 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events, logs
-from shared.errors import PermanentError
+from shared import composition, events, logs
 from shared.pipeline import entry, evaluate
 
 
@@ -12,13 +11,11 @@ from shared.pipeline import entry, evaluate
 def on_evaluation_requested(cloud_event: CloudEvent) -> None:
     env = events.envelope(cloud_event)
     with entry.guard("evaluator", env):
-        b = entry.backend()
-        if entry.too_old(env, b):
+        deps = composition.instance()
+        if entry.too_old(env, deps.settings):
             return
         msg = events.decode_message(
             events.pubsub_message(cloud_event), expect=events.EVALUATION_REQUESTED
         )
-        if not msg.run_id:
-            raise PermanentError("evaluation-requested message without run_id")
-        result = evaluate.handle_evaluation_request(b, msg.run_id)
+        result = evaluate.handle_evaluation_request(deps, msg.run_id)
         logs.info(f"evaluator: {result}", run_id=msg.run_id)

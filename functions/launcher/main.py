@@ -3,8 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events, logs
-from shared.errors import PermanentError
+from shared import composition, events, logs
 from shared.pipeline import entry, launch
 
 
@@ -12,12 +11,10 @@ from shared.pipeline import entry, launch
 def on_dataset_validated(cloud_event: CloudEvent) -> None:
     env = events.envelope(cloud_event)
     with entry.guard("launcher", env):
-        b = entry.backend()
-        if entry.too_old(env, b):
+        deps = composition.instance()
+        if entry.too_old(env, deps.settings):
             return
         msg = events.decode_message(
             events.pubsub_message(cloud_event), expect=events.DATASET_VALIDATED
         )
-        if not msg.run_id:
-            raise PermanentError("dataset-validated message without run_id")
-        logs.info(f"launcher: {launch.handle_validated(b, msg.run_id)}", run_id=msg.run_id)
+        logs.info(f"launcher: {launch.handle_validated(deps, msg.run_id)}", run_id=msg.run_id)

@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import events, logs
+from shared import composition, events, logs
 from shared.pipeline import entry, poll
 
 
@@ -11,10 +11,10 @@ from shared.pipeline import entry, poll
 def on_poll_tick(cloud_event: CloudEvent) -> None:
     env = events.envelope(cloud_event)
     with entry.guard("poller", env):
-        b = entry.backend()
-        if entry.too_old(env, b):  # a backlog of stale ticks is worth one poll, not hundreds
+        deps = composition.instance()
+        if entry.too_old(env, deps.settings):  # a backlog of stale ticks is worth one poll
             return
-        r = poll.poll_once(b)
+        r = poll.poll_once(deps)
         if r.changed or r.started or r.errors:  # quiet ticks stay out of the logs
             logs.info(
                 f"poller: checked {r.checked}, changed {len(r.changed)}, "

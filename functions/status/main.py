@@ -5,13 +5,12 @@ import json
 import flask
 import functions_framework
 
-from shared import status
-from shared.pipeline import entry
+from shared import composition, status
 
 
 @functions_framework.http
 def status_page(request: flask.Request) -> flask.Response:
-    store = entry.backend().store
+    store = composition.instance().store
     run_id = request.args.get("run_id")
     if run_id:
         run = store.get(run_id)

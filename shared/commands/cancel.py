@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from shared.commands._backend import add_root_argument, backend_for
+from shared.commands._deps import add_root_argument, deps_for
 
 
 def add_parser(sub: Any) -> None:
@@ -20,9 +20,9 @@ def run(args: argparse.Namespace) -> int:
     from shared.errors import PermanentError
     from shared.pipeline.cancel import cancel_run
 
-    backend = backend_for(args)
+    deps = deps_for(args)
     try:
-        print(cancel_run(backend, args.run_id))
+        print(cancel_run(deps, args.run_id))
     except PermanentError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 1

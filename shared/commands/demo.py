@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -83,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
-    os.environ["SIM_TRAINING_SECONDS"] = str(args.training_seconds)
+    from shared import composition, logs
+    from shared.simulator import SimConfig
+
     if not args.verbose:
-        os.environ["LOG_LEVEL"] = "WARNING"
+        logs.set_level("WARNING")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(message)s",
@@ -94,13 +95,15 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
     )
     from shared import status
     from shared.commands.submit import ORDER, _copy_local
-    from shared.local.runtime import LocalRuntime, RuntimeOptions
-    from shared.local.store import SqliteRunStore
+    from shared.host.runtime import LocalRuntime, RuntimeOptions
 
     started = time.monotonic()
-    runtime = LocalRuntime(root, options=RuntimeOptions(tick=1.0, settle=0.2, rescan=1.0))
+    deps = composition.local_deps(root, simulator=SimConfig(training_seconds=args.training_seconds))
+    runtime = LocalRuntime(
+        root, options=RuntimeOptions(tick=1.0, settle=0.2, rescan=1.0), deps=deps
+    )
     runtime.start()
-    store = SqliteRunStore(runtime.layout.state / "runs.sqlite")
+    store = deps.store
     print(
         f"demo: local pipeline on {root} (Vertex AI is SIMULATED: {args.training_seconds:g} s "
         "of training, answers retrieved from the training data)"
@@ -118,7 +121,7 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
                 for h in run.history[len(seen) :]:
                     seen.append(str(h.status))
                     print(f"demo: {time.monotonic() - started:6.1f}s  {h.status:<10} {h.note}")
-                if run.is_terminal or (run.status == "VALIDATED" and run.config.get("dry_run")):
+                if run.is_terminal or (run.status == "VALIDATED" and run.dry_run):
                     break
             time.sleep(0.2)
         else:

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from shared.commands._backend import DEFAULT_LOCAL_ROOT
+from shared.commands._deps import DEFAULT_LOCAL_ROOT
 
 
 def _seconds(text: str) -> float:
@@ -68,10 +68,18 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
     )
-    from shared.local.runtime import LocalRuntime, RuntimeOptions
+    from shared import composition
+    from shared.errors import ConfigError
+    from shared.host.runtime import LocalRuntime, RuntimeOptions
 
     try:
-        runtime = LocalRuntime(root, options=RuntimeOptions(tick=args.tick, workers=args.workers))
+        deps = composition.local_deps(root, env=os.environ)
+        runtime = LocalRuntime(
+            root, options=RuntimeOptions(tick=args.tick, workers=args.workers), deps=deps
+        )
+    except ConfigError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ImportError, AttributeError) as e:
         print(f"error: cannot load the functions: {e}", file=sys.stderr)
         return 2

@@ -6,10 +6,9 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from shared.commands._backend import add_root_argument, backend_for
+from shared.commands._deps import add_root_argument, deps_for
 
 
 def _count(text: str) -> int:
@@ -39,12 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from shared.errors import PipelineError
 
     try:
-        backend = backend_for(args)
-        if backend.settings.backend == "local":
-            db = Path(backend.settings.local_root or ".") / "state" / "runs.sqlite"
+        deps = deps_for(args)
+        if deps.settings.backend == "local":
+            db = deps.layout.runs_db
             if not db.is_file():
                 print(
-                    f"error: no local pipeline at {db.parent.parent} (no state/runs.sqlite); "
+                    f"error: no local pipeline at {deps.layout.root} "
+                    f"(no {db.relative_to(deps.layout.root)}); "
                     "pass the --root of `gemini-tuning local`, or set BACKEND=gcp for the cloud",
                     file=sys.stderr,
                 )
@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
             Console().print(status.render_table(runs))
         return 0
 
-    where = "Firestore" if backend.settings.backend == "gcp" else str(backend.settings.local_root)
+    where = "Firestore" if deps.settings.backend == "gcp" else str(deps.settings.local_root)
     try:
-        store = backend.store
+        store = deps.store
         if not args.watch:
             return once()
         while True:
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         hint = (
             " Check GCP_PROJECT, FIRESTORE_DATABASE, RUNS_COLLECTION and your credentials "
             "(`gcloud auth application-default login`)."
-            if backend.settings.backend == "gcp"
+            if deps.settings.backend == "gcp"
             else ""
         )
         print(

@@ -108,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate_first(folder: Path, files: list[Path]) -> int:
-    from shared.config import TuningConfig, parse_tuning_yaml
     from shared.datasets import validate_dataset
     from shared.errors import ConfigError
+    from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
     config = TuningConfig()
     yaml_path = folder / "tuning.yaml"

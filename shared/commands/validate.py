@@ -85,10 +85,10 @@ def _open_gcs(uri: str, label: str, stack: contextlib.ExitStack) -> tuple[Binary
 
 
 def run(args: argparse.Namespace) -> int:
-    from shared.config import TuningConfig, parse_tuning_yaml
     from shared.datasets import validate_dataset
     from shared.errors import ConfigError
-    from shared.models import limits_for
+    from shared.model_limits import limits_for
+    from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
     if args.max_errors < 0:
         return _fail("--max-errors must be 0 or more.")
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"cannot read --config {args.config!r}: {e.strerror or e}.")
     model = args.model or config.source_model_name
     if limits_for(model) is None:
-        from shared.models import MODEL_LIMITS
+        from shared.model_limits import MODEL_LIMITS
 
         return _fail(f"unknown model {model!r}. Use one of: {', '.join(MODEL_LIMITS)}.")
     paths = {"train": args.train, "validation": args.validation, "test": args.test}

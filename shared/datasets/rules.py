@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.datasets.tokens import IMAGE_TOKENS, text_units
-from shared.models import ModelLimits
+from shared.model_limits import ModelLimits
 
 Emit = Callable[[str, str, str], None]
 """emit(code, path, message)"""

@@ -25,7 +25,7 @@ from shared.datasets.rules import ExampleFacts, check_example
 from shared.datasets.schema import any_decoder, fast_decoder
 from shared.datasets.stats import Distribution, DuplicateIndex
 from shared.datasets.tokens import CHAR_WEIGHT, EXTRA_WEIGHT, wide_chars
-from shared.models import DEFAULT_MODEL, MODEL_LIMITS, ModelLimits, limits_for
+from shared.model_limits import DEFAULT_MODEL, MODEL_LIMITS, ModelLimits, limits_for
 
 ROLES = ("train", "validation", "test")
 #: A model answer shorter than this many characters (and no function call) is flagged.

@@ -11,7 +11,6 @@ retries), `text` + `metrics` (CJK-aware scoring), `gates` (pass/fail with reason
 
 from shared.evaluation.judging import DEFAULT_PAIRWISE_TEMPLATE
 from shared.evaluation.metrics import METRIC_NAMES, score
-from shared.evaluation.predict import RetryPolicy
 from shared.evaluation.result import EvaluationResult
 from shared.evaluation.runner import evaluate
 
@@ -19,7 +18,6 @@ __all__ = [
     "DEFAULT_PAIRWISE_TEMPLATE",
     "METRIC_NAMES",
     "EvaluationResult",
-    "RetryPolicy",
     "evaluate",
     "score",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.config import Gate
+from shared.tuning_config import Gate
 
 #: Float noise allowance, so 0.35 - 0.30 still meets a 0.05 delta gate.
 EPSILON = 1e-9

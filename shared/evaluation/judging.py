@@ -16,9 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import TransientError
 from shared.evaluation.examples import EvalExample
-from shared.evaluation.predict import RetryPolicy
 from shared.ports import Judge, PairwiseJudgement
 
 CHOICES = ("CANDIDATE", "BASELINE", "TIE")
@@ -83,30 +81,22 @@ def judge_one(
     base: str,
     *,
     template: str,
-    retry: RetryPolicy,
 ) -> Verdict:
-    """Tuned is the candidate, base the baseline; transient errors are retried with backoff."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            got = judge.pairwise(
-                prompt=ex.conversation_text(),
-                response=tuned,
-                baseline_response=base,
-                reference=ex.reference,
-                metric_prompt_template=template,
-            )
-        except TransientError as e:
-            if attempt >= retry.attempts:
-                return Verdict(None, f"{_describe(e)} (after {attempt} attempts)")
-            retry.sleep(retry.delay(attempt))
-            continue
-        except Exception as e:  # any adapter failure is recorded on the example, never fatal
-            return Verdict(None, _describe(e))
-        if got.choice not in CHOICES:
-            return Verdict(None, f"judge returned an unknown choice {got.choice!r}")
-        return Verdict(got)
+    """Tuned is the candidate, base the baseline. The adapter retries a call; what still fails
+    is recorded on the example (see `shared.evaluation.predict`)."""
+    try:
+        got = judge.pairwise(
+            prompt=ex.conversation_text(),
+            response=tuned,
+            baseline_response=base,
+            reference=ex.reference,
+            metric_prompt_template=template,
+        )
+    except Exception as e:  # any adapter failure is recorded on the example, never fatal
+        return Verdict(None, _describe(e))
+    if got.choice not in CHOICES:
+        return Verdict(None, f"judge returned an unknown choice {got.choice!r}")
+    return Verdict(got)
 
 
 def judge_pairs(
@@ -114,7 +104,6 @@ def judge_pairs(
     items: Sequence[tuple[EvalExample, str, str]],
     *,
     max_concurrency: int,
-    retry: RetryPolicy,
     template: str = DEFAULT_PAIRWISE_TEMPLATE,
 ) -> list[Verdict]:
     """One verdict per `(example, tuned_text, base_text)`, in input order, at most
@@ -124,7 +113,7 @@ def judge_pairs(
     with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(items)))) as pool:
         return list(
             pool.map(
-                lambda it: judge_one(judge, it[0], it[1], it[2], template=template, retry=retry),
+                lambda it: judge_one(judge, it[0], it[1], it[2], template=template),
                 items,
             )
         )

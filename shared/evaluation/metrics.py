@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.evaluation.text import normalize, tokenize
+from shared.tuning_config import EVAL_METRICS
 
-METRIC_NAMES = ("exact_match", "bleu", "chrf", "rouge_l")
+METRIC_NAMES = EVAL_METRICS
 
 BLEU_ORDER = 4
 CHRF_CHAR_ORDER = 6

@@ -1,35 +1,20 @@
 """Prediction fan-out: every example to every model, bounded concurrency, input order kept.
 
 Why per-call error capture: one refused or timed-out call must not throw away an evaluation that
-already paid for hundreds of generations. Transient errors (429/503, `TransientError`) are
-retried with exponential backoff; anything still failing becomes an error on that example, and
-the caller decides whether too many failed.
+already paid for hundreds of generations. Retrying one call is the adapter's job (the Vertex AI
+adapters back off within a deadline, `shared.gcp.retry`); an error that still comes out of it
+becomes an error on that example, and the caller decides whether too many failed. Nothing here
+retries again: one retry layer per call (docs/ARCHITECTURE.md, "Errors and delivery").
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from shared.errors import TransientError
 from shared.evaluation.examples import EvalExample
 from shared.ports import Models
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for `TransientError`. `sleep` is injectable so tests do not wait."""
-
-    attempts: int = 4  # total tries per call, the first included
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
-
-    def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number `retry` (1-based)."""
-        return float(min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
 
 
 @dataclass(frozen=True)
@@ -39,7 +24,6 @@ class Prediction:
     text: str | None
     error: str | None = None
     simulated: bool = False
-    attempts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -51,24 +35,14 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}"
 
 
-def predict_one(models: Models, model: str, ex: EvalExample, retry: RetryPolicy) -> Prediction:
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            gen = models.generate(model, ex.contents, system_instruction=ex.system_instruction)
-        except TransientError as e:
-            if attempt >= retry.attempts:
-                return Prediction(
-                    None, f"{_describe(e)} (after {attempt} attempts)", False, attempt
-                )
-            retry.sleep(retry.delay(attempt))
-            continue
-        except Exception as e:  # any adapter failure is recorded on the example, never fatal
-            return Prediction(None, _describe(e), False, attempt)
-        if not isinstance(gen.text, str):
-            return Prediction(None, "model returned no text", gen.simulated, attempt)
-        return Prediction(gen.text, None, gen.simulated, attempt)
+def predict_one(models: Models, model: str, ex: EvalExample) -> Prediction:
+    try:
+        gen = models.generate(model, ex.contents, system_instruction=ex.system_instruction)
+    except Exception as e:  # any adapter failure is recorded on the example, never fatal
+        return Prediction(None, _describe(e), False)
+    if not isinstance(gen.text, str):
+        return Prediction(None, "model returned no text", gen.simulated)
+    return Prediction(gen.text, None, gen.simulated)
 
 
 def predict(
@@ -77,7 +51,6 @@ def predict(
     examples: Sequence[EvalExample],
     *,
     max_concurrency: int,
-    retry: RetryPolicy,
 ) -> list[list[Prediction]]:
     """One list per entry of `model_names` (same order), each aligned with `examples`.
 
@@ -90,7 +63,7 @@ def predict(
         return out
     with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(jobs)))) as pool:
         results = pool.map(
-            lambda job: predict_one(models, model_names[job[0]], examples[job[1]], retry), jobs
+            lambda job: predict_one(models, model_names[job[0]], examples[job[1]]), jobs
         )
         for (m, _), pred in zip(jobs, results, strict=True):
             out[m].append(pred)

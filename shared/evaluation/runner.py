@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from shared.config import EvaluationConfig
 from shared.errors import PermanentError, TransientError
 from shared.evaluation.examples import SKIP_REASONS, EvalExample, sample
 from shared.evaluation.gates import check_gates
@@ -27,9 +26,10 @@ from shared.evaluation.metrics import (
     pair_stats,
     sentence_scores,
 )
-from shared.evaluation.predict import Prediction, RetryPolicy, predict
+from shared.evaluation.predict import Prediction, predict
 from shared.evaluation.result import EvaluationResult
 from shared.ports import Judge, Models
+from shared.tuning_config import EvaluationConfig
 
 REPORT_VERSION = 1
 ROLES = ("tuned", "base")
@@ -78,7 +78,6 @@ def evaluate(
     base_model: str,
     config: EvaluationConfig,
     seed: str,
-    retry: RetryPolicy | None = None,
     judge: Judge | None = None,
 ) -> EvaluationResult:
     """Compare `tuned_model` with `base_model` on a seeded sample of `examples`.
@@ -89,7 +88,6 @@ def evaluate(
     Raises `TransientError` when more than half of the prediction calls fail (the platform
     retries later) and `PermanentError` when no example can be scored at all.
     """
-    retry = retry or RetryPolicy()
     metrics_wanted = tuple(m for m in config.metrics if m in METRIC_NAMES)
     t0 = time.perf_counter()
 
@@ -111,7 +109,6 @@ def evaluate(
         (tuned_model, base_model),
         picked,
         max_concurrency=config.max_concurrency,
-        retry=retry,
     )
     t2 = time.perf_counter()
 
@@ -156,7 +153,7 @@ def evaluate(
             for ex, tp, bp in zip(picked, tuned_preds, base_preds, strict=True)
             if tp.text is not None and bp.text is not None
         ]
-        verdicts = judge_pairs(judge, both, max_concurrency=config.max_concurrency, retry=retry)
+        verdicts = judge_pairs(judge, both, max_concurrency=config.max_concurrency)
         judge_summary = summarize(verdicts)
         _attach_verdicts(rows, [ex.index for ex, _, _ in both], verdicts, error_list)
     t_judged = time.perf_counter()

@@ -3,7 +3,7 @@
 - `create` is `document.create()`: the service refuses it when the id exists, so two concurrent
   deliveries of the same upload event cannot both start a run.
 - `transition` / `update` read and write inside a transaction and write the whole document with
-  `set`; the status rules come from `shared.runs.transition_doc` / `apply_patch` so both stores
+  `set`; the status rules come from `shared.runs.transition_doc` / `apply_change` so both stores
   enforce the same state machine. Whole-document writes also avoid the field-path updates and
   update-time preconditions that not every emulator implements.
 - `list_by_status` is an `in` filter on `status` ordered by `created_at`, so the poller reads only
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from shared.errors import PreconditionFailed, TransientError
 from shared.gcp.retry import call_with_retry
-from shared.runs import Run, RunStatus, apply_patch, transition_doc, utcnow
+from shared.runs import Change, Run, RunStatus, apply_change, transition_doc
 
 T = TypeVar("T")
 
@@ -83,9 +83,9 @@ class FirestoreRunStore:
     def _compare_and_set(
         self,
         run_id: str,
-        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        rewrite: Callable[[dict[str, Any]], dict[str, Any] | None],
     ) -> Run | None:
-        """Read the document in a transaction, let `change` return the new one (or None to leave
+        """Read the document in a transaction, let `rewrite` return the new one (or None to leave
         it), and write it. The transaction aborts and re-runs if the document moved meanwhile.
         A missing run returns None, as in every store."""
         from google.cloud import firestore
@@ -97,7 +97,7 @@ class FirestoreRunStore:
             snap = ref.get(transaction=txn)
             if not snap.exists:
                 return None
-            new = change(snap.to_dict())
+            new = rewrite(snap.to_dict())
             if new is not None:
                 txn.set(ref, new)
             return new
@@ -127,30 +127,28 @@ class FirestoreRunStore:
         dst: RunStatus,
         *,
         note: str = "",
-        patch: dict[str, Any] | None = None,
+        change: Change | None = None,
     ) -> Run | None:
         allowed = {str(s) for s in expected}
 
-        def change(doc: dict[str, Any]) -> dict[str, Any] | None:
+        def rewrite(doc: dict[str, Any]) -> dict[str, Any] | None:
             if doc.get("status") not in allowed:
                 return None
-            return transition_doc(doc, dst, note=note, patch=patch)
+            return transition_doc(doc, dst, note=note, change=change)
 
-        return self._compare_and_set(run_id, change)
+        return self._compare_and_set(run_id, rewrite)
 
     def update(
-        self, run_id: str, patch: dict[str, Any], *, expected: Iterable[RunStatus] | None = None
+        self, run_id: str, change: Change, *, expected: Iterable[RunStatus] | None = None
     ) -> Run | None:
         allowed = None if expected is None else {str(s) for s in expected}
 
-        def change(doc: dict[str, Any]) -> dict[str, Any] | None:
+        def rewrite(doc: dict[str, Any]) -> dict[str, Any] | None:
             if allowed is not None and doc.get("status") not in allowed:
                 return None
-            new = apply_patch(dict(doc), patch)
-            new["updated_at"] = utcnow()
-            return new
+            return apply_change(doc, change)
 
-        return self._compare_and_set(run_id, change)
+        return self._compare_and_set(run_id, rewrite)
 
     def _query(self, query: Any, what: str) -> list[Run]:
         docs = self._call(lambda: list(query.stream()), what)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shared.errors import PermanentError, TransientError
+from shared.errors import NotFound, PermanentError, TransientError
 from shared.gcp.retry import map_google_error
 
 #: Topic ids: 3-255 chars, start with a letter, then letters, digits and -_.~+% (Pub/Sub rules).
@@ -97,10 +97,10 @@ class PubSubBus:
             ) from exc
         except Exception as exc:
             err = map_google_error(exc, what=f"publish to {path}")
-            if not isinstance(err, TransientError | PermanentError):
-                # NotFound (no such topic) or a precondition: a deployment problem that a retry
-                # of the event will not fix; it still must not be lost, so the platform retries
-                # while someone fixes the topic.
+            if isinstance(err, NotFound):
+                # No such topic: a deployment problem that a retry of the event will not fix;
+                # the event still must not be lost, so the platform retries while someone
+                # fixes the topic.
                 raise TransientError(err.message, code=err.code) from exc
             raise err from exc
         return message_id

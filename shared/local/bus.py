@@ -30,8 +30,8 @@ from pathlib import Path
 
 import orjson
 
+from shared.clock import utcnow
 from shared.local.sqlite import ThreadConnections
-from shared.runs import utcnow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -1,8 +1,9 @@
 """Where the embedded local backend keeps things under its root folder.
 
-One table of names so the runtime, the adapters built by `shared.backend` and the `local`
-command agree: `root/bucket` is the datasets bucket, `root/artifacts` the artifacts bucket (a
-bucket is a folder named after it), `root/state/` holds the SQLite files.
+The one table of local paths: the host, the adapters built by `shared.composition`, the
+simulator and the CLI all ask `LocalLayout` and never spell a path themselves. `root/bucket` is
+the datasets bucket, `root/artifacts` the artifacts bucket (a bucket is a folder named after
+it), `root/state/` holds the SQLite files and the simulator's control file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ ARTIFACTS_BUCKET = "artifacts"
 STATE_DIR = "state"
 RUNS_DB = "runs.sqlite"
 BUS_DB = "bus.sqlite"
+SIMULATOR_DB = "simulator.sqlite"
+SIMULATOR_CONTROL = "simulator.json"
+SIMULATOR_PAGES = "simulator-jobs"
 
 #: Folder inside every bucket folder for temp files and locks. Its leading dot keeps it out of
 #: listings and away from the watcher, so a half-written file never looks like an upload.
@@ -50,6 +54,20 @@ class LocalLayout:
     @property
     def bus_db(self) -> Path:
         return self.state / BUS_DB
+
+    @property
+    def simulator_db(self) -> Path:
+        return self.state / SIMULATOR_DB
+
+    @property
+    def simulator_control(self) -> Path:
+        """The simulator's control file (faults and timing, re-read while it runs)."""
+        return self.state / SIMULATOR_CONTROL
+
+    @property
+    def simulator_pages(self) -> Path:
+        """Local stand-ins for the Cloud console pages of simulated jobs."""
+        return self.state / SIMULATOR_PAGES
 
     def create(self) -> LocalLayout:
         """Make the folders (idempotent) and return self."""

@@ -8,7 +8,7 @@ documents read so a benchmark or a test can prove that.
 Compare-and-set runs inside `BEGIN IMMEDIATE`: SQLite takes the write lock before the read, so
 two threads or two processes can never both see the old status. WAL lets readers go on while a
 writer holds the lock; `busy_timeout` makes writers queue instead of failing. The document
-change itself is `shared.runs.transition_doc` / `apply_patch`, so the rules live in one place.
+change itself is `shared.runs.transition_doc` / `apply_change`, so the rules live in one place.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from shared.local.sqlite import ThreadConnections
-from shared.runs import Run, RunStatus, apply_patch, transition_doc, utcnow
+from shared.runs import Change, Run, RunStatus, apply_change, transition_doc
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -76,7 +76,7 @@ class SqliteRunStore:
         self,
         run_id: str,
         expected: Iterable[RunStatus] | None,
-        change: Callable[[dict[str, Any]], dict[str, Any]],
+        rewrite: Callable[[dict[str, Any]], dict[str, Any]],
     ) -> Run | None:
         allowed = None if expected is None else {str(s) for s in expected}
         with self._db.write() as conn:
@@ -88,7 +88,7 @@ class SqliteRunStore:
             self._count(1)
             if allowed is not None and row[0] not in allowed:
                 return None
-            new = change(orjson.loads(row[1]))
+            new = rewrite(orjson.loads(row[1]))
             conn.execute(
                 "UPDATE runs SET status = ?, updated_at = ?, doc = ? WHERE run_id = ?",
                 (new["status"], new["updated_at"], _dumps(new), run_id),
@@ -102,21 +102,20 @@ class SqliteRunStore:
         dst: RunStatus,
         *,
         note: str = "",
-        patch: dict[str, Any] | None = None,
+        change: Change | None = None,
     ) -> Run | None:
         return self._cas(
-            run_id, list(expected), lambda doc: transition_doc(doc, dst, note=note, patch=patch)
+            run_id, list(expected), lambda doc: transition_doc(doc, dst, note=note, change=change)
         )
 
     def update(
-        self, run_id: str, patch: dict[str, Any], *, expected: Iterable[RunStatus] | None = None
+        self, run_id: str, change: Change, *, expected: Iterable[RunStatus] | None = None
     ) -> Run | None:
-        def change(doc: dict[str, Any]) -> dict[str, Any]:
-            new = apply_patch(dict(doc), patch)
-            new["updated_at"] = utcnow()
-            return new
-
-        return self._cas(run_id, None if expected is None else list(expected), change)
+        return self._cas(
+            run_id,
+            None if expected is None else list(expected),
+            lambda doc: apply_change(doc, change),
+        )
 
     def list_by_status(
         self, statuses: Iterable[RunStatus], *, limit: int | None = None

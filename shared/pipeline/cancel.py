@@ -8,29 +8,32 @@ could leave a job running that no run watches.
 
 from __future__ import annotations
 
-from shared.backend import Backend
 from shared.errors import PermanentError
-from shared.runs import RunStatus
+from shared.ports import Deps
+from shared.runs import Run, RunStatus
 
-from .transitions import advance
+from .transitions import advance, require_run
 
 S = RunStatus
 
 
-def cancel_run(backend: Backend, run_id: str, *, reason: str = "cancelled on request") -> str:
-    """What happened, in words. Raises PermanentError when the run cannot be cancelled."""
-    run = backend.store.get(run_id)
-    if run is None:
-        raise PermanentError(f"no run {run_id!r}")
+def _cancelling(r: Run) -> None:
+    r.job.state = "CANCELLING"
+
+
+def cancel_run(deps: Deps, run_id: str, *, reason: str = "cancelled on request") -> str:
+    """What happened, in words. Raises PermanentError when the run cannot be cancelled (an
+    `InvalidMessage` when there is no such run)."""
+    run = require_run(deps, run_id)
     if run.status == S.QUEUED:
-        if advance(backend, run_id, [S.QUEUED], S.CANCELLED, note=reason):
+        if advance(deps, run_id, [S.QUEUED], S.CANCELLED, note=reason):
             return "cancelled (it was waiting for a tuning slot)"
-        return cancel_run(backend, run_id, reason=reason)  # it just moved on: look again
+        return cancel_run(deps, run_id, reason=reason)  # it just moved on: look again
     if run.status == S.TRAINING:
         if not run.job.name:
             raise PermanentError("the tuning job is being created right now; try again in a minute")
-        backend.tuner.cancel_job(run.job.name)
-        backend.store.update(run_id, {"job": {"state": "CANCELLING"}}, expected=[S.TRAINING])
+        deps.tuner.cancel_job(run.job.name)
+        deps.store.update(run_id, _cancelling, expected=[S.TRAINING])
         return f"cancel requested for {run.job.name}; the run ends CANCELLED when the job stops"
     if run.is_terminal:
         raise PermanentError(f"run {run_id} already ended {run.status}")

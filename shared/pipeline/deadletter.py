@@ -2,7 +2,7 @@
 
 Without this a poison message would leave its run stuck in a working state forever. The run
 moves to FAILED from whatever non-terminal state it is in, with the last error as the message.
-Two callers: the local runtime (its bus knows the last error) and, in the cloud, the deadletter
+Two callers: the local host (its bus knows the last error) and, in the cloud, the deadletter
 function fed by the dead-letter topic (`handle_dead_lettered`: Pub/Sub only says where and how
 often delivery failed, so the message points at that function's logs).
 """
@@ -16,20 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import logs
-from shared.backend import Backend
-from shared.errors import PermanentError
-from shared.events import (
-    DATASET_VALIDATED,
-    EVALUATION_REQUESTED,
-    POLL_TICK,
-    RUN_EVENT,
-    PubSubMessage,
-    parse_storage_object,
-)
+from shared.errors import PipelineError
+from shared.events import RUN_EVENT, PubSubMessage, parse_storage_object
 from shared.pipeline import layout
+from shared.ports import Deps
+from shared.routes import consumer_of, hop_of_subscription
 from shared.runs import NON_TERMINAL, RunStatus, make_run_id
 
-from .transitions import advance, error_patch
+from .transitions import advance, failed
 
 
 def run_id_of(attributes: Mapping[str, str], data: Mapping[str, Any] | None = None) -> str | None:
@@ -44,7 +38,7 @@ def run_id_of(attributes: Mapping[str, str], data: Mapping[str, Any] | None = No
 
 
 def record_dead_letter(
-    backend: Backend,
+    deps: Deps,
     attributes: Mapping[str, str],
     error_text: str,
     *,
@@ -60,12 +54,12 @@ def record_dead_letter(
     tries = f" after {attempts} attempts" if attempts else ""
     message = f"message dead-lettered{tries}: {error_text}"
     moved = advance(
-        backend,
+        deps,
         run_id,
         NON_TERMINAL,
         RunStatus.FAILED,
         note="dead-lettered",
-        patch=error_patch(stage, "dead_lettered", message),
+        change=failed(stage, "dead_lettered", message),
     )
     return moved is not None
 
@@ -79,15 +73,6 @@ SOURCE_PROJECT = "CloudPubSubDeadLetterSourceSubscriptionProject"
 DELIVERY_COUNT = "CloudPubSubDeadLetterSourceDeliveryCount"
 SOURCE_PUBLISH_TIME = "CloudPubSubDeadLetterSourceTopicPublishTime"
 
-#: The pipeline hops whose poison messages end their run, by the function that consumes them.
-#: Subscription names are `<prefix>-<function>-push` (infra/modules/function).
-STAGES = ("validator", "launcher", "poller", "evaluator")
-#: Fallback when the source subscription names no known function: who consumes this type.
-STAGE_OF_TYPE = {
-    DATASET_VALIDATED: "launcher",
-    EVALUATION_REQUESTED: "evaluator",
-    POLL_TICK: "poller",
-}
 #: Shape of every id `make_run_id` makes (Firestore- and Vertex-label-safe). A poison body may
 #: carry anything; an id like `a/b` would address another document, so it counts as no run.
 _RUN_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -102,14 +87,6 @@ class DeadLetter:
     attempts: int | None
     subscription: str
     message_type: str | None
-
-
-def stage_of_subscription(subscription: str) -> str | None:
-    """`projects/p/subscriptions/gtp-launcher-push` or `gtp-launcher-push` -> `launcher`."""
-    short = subscription.rsplit("/", 1)[-1]
-    parts = set(short.split("-"))
-    found = [s for s in STAGES if s in parts]
-    return found[0] if len(found) == 1 else None
 
 
 def _body(data: bytes) -> Mapping[str, Any]:
@@ -134,12 +111,12 @@ def read_dead_letter(msg: PubSubMessage) -> DeadLetter:
     if not run_id:
         try:
             run_id = run_id_of(attrs, body)
-        except PermanentError:
+        except PipelineError:  # a storage event too broken to name its object
             run_id = None
     type_ = attrs.get("type") or (str(body["type"]) if body.get("type") else None)
     subscription = attrs.get(SOURCE_SUBSCRIPTION, "")
-    stage = stage_of_subscription(subscription) if subscription else None
-    stage = stage or STAGE_OF_TYPE.get(type_ or "")
+    stage = hop_of_subscription(subscription) if subscription else None
+    stage = stage or consumer_of(type_)
     try:
         attempts: int | None = int(attrs.get(DELIVERY_COUNT, ""))
     except ValueError:
@@ -149,7 +126,7 @@ def read_dead_letter(msg: PubSubMessage) -> DeadLetter:
     return DeadLetter(run_id or None, stage, attempts, subscription, type_)
 
 
-def handle_dead_lettered(backend: Backend, msg: PubSubMessage) -> bool:
+def handle_dead_lettered(deps: Deps, msg: PubSubMessage) -> bool:
     """A message arrived from the dead-letter topic: fail its run with what to do next.
 
     True if a run moved to FAILED. Everything else is logged and acknowledged: messages
@@ -178,7 +155,7 @@ def handle_dead_lettered(backend: Backend, msg: PubSubMessage) -> bool:
         f"logs for run {dl.run_id}, fix the cause, then re-upload the dataset to start a new run"
     )
     moved = record_dead_letter(
-        backend, {"run_id": dl.run_id}, reason, attempts=dl.attempts, stage=dl.stage
+        deps, {"run_id": dl.run_id}, reason, attempts=dl.attempts, stage=dl.stage
     )
     if not moved:
         logs.info(

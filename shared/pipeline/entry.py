@@ -1,63 +1,52 @@
-"""What every function entry point shares: the backend singleton and the error policy.
+"""What every function entry point shares: the event-age bound and the error policy.
 
-Error policy (DESIGN.md "Delivery semantics"): a `PermanentError` is logged and acknowledged
-(the handler returns, the platform sees 2xx); anything else propagates (5xx) so the platform
-retries with backoff until the message is dead-lettered.
+Error policy (`shared.errors`): `outcome()` of the exception decides. "fail_run" errors were
+already recorded on their run by the step (`failing_run_on_permanent`) and "acknowledge" errors
+have no run; both are logged and acknowledged (the handler returns, the platform sees 2xx).
+Everything else propagates (5xx) so the platform retries with backoff until the message is
+dead-lettered.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from shared import logs
-from shared.backend import Backend, backend_from_env
-from shared.errors import PermanentError
+from shared.clock import age_seconds
+from shared.errors import PipelineError, outcome
 from shared.events import Envelope
+from shared.settings import Settings
 
-_backend: Backend | None = None
-_lock = threading.Lock()
-
-
-def backend() -> Backend:
-    """Built once per instance (clients are reused across requests, as Cloud Functions advises);
-    the lock keeps concurrent first requests from building several."""
-    global _backend
-    if _backend is None:
-        with _lock:
-            if _backend is None:
-                _backend = backend_from_env()
-    return _backend
+#: The log line for a dropped stale event; the monitoring metric matches its start.
+STALE_EVENT_LOG = "dropping stale event"
 
 
-def reset_backend(value: Backend | None = None) -> None:
-    """For the local runtime and tests: use this backend (or rebuild from the environment)."""
-    global _backend
-    _backend = value
-
-
-def too_old(env: Envelope, b: Backend) -> bool:
-    """Events older than the configured bound are dropped, not retried forever."""
-    age = env.age_seconds()
-    if age is not None and age > b.settings.max_event_age_seconds:
-        logs.warning(
-            f"dropping {env.type} event {env.id}: {age:.0f}s old "
-            f"(limit {b.settings.max_event_age_seconds}s)",
-            event_id=env.id,
-        )
-        return True
-    return False
+def too_old(env: Envelope, settings: Settings, *, run_id: str | None = None) -> bool:
+    """Events older than the configured bound are dropped with one log line, not retried
+    forever. An event without a readable time is processed (nothing says it is stale)."""
+    age = age_seconds(env.time)
+    if age is None or age <= settings.max_event_age_seconds:
+        return False
+    logs.warning(
+        f"{STALE_EVENT_LOG}: {env.type} {env.id} is {age:.0f}s old "
+        f"(limit {settings.max_event_age_seconds}s); re-upload or re-publish to start again",
+        event_id=env.id,
+        run_id=run_id,
+    )
+    return True
 
 
 @contextmanager
 def guard(function: str, env: Envelope) -> Iterator[None]:
-    """Acknowledge permanent failures with a log line; let everything else be retried."""
+    """Acknowledge what retrying cannot fix, with a log line; let everything else be retried."""
     try:
         yield
-    except PermanentError as e:
+    except PipelineError as e:
+        if outcome(e) == "retry":
+            raise
         logs.error(
-            f"{function}: permanent failure, event acknowledged: {e.message}",
+            f"{function}: {e.message} (event acknowledged)",
             event_id=env.id,
             code=e.code,
         )

@@ -13,76 +13,88 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from shared.backend import Backend
-from shared.config import TuningConfig, apply_overrides
-from shared.errors import PermanentError
+from shared.errors import NotFound, PermanentError
 from shared.pipeline import layout
-from shared.runs import Run, RunStatus
+from shared.ports import Deps
+from shared.runs import EvaluationInfo, Run, RunStatus
 
-from .transitions import advance, failing_run_on_permanent
+from .transitions import advance, failing_run_on_permanent, require_run
 
 S = RunStatus
 
 
-def handle_evaluation_request(backend: Backend, run_id: str) -> str:
-    run = backend.store.get(run_id)
-    if run is None:
-        raise PermanentError(f"no run {run_id!r}: the message refers to an unknown run")
-    if run.status == S.TRAINED:
+def handle_evaluation_request(deps: Deps, run_id: str | None) -> str:
+    found = require_run(deps, run_id)
+    run: Run | None = found
+    if found.status == S.TRAINED:
         run = advance(
-            backend, run_id, [S.TRAINED], S.EVALUATING, note="evaluating tuned vs base model"
-        ) or backend.store.get(run_id)
+            deps, found.run_id, [S.TRAINED], S.EVALUATING, note="evaluating tuned vs base model"
+        ) or deps.store.get(found.run_id)
         if run is None or run.status != S.EVALUATING:
             return "claimed by another delivery"
-    elif run.status != S.EVALUATING:
-        return f"nothing to do: run is {run.status}"
-    with failing_run_on_permanent(backend, run_id, "evaluation", [S.EVALUATING]):
-        return _evaluate(backend, run)
+    elif found.status != S.EVALUATING:
+        return f"nothing to do: run is {found.status}"
+    assert run is not None
+    with failing_run_on_permanent(deps, run.run_id, "evaluation", [S.EVALUATING]):
+        return _evaluate(deps, run)
 
 
-def _eval_config(run: Run) -> TuningConfig:
-    raw = dict(run.config.get("evaluation") or {})
-    # The stored config is already resolved; re-validate it into typed form.
-    return apply_overrides(
-        TuningConfig(source_model_name=run.config["source_model_name"]),
-        {"evaluation": raw},
-        source=f"run {run.run_id} config",
-    )
+def eval_set(run: Run) -> tuple[str, str | None] | None:
+    """The object the run is evaluated on and the generation that was validated:
+    `test.jsonl`, else `validation.jsonl`, else None."""
+    d = run.dataset
+    if d.test_name:
+        return d.test_name, d.test_generation
+    if d.validation_name:
+        return d.validation_name, d.validation_generation
+    return None
 
 
-def _evaluate(backend: Backend, run: Run) -> str:
+def _skipped(r: Run) -> None:
+    r.evaluation.passed = None
+    r.evaluation.reason = "no test or validation set to evaluate on"
+
+
+def _evaluate(deps: Deps, run: Run) -> str:
     from shared.datasets import iter_examples
     from shared.evaluation import evaluate
 
-    blobs, s = backend.blobs, backend.settings
+    blobs, s = deps.blobs, deps.settings
     bucket = run.dataset.bucket
-    name = _eval_set_name(run)
-    if name is None:
+    target = eval_set(run)
+    if target is None:
         advance(
-            backend,
+            deps,
             run.run_id,
             [S.EVALUATING],
             S.SUCCEEDED,
             note="no test.jsonl or validation.jsonl: evaluation skipped",
-            patch={
-                "evaluation": {"passed": None, "reason": "no test or validation set to evaluate on"}
-            },
+            change=_skipped,
         )
         return "skipped"
-    config = _eval_config(run)
-    with blobs.open_read(bucket, name) as stream:
-        examples = [ex for _, ex in iter_examples(stream)]
+    name, generation = target
+    config = run.tuning
+    try:
+        with blobs.open_read(bucket, name, generation=generation) as stream:
+            examples = [ex for _, ex in iter_examples(stream)]
+    except NotFound:
+        raise PermanentError(
+            f"{name} was replaced or deleted after validation (the run validated generation "
+            f"{generation}); a run is only evaluated on what was validated. Upload train.jsonl "
+            "again to validate and tune on the new set.",
+            code="eval_set_replaced",
+        ) from None
     endpoint = run.job.tuned_model_endpoint
     if not endpoint:
         raise PermanentError("the run has no tuned model endpoint to evaluate")
     result = evaluate(
-        backend.models,
+        deps.models,
         examples,
         tuned_model=endpoint,
         base_model=config.source_model_name,
         config=config.evaluation,
         seed=run.run_id,
-        judge=backend.judge if config.evaluation.judge else None,
+        judge=deps.judge if config.evaluation.judge else None,
     )
     where = {"run_id": run.run_id, "eval_set": blobs.uri(bucket, name)}
     result = replace(result, report={**result.report, **where})
@@ -97,28 +109,22 @@ def _evaluate(backend: Backend, run: Run) -> str:
         result.report_json(),
         content_type="application/json",
     )
-    simulated = result.simulated
-    patch = {
-        "evaluation": {
-            "passed": result.passed,
-            "reason": result.reason,
-            "summary": dict(result.summary),
-            "metrics": {k: dict(v) for k, v in result.metrics.items()},
-            "report_uri": blobs.uri(s.artifacts_bucket, report_name),
-            "predictions_uri": blobs.uri(s.artifacts_bucket, pred_name),
-            "simulated": simulated,
-        }
-    }
+    info = EvaluationInfo(
+        passed=result.passed,
+        reason=result.reason,
+        summary=dict(result.summary),
+        metrics={k: dict(v) for k, v in result.metrics.items()},
+        report_uri=blobs.uri(s.artifacts_bucket, report_name),
+        predictions_uri=blobs.uri(s.artifacts_bucket, pred_name),
+        simulated=result.simulated,
+    )
+
+    def record(r: Run) -> None:
+        r.evaluation = info
+
     verdict = "gates passed" if result.passed else "gates FAILED"
-    note = f"evaluation done: {verdict} ({result.reason})" + (" [simulated]" if simulated else "")
-    advance(backend, run.run_id, [S.EVALUATING], S.SUCCEEDED, note=note, patch=patch)
+    note = f"evaluation done: {verdict} ({result.reason})" + (
+        " [simulated]" if result.simulated else ""
+    )
+    advance(deps, run.run_id, [S.EVALUATING], S.SUCCEEDED, note=note, change=record)
     return "evaluated"
-
-
-def _eval_set_name(run: Run) -> str | None:
-    for uri in (run.dataset.test_uri, run.dataset.validation_uri):
-        if uri:
-            # The run stores URIs; the objects sit beside the training file in the same folder.
-            folder = run.dataset.name.rsplit("/", 1)[0]
-            return f"{folder}/{uri.rsplit('/', 1)[-1]}"
-    return None

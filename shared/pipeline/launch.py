@@ -15,139 +15,136 @@ the run with the API's message; transient errors propagate so the platform retri
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared import logs
-from shared.backend import Backend
+from shared.clock import utcnow
 from shared.errors import PermanentError, QuotaExceeded
-from shared.ports import TuningJob, TuningJobSpec
-from shared.runs import Run, RunStatus, tuning_job_display_name, utcnow
+from shared.ports import Deps, TuningJob, TuningJobSpec
+from shared.runs import Change, Run, RunStatus, tuning_job_display_name
 
-from .transitions import advance, error_patch, failing_run_on_permanent
+from .transitions import advance, failed, failing_run_on_permanent, require_run
 
 S = RunStatus
 
 
-def handle_validated(backend: Backend, run_id: str) -> str:
+def handle_validated(deps: Deps, run_id: str | None) -> str:
     """A `dataset-validated` message arrived. Returns what happened (for logs and tests)."""
-    run = backend.store.get(run_id)
-    if run is None:
-        raise PermanentError(f"no run {run_id!r}: the message refers to an unknown run")
-    if run.config.get("dry_run"):
+    run = require_run(deps, run_id)
+    if run.dry_run:
         return "dry_run"
-    with failing_run_on_permanent(backend, run_id, "launch", [S.VALIDATED, S.QUEUED, S.TRAINING]):
+    with failing_run_on_permanent(deps, run.run_id, "launch", [S.VALIDATED, S.QUEUED, S.TRAINING]):
         if run.status in (S.VALIDATED, S.QUEUED):
-            return try_start(backend, run)
+            return try_start(deps, run)
         if run.status == S.TRAINING and not run.job.name:
-            return ensure_job(backend, run)
+            return ensure_job(deps, run)
     return f"nothing to do: run is {run.status}"
 
 
-def capacity_left(backend: Backend) -> int:
-    training = backend.store.list_by_status([S.TRAINING])
-    return backend.settings.max_concurrent_jobs - len(training)
+def capacity_left(deps: Deps) -> int:
+    training = deps.store.list_by_status([S.TRAINING])
+    return deps.settings.max_concurrent_jobs - len(training)
 
 
-def try_start(backend: Backend, run: Run) -> str:
-    if capacity_left(backend) <= 0:
+def try_start(deps: Deps, run: Run) -> str:
+    if capacity_left(deps) <= 0:
         if run.status == S.VALIDATED:
             advance(
-                backend,
+                deps,
                 run.run_id,
                 [S.VALIDATED],
                 S.QUEUED,
-                note=f"waiting for a tuning slot (limit {backend.settings.max_concurrent_jobs})",
+                note=f"waiting for a tuning slot (limit {deps.settings.max_concurrent_jobs})",
             )
         return "queued"
-    claim = {
-        "job": {
-            "state": "CREATING",
-            "display_name": tuning_job_display_name(run.run_id),
-            "claimed_at": utcnow(),
-            "simulated": backend.simulated,
-        }
-    }
+    simulated = deps.simulated
+
+    def claim(r: Run) -> None:
+        r.job.state = "CREATING"
+        r.job.display_name = tuning_job_display_name(r.run_id)
+        r.job.claimed_at = utcnow()
+        r.job.simulated = simulated
+
     claimed = advance(
-        backend,
+        deps,
         run.run_id,
         [S.VALIDATED, S.QUEUED],
         S.TRAINING,
         note="starting the tuning job",
-        patch=claim,
+        change=claim,
     )
     if claimed is None:
         return "claimed by another delivery"
-    return ensure_job(backend, claimed)
+    return ensure_job(deps, claimed)
 
 
 def job_spec(run: Run) -> TuningJobSpec:
-    c: dict[str, Any] = run.config
-    name = c.get("tuned_model_display_name") or f"{run.run_id}-tuned"
+    c = run.tuning
     return TuningJobSpec(
         run_id=run.run_id,
         display_name=tuning_job_display_name(run.run_id),
-        base_model=c["source_model_name"],
+        base_model=c.source_model_name,
         training_dataset_uri=run.dataset.uri,
         validation_dataset_uri=run.dataset.validation_uri,
-        tuned_model_display_name=name,
-        epoch_count=int(c["epoch"]),
-        learning_rate_multiplier=float(c["learning_rate_multiplier"]),
-        adapter_size=int(c["adapter_size"]),
-        export_last_checkpoint_only=bool(c["export_last_checkpoint_only"]),
+        tuned_model_display_name=c.tuned_model_display_name or f"{run.run_id}-tuned",
+        epoch_count=c.epoch,
+        learning_rate_multiplier=c.learning_rate_multiplier,
+        adapter_size=c.adapter_size,
+        export_last_checkpoint_only=c.export_last_checkpoint_only,
         labels={"run_id": run.run_id, "managed-by": "gemini-tuning-pipeline"},
     )
 
 
-def job_patch(job: TuningJob) -> dict[str, Any]:
-    return {
-        "job": {
-            "name": job.name,
-            "state": job.state,
-            "console_url": job.console_url,
-            "tuned_model_name": job.tuned_model_name,
-            "tuned_model_endpoint": job.tuned_model_endpoint,
-            "simulated": job.simulated,
-            "started_at": job.create_time,
-            "ended_at": job.end_time,
-            "error_message": job.error_message,
-        }
-    }
+def record_job(job: TuningJob) -> Change:
+    """The change that records what Vertex AI says about the run's job."""
+
+    def change(r: Run) -> None:
+        j = r.job
+        j.name, j.state, j.console_url = job.name, job.state, job.console_url
+        j.tuned_model_name, j.tuned_model_endpoint = job.tuned_model_name, job.tuned_model_endpoint
+        j.simulated, j.started_at, j.ended_at = job.simulated, job.create_time, job.end_time
+        j.error_message = job.error_message
+
+    return change
 
 
-def ensure_job(backend: Backend, run: Run) -> str:
+def _unclaim(r: Run) -> None:
+    r.job.state = None
+    r.job.claimed_at = None
+
+
+def ensure_job(deps: Deps, run: Run) -> str:
     """The run holds the TRAINING claim: find its job or create it, then record it."""
-    found = backend.tuner.find_jobs(run.run_id)
+    found = deps.tuner.find_jobs(run.run_id)
     if found:
         job = sorted(found, key=lambda j: j.create_time or "")[0]
         if len(found) > 1:
             logs.warning(
                 f"{len(found)} jobs carry this run's label; recording the first", run_id=run.run_id
             )
-        backend.store.update(run.run_id, job_patch(job), expected=[S.TRAINING])
+        deps.store.update(run.run_id, record_job(job), expected=[S.TRAINING])
         logs.info(f"found existing tuning job {job.name}", run_id=run.run_id)
         return "recorded existing job"
     try:
-        job = backend.tuner.create_job(job_spec(run))
+        job = deps.tuner.create_job(job_spec(run))
     except QuotaExceeded as e:
         advance(
-            backend,
+            deps,
             run.run_id,
             [S.TRAINING],
             S.QUEUED,
             note=f"Vertex AI quota: {e.message}; waiting for a slot",
-            patch={"job": {"state": None, "claimed_at": None}},
+            change=_unclaim,
         )
         return "queued (quota)"
     except PermanentError as e:
         advance(
-            backend,
+            deps,
             run.run_id,
             [S.TRAINING],
             S.FAILED,
             note="tuning job refused",
-            patch=error_patch("launch", e.code, e.message),
+            change=failed("launch", e.code, e.message),
         )
         return "failed"
-    backend.store.update(run.run_id, job_patch(job), expected=[S.TRAINING])
+    deps.store.update(run.run_id, record_job(job), expected=[S.TRAINING])
     logs.info(f"created tuning job {job.name}", run_id=run.run_id)
     return "created"

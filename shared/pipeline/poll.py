@@ -10,18 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared import logs
-from shared.backend import Backend
+from shared.clock import older_than
 from shared.errors import NotFound, PipelineError
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.ports import (
     JOB_CANCELLED_STATES,
     JOB_FAILURE_STATES,
     JOB_SUCCESS_STATES,
+    Deps,
 )
-from shared.runs import ACTIVE_FOR_POLLER, Run, RunStatus, age_seconds
+from shared.runs import ACTIVE_FOR_POLLER, Change, Run, RunStatus
 
-from .launch import ensure_job, job_patch, try_start
-from .transitions import advance, error_patch
+from .launch import ensure_job, record_job, try_start
+from .transitions import advance, failed
 
 S = RunStatus
 #: A claimed run with no recorded job after this long had its launcher die: reconcile it.
@@ -38,24 +39,24 @@ class TickReport:
     errors: list[str] = field(default_factory=list)
 
 
-def poll_once(backend: Backend) -> TickReport:
+def poll_once(deps: Deps) -> TickReport:
     report = TickReport()
-    runs = backend.store.list_by_status(ACTIVE_FOR_POLLER)
+    runs = deps.store.list_by_status(ACTIVE_FOR_POLLER)
     report.checked = len(runs)
     for run in runs:
         try:
             if run.status == S.TRAINING:
-                _check_training(backend, run, report)
-            elif (
-                run.status == S.TRAINED and age_seconds(run.updated_at) > EVALUATION_RESEND_SECONDS
+                _check_training(deps, run, report)
+            elif run.status == S.TRAINED and older_than(
+                run.updated_at, EVALUATION_RESEND_SECONDS, missing=True
             ):
-                request_evaluation(backend, run.run_id)
+                request_evaluation(deps, run.run_id)
         except PipelineError as e:
             report.errors.append(f"{run.run_id}: {e.message}")
             logs.warning(f"poll: {e.message}", run_id=run.run_id)
     for run in sorted((r for r in runs if r.status == S.QUEUED), key=lambda r: r.created_at):
         try:
-            result = try_start(backend, run)
+            result = try_start(deps, run)
         except PipelineError as e:  # e.g. Vertex unavailable: the queue waits for the next tick
             report.errors.append(f"{run.run_id}: {e.message}")
             logs.warning(f"poll: could not start a queued run: {e.message}", run_id=run.run_id)
@@ -66,40 +67,39 @@ def poll_once(backend: Backend) -> TickReport:
     return report
 
 
-def _check_training(backend: Backend, run: Run, report: TickReport) -> None:
+def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
     if not run.job.name:
-        if age_seconds(run.job.claimed_at) > CLAIM_STALE_SECONDS:
-            ensure_job(backend, run)
+        if older_than(run.job.claimed_at, CLAIM_STALE_SECONDS, missing=True):
+            ensure_job(deps, run)
         return
     try:
-        job = backend.tuner.get_job(run.job.name)
+        job = deps.tuner.get_job(run.job.name)
     except NotFound:
         advance(
-            backend,
+            deps,
             run.run_id,
             [S.TRAINING],
             S.FAILED,
             note="tuning job disappeared",
-            patch=error_patch(
+            change=failed(
                 "training", "job_not_found", f"{run.job.name} no longer exists in Vertex AI"
             ),
         )
         report.changed.append(run.run_id)
         return
-    patch = job_patch(job)
+    record = record_job(job)
     if job.state in JOB_SUCCESS_STATES:
         if not job.tuned_model_endpoint:
             return  # Vertex sets the endpoint shortly after the state; try next tick
         if advance(
-            backend, run.run_id, [S.TRAINING], S.TRAINED, note="tuning job succeeded", patch=patch
+            deps, run.run_id, [S.TRAINING], S.TRAINED, note="tuning job succeeded", change=record
         ):
             report.changed.append(run.run_id)
-            evaluation = run.config.get("evaluation") or {}
-            if evaluation.get("enabled", True):
-                request_evaluation(backend, run.run_id)
+            if run.tuning.evaluation.enabled:
+                request_evaluation(deps, run.run_id)
             else:
                 advance(
-                    backend,
+                    deps,
                     run.run_id,
                     [S.TRAINED],
                     S.SUCCEEDED,
@@ -108,24 +108,32 @@ def _check_training(backend: Backend, run: Run, report: TickReport) -> None:
     elif job.state in JOB_FAILURE_STATES:
         message = job.error_message or f"tuning job ended {job.state}"
         if advance(
-            backend,
+            deps,
             run.run_id,
             [S.TRAINING],
             S.FAILED,
             note=f"tuning job {job.state}",
-            patch={**patch, **error_patch("training", job.state.lower(), message)},
+            change=_both(record, failed("training", job.state.lower(), message)),
         ):
             report.changed.append(run.run_id)
     elif job.state in JOB_CANCELLED_STATES:
         if advance(
-            backend, run.run_id, [S.TRAINING], S.CANCELLED, note="tuning job cancelled", patch=patch
+            deps, run.run_id, [S.TRAINING], S.CANCELLED, note="tuning job cancelled", change=record
         ):
             report.changed.append(run.run_id)
     elif job.state != run.job.state:
-        backend.store.update(run.run_id, patch, expected=[S.TRAINING])
+        deps.store.update(run.run_id, record, expected=[S.TRAINING])
         report.changed.append(run.run_id)
 
 
-def request_evaluation(backend: Backend, run_id: str) -> None:
+def _both(first: Change, second: Change) -> Change:
+    def change(r: Run) -> None:
+        first(r)
+        second(r)
+
+    return change
+
+
+def request_evaluation(deps: Deps, run_id: str) -> None:
     data, attrs = encode_message(EVALUATION_REQUESTED, run_id)
-    backend.bus.publish(backend.settings.topic_evaluation_requested, data, attrs)
+    deps.bus.publish(deps.settings.topic_evaluation_requested, data, attrs)

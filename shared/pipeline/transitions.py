@@ -12,31 +12,31 @@ from contextlib import contextmanager
 from typing import Any
 
 from shared import logs
-from shared.backend import Backend
-from shared.errors import PermanentError, PipelineError
+from shared.errors import InvalidMessage, PermanentError, PipelineError
 from shared.events import RUN_EVENT, encode_message
-from shared.runs import Run, RunStatus
+from shared.ports import Deps
+from shared.runs import Change, Run, RunStatus
 
 
 def advance(
-    backend: Backend,
+    deps: Deps,
     run_id: str,
     expected: Iterable[RunStatus],
     dst: RunStatus,
     *,
     note: str,
-    patch: dict[str, Any] | None = None,
+    change: Change | None = None,
 ) -> Run | None:
     """CAS the run to `dst`; on success publish the run event. None when someone else won."""
-    run = backend.store.transition(run_id, expected, dst, note=note, patch=patch)
+    run = deps.store.transition(run_id, expected, dst, note=note, change=change)
     if run is None:
         return None
     logs.info(f"run {run_id} -> {dst}: {note}", run_id=run_id, status=str(dst))
-    publish_run_event(backend, run, note)
+    publish_run_event(deps, run, note)
     return run
 
 
-def publish_run_event(backend: Backend, run: Run, note: str) -> None:
+def publish_run_event(deps: Deps, run: Run, note: str) -> None:
     body: dict[str, Any] = {"status": str(run.status), "note": note, "at": run.updated_at}
     if run.error is not None:
         body["error"] = {
@@ -47,18 +47,34 @@ def publish_run_event(backend: Backend, run: Run, note: str) -> None:
     data, attrs = encode_message(RUN_EVENT, run.run_id, body)
     attrs["status"] = str(run.status)
     try:
-        backend.bus.publish(backend.settings.topic_run_events, data, attrs)
+        deps.bus.publish(deps.settings.topic_run_events, data, attrs)
     except PipelineError as e:
         logs.warning(f"run event not published: {e.message}", run_id=run.run_id)
 
 
-def error_patch(stage: str, code: str, message: str) -> dict[str, Any]:
-    return {"error": {"stage": stage, "code": code, "message": message}}
+def failed(stage: str, code: str, message: str) -> Change:
+    """The change that records why a run stopped."""
+
+    def change(run: Run) -> None:
+        run.fail(stage, code, message)
+
+    return change
+
+
+def require_run(deps: Deps, run_id: str | None) -> Run:
+    """The run a message names; an unknown or missing id is an `InvalidMessage` (acknowledged:
+    no run exists to record it on, and no retry will make one)."""
+    if not run_id:
+        raise InvalidMessage("the message carries no run_id")
+    run = deps.store.get(run_id)
+    if run is None:
+        raise InvalidMessage(f"no run {run_id!r}: the message refers to an unknown run")
+    return run
 
 
 @contextmanager
 def failing_run_on_permanent(
-    backend: Backend, run_id: str, stage: str, expected: Iterable[RunStatus]
+    deps: Deps, run_id: str, stage: str, expected: Iterable[RunStatus]
 ) -> Iterator[None]:
     """A permanent error inside this block ends the run FAILED with the message, then
     propagates (the entry point logs it and acknowledges the event). Without this, a run whose
@@ -67,11 +83,11 @@ def failing_run_on_permanent(
         yield
     except PermanentError as e:
         advance(
-            backend,
+            deps,
             run_id,
             list(expected),
             RunStatus.FAILED,
             note=f"{stage} failed",
-            patch=error_patch(stage, e.code, e.message),
+            change=failed(stage, e.code, e.message),
         )
         raise

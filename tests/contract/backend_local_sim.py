@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.local.simulator import SimulatedJudge, SimulatedModels, SimulatedTuner
 from shared.ports import Judge, TuningJobSpec
+from shared.simulator import SimulatedJudge, SimulatedModels, SimulatedTuner
 
 __all__ = [
     "JUDGE_CASE",

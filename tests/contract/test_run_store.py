@@ -18,7 +18,8 @@ import pytest
 
 from shared.errors import TransientError
 from shared.ports import RunStore
-from shared.runs import DatasetInfo, Run, RunStatus, make_run_id
+from shared.runs import Change, DatasetInfo, Run, RunStatus, make_run_id
+from shared.tuning_config import EvaluationConfig, Gate, TuningConfig
 from tests.contract.conftest import BACKENDS
 
 S = RunStatus
@@ -67,14 +68,21 @@ def test_create_under_50_threads_gives_exactly_one_true(store: Any) -> None:
     assert store.get(run.run_id) is not None
 
 
-def test_transition_is_compare_and_set_with_history_and_patch(store: Any) -> None:
+def _set_config(r: Run) -> None:
+    r.config = TuningConfig(epoch=5, evaluation=EvaluationConfig(gates={"chrf": Gate(min=0.2)}))
+
+
+def test_transition_is_compare_and_set_with_history_and_change(store: Any) -> None:
     run = _run(2)
     store.create(run)
     moved = store.transition(
-        run.run_id, [S.RECEIVED], S.VALIDATING, note="validating", patch={"config": {"epoch": 3}}
+        run.run_id, [S.RECEIVED], S.VALIDATING, note="validating", change=_set_config
     )
     assert moved is not None and moved.status == S.VALIDATING
-    assert moved.config == {"epoch": 3}
+    # The typed config survives the store's round trip as the same typed value.
+    assert moved.config == TuningConfig(
+        epoch=5, evaluation=EvaluationConfig(gates={"chrf": Gate(min=0.2)})
+    )
     assert [h.status for h in moved.history] == [S.RECEIVED, S.VALIDATING]
     assert moved.history[-1].note == "validating"
     assert store.transition(run.run_id, [S.RECEIVED], S.VALIDATING) is None  # already done
@@ -93,18 +101,29 @@ def test_illegal_transition_is_refused(store: Any) -> None:
 
 def test_transition_or_update_of_missing_run_returns_none(store: Any) -> None:
     assert store.transition("no-such-run", [S.RECEIVED], S.VALIDATING) is None
-    assert store.update("no-such-run", {"job": {"state": "RUNNING"}}) is None
+    assert store.update("no-such-run", _job_state("RUNNING")) is None
     assert store.get("no-such-run") is None
 
 
-def test_update_merges_sections_and_honours_expected(store: Any) -> None:
+def _job_state(state: str) -> Change:
+    def change(r: Run) -> None:
+        r.job.state = state
+
+    return change
+
+
+def _job_name(r: Run) -> None:
+    r.job.name = "jobs/1"
+
+
+def test_update_changes_fields_and_honours_expected(store: Any) -> None:
     run = _run(4)
     store.create(run)
-    store.update(run.run_id, {"job": {"name": "jobs/1", "state": "PENDING"}})
-    upd = store.update(run.run_id, {"job": {"state": "RUNNING"}}, expected=[S.RECEIVED])
+    store.update(run.run_id, _job_name)
+    upd = store.update(run.run_id, _job_state("RUNNING"), expected=[S.RECEIVED])
     assert upd is not None and upd.job.name == "jobs/1" and upd.job.state == "RUNNING"
     assert upd.status == S.RECEIVED
-    assert store.update(run.run_id, {"job": {"state": "X"}}, expected=[S.TRAINING]) is None
+    assert store.update(run.run_id, _job_state("X"), expected=[S.TRAINING]) is None
     got = store.get(run.run_id)
     assert got is not None and got.job.state == "RUNNING"
 

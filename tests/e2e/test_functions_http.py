@@ -26,9 +26,11 @@ from typing import Any
 import pytest
 
 from shared import events
+from shared.clock import utcnow
 from shared.local.blobs import FolderBlobs
 from shared.local.store import SqliteRunStore
-from shared.runs import DatasetInfo, Run, RunStatus, make_run_id, utcnow
+from shared.runs import DatasetInfo, Run, RunStatus, make_run_id
+from tests import changes
 
 pytestmark = pytest.mark.slow  # six server processes: ~4-8 s on two shared cores
 
@@ -192,7 +194,7 @@ def run_in_process(
     """Call the same entry point in this process (the reference behaviour)."""
     from cloudevents.http import CloudEvent
 
-    from shared.pipeline import entry
+    from shared import composition
 
     spec = importlib.util.spec_from_file_location(
         f"fn_{function}", REPO / "functions" / function / "main.py"
@@ -202,11 +204,11 @@ def run_in_process(
     spec.loader.exec_module(module)
     saved = {k: os.environ.get(k) for k in ("BACKEND", "LOCAL_ROOT", "DATASETS_BUCKET")}
     os.environ.update(BACKEND="local", LOCAL_ROOT=str(root), DATASETS_BUCKET=BUCKET)
-    entry.reset_backend(None)
+    composition.install(None)
     try:
         getattr(module, target)(CloudEvent(attrs, data))
     finally:
-        entry.reset_backend(None)
+        composition.install(None)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -276,9 +278,9 @@ def test_validation_in_progress_elsewhere_answers_5xx_for_retry(
     store = SqliteRunStore(root / "state" / "runs.sqlite")
     try:  # another delivery holds a fresh VALIDATING lease on this run
         assert store.create(Run.new(run_id, dataset, simulated=True))
-        lease = {"validation": {"started_at": utcnow()}}
+        lease = changes.validation(started_at=utcnow())
         claimed = store.transition(
-            run_id, [RunStatus.RECEIVED], RunStatus.VALIDATING, note="busy", patch=lease
+            run_id, [RunStatus.RECEIVED], RunStatus.VALIDATING, note="busy", change=lease
         )
         assert claimed is not None
     finally:

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 
 from shared.cli import main as cli_main
+from shared.host.runtime import LocalRuntime, RuntimeOptions
 from shared.local.bus import SubscriptionPolicy
-from shared.local.runtime import LocalRuntime, RuntimeOptions
-from shared.local.sim_tuner import SimulatedTuner, control_file
 from shared.local.store import SqliteRunStore
-from shared.pipeline.entry import reset_backend
 from shared.runs import Run
+from shared.simulator.tuner import SimulatedTuner, control_file
 from tests.e2e.test_local_runtime import EXAMPLE, REPO, _drop
 
 BROKEN = REPO / "examples" / "broken"
@@ -43,8 +42,8 @@ StartStack = Callable[..., LocalRuntime]
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[StartStack]:
-    """Start the default-routes runtime on a temp root with simulator settings; always stop it,
-    drop the cached backend and restore the environment (default_routes writes to os.environ)."""
+    """Start the real-pipeline runtime on a temp root with simulator settings; always stop it.
+    The host configures the functions explicitly: it must not touch the process environment."""
     saved = dict(os.environ)
     started: list[LocalRuntime] = []
 
@@ -53,9 +52,10 @@ def stack(tmp_path: Path) -> Iterator[StartStack]:
         control = control_file(root)
         control.parent.mkdir(parents=True, exist_ok=True)
         control.write_text(json.dumps({"training_seconds": 0.5, "queued_fraction": 0, **sim}))
-        reset_backend()
+        before = dict(os.environ)
         runtime = LocalRuntime(root, options=OPTIONS)
         started.append(runtime.start())
+        assert dict(os.environ) == before, "the local host wrote to os.environ"
         return runtime
 
     try:
@@ -63,7 +63,6 @@ def stack(tmp_path: Path) -> Iterator[StartStack]:
     finally:
         for rt in started:
             rt.stop()
-        reset_backend()
         os.environ.clear()
         os.environ.update(saved)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.local.sim_tuner import SimulatedTuner
 from shared.local.store import SqliteRunStore
 from shared.runs import Run
+from shared.simulator.tuner import SimulatedTuner
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "datasets" / "game-cs-zh"
@@ -119,7 +119,7 @@ _DELIVER = r"""
 import json, sys, threading
 from cloudevents.http import CloudEvent
 from shared.errors import TransientError
-from shared.local.runtime import load_entry_point
+from shared.host.runtime import load_entry_point
 from pathlib import Path
 attrs, data = json.loads(sys.argv[1])
 handler = load_entry_point(Path(sys.argv[2]), "on_dataset_uploaded")
@@ -138,10 +138,10 @@ print(json.dumps(results))
 def test_one_event_delivered_50_times_from_threads_and_processes_makes_one_run(
     root: Path,
 ) -> None:
+    from shared import composition
     from shared.events import storage_finalized_event
     from shared.local.blobs import FolderBlobs
     from shared.pipeline import launch
-    from shared.pipeline.entry import reset_backend
 
     blobs = FolderBlobs(root)
     for f in ("test.jsonl", "train.jsonl"):
@@ -179,15 +179,7 @@ def test_one_event_delivered_50_times_from_threads_and_processes_makes_one_run(
     assert len(runs) == 1 and runs[0].status == "VALIDATED"
     # Every "validated" publish (one per delivery that found it VALIDATED) reaches an idempotent
     # launcher: deliver each one and count jobs.
-    os.environ.update({"BACKEND": "local", "LOCAL_ROOT": str(root)})
-    try:
-        reset_backend()
-        from shared.pipeline.entry import backend
-
-        for _ in range(results.count("ok")):
-            launch.handle_validated(backend(), runs[0].run_id)
-        assert len(SimulatedTuner.from_root(root).find_jobs(runs[0].run_id)) == 1
-    finally:
-        reset_backend()
-        for k in ("BACKEND", "LOCAL_ROOT"):
-            os.environ.pop(k, None)
+    deps = composition.local_deps(root)
+    for _ in range(results.count("ok")):
+        launch.handle_validated(deps, runs[0].run_id)
+    assert len(SimulatedTuner.from_root(root).find_jobs(runs[0].run_id)) == 1

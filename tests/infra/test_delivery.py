@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from shared.config import TuningConfig, parse_tuning_yaml
 from shared.datasets.validator import validate_dataset
+from shared.tuning_config import TuningConfig, parse_tuning_yaml
 from tests.infra.hcl import INFRA, REPO
 
 SMOKE = INFRA / "smoke" / "dataset"

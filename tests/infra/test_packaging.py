@@ -44,7 +44,13 @@ def test_zip_holds_the_function_at_the_root_and_shared_as_a_package(
         for member in names:
             # archive_file reads each file with Terraform's file(): text (UTF-8) only.
             zf.read(member).decode("utf-8")
-    assert {"main.py", "requirements.txt", "shared/__init__.py", "shared/config.py"} <= names
+    assert {
+        "main.py",
+        "requirements.txt",
+        "shared/__init__.py",
+        "shared/settings.py",
+        "shared/tuning_config.py",
+    } <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("tests/", "functions/"))]
     shared_on_disk = {

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from shared.config import LOCAL_ONLY_ENV, SETTINGS_ENV
 from shared.events import POLL_TICK, PubSubMessage, decode_message
+from shared.settings import LOCAL_ONLY_ENV, SETTINGS_ENV
 from tests.infra.hcl import FUNCTION_MODULE, INFRA, REPO, Config, literal, load, ref, roles_table
 
 ROOT = load(INFRA)
@@ -154,7 +154,7 @@ def test_code_reads_no_environment_variable_outside_settings() -> None:
         for name in _env_reads(p)
         if name not in known and not name.endswith("_EMULATOR_HOST")
     }
-    assert not stray, f"register these in shared/config.py SETTINGS_ENV: {sorted(stray)}"
+    assert not stray, f"register these in shared/settings.py SETTINGS_ENV: {sorted(stray)}"
 
 
 def test_settings_point_at_declared_resources() -> None:
@@ -188,7 +188,7 @@ def subscribers(topic: str) -> list[str]:
 
 def test_every_topic_the_code_publishes_to_exists_and_has_a_subscriber() -> None:
     published = {name for name in SETTINGS_ENV if name.startswith("TOPIC_")}
-    assert published, "shared/config.py names no TOPIC_* settings"
+    assert published, "shared/settings.py names no TOPIC_* settings"
     for setting in published:
         topic = resource_key(ENV[setting], "google_pubsub_topic")
         assert subscribers(topic), f"{setting} -> topic {topic} has no subscriber"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import shared.datasets
-from shared.config import TuningConfig, parse_tuning_yaml
 from shared.datasets.convert import convert_stream
+from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DATASETS = ("game-cs-zh", "game-cs-en")
@@ -176,7 +176,7 @@ def test_broken_legacy_example_converts_cleanly() -> None:
 def test_simulated_tuned_model_finds_the_right_answer(name: str) -> None:
     """With the local simulator's retrieval, every held-out question maps to its intent."""
     try:
-        sim = importlib.import_module("shared.local.sim_similarity")
+        sim = importlib.import_module("shared.simulator.similarity")
     except ModuleNotFoundError:
         pytest.skip("the local simulator's retrieval is not there yet")
     index = sim.ExampleIndex(e for r in _rows(name, "train") for e in sim.examples_from_record(r))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.pipeline.entry import reset_backend
+from shared.composition import install as install_deps
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +23,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(var)
     monkeypatch.setenv("COLUMNS", "200")  # rich tables on one line each, whatever the terminal
     monkeypatch.chdir(tmp_path)
-    reset_backend()
+    install_deps(None)
     try:
         yield
     finally:
-        reset_backend()
+        install_deps(None)
         os.environ.clear()
         os.environ.update(saved)

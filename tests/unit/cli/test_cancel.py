@@ -14,7 +14,7 @@ from .runs import S, _new, _walk, rejected_run, store_for
 def test_cancel_a_queued_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = store_for(tmp_path)
     rid = _new(store, "waiting")
-    _walk(store, rid, [(S.VALIDATING, {}), (S.VALIDATED, {}), (S.QUEUED, {})])
+    _walk(store, rid, [(S.VALIDATING, None), (S.VALIDATED, None), (S.QUEUED, None)])
     assert main(["cancel", rid, "--root", str(tmp_path)]) == 0
     assert "cancelled" in capsys.readouterr().out
     run = store.get(rid)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli import main
+from tests import changes
 
 from .runs import FINDING, METRICS, rejected_run, store_for, succeeded_run
 
@@ -146,7 +147,7 @@ def test_brackets_in_an_error_message_print_verbatim(
     store = store_for(root)
     run = rejected_run(store)
     message = "tuning.yaml: unknown key [/evaluation] (see [bold]docs[/bold])"
-    store.update(run.run_id, {"error": {"message": message}})
+    store.update(run.run_id, changes.error(message=message))
     code, out, err = status(capsys, "--root", str(root))
     assert code == 0, err
     assert message in out

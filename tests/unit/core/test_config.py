@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import Settings, TuningConfig, parse_tuning_yaml
 from shared.errors import ConfigError
+from shared.settings import Settings
+from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
 BASE = TuningConfig()
 
@@ -112,7 +113,7 @@ def test_bad_settings_are_config_errors(env: dict[str, str]) -> None:
 
 
 def test_simulator_knobs_are_registered_settings() -> None:
-    from shared.config import LOCAL_ONLY_ENV
-    from shared.local.sim_config import ENV_VARS
+    from shared.settings import LOCAL_ONLY_ENV
+    from shared.simulator.config import ENV_VARS
 
     assert {k for k in LOCAL_ONLY_ENV if k.startswith("SIM_")} == set(ENV_VARS)

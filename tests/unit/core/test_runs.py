@@ -13,10 +13,12 @@ from shared.runs import (
     DatasetInfo,
     Run,
     RunStatus,
-    apply_patch,
+    apply_change,
     make_run_id,
     transition_doc,
 )
+from shared.tuning_config import EvaluationConfig, Gate, TuningConfig
+from tests import changes
 
 S = RunStatus
 
@@ -53,7 +55,7 @@ def test_the_happy_path_is_allowed_and_terminal_states_are_final() -> None:
 
 def test_transition_doc_appends_history_and_rejects_illegal_moves() -> None:
     doc = new_run().to_dict()
-    doc2 = transition_doc(doc, S.VALIDATING, note="go", patch={"validation": {"started_at": "t"}})
+    doc2 = transition_doc(doc, S.VALIDATING, note="go", change=changes.validation(started_at="t"))
     assert doc2["status"] == "VALIDATING"
     assert [h["status"] for h in doc2["history"]] == ["RECEIVED", "VALIDATING"]
     assert doc2["validation"]["started_at"] == "t"
@@ -62,13 +64,24 @@ def test_transition_doc_appends_history_and_rejects_illegal_moves() -> None:
         transition_doc(doc, S.SUCCEEDED)
 
 
-def test_patch_merges_sections_and_refuses_unknown_fields() -> None:
+def test_a_change_keeps_other_fields_and_refreshes_updated_at() -> None:
     doc = new_run().to_dict()
-    apply_patch(doc, {"job": {"name": "j1", "state": "RUNNING"}})
-    apply_patch(doc, {"job": {"state": "SUCCEEDED"}})
+    doc["updated_at"] = "2000-01-01T00:00:00.000Z"
+    doc = apply_change(doc, changes.job(name="j1", state="RUNNING"))
+    doc = apply_change(doc, changes.job(state="SUCCEEDED"))
     assert doc["job"]["name"] == "j1" and doc["job"]["state"] == "SUCCEEDED"
-    with pytest.raises(ValueError):
-        apply_patch(doc, {"status": "SUCCEEDED"})
+    assert doc["status"] == "RECEIVED" and doc["updated_at"] > "2000-01-01T00:00:00.000Z"
+
+
+def test_the_stored_config_is_the_typed_config_and_absent_before_validation() -> None:
+    run = new_run()
+    assert run.to_dict()["config"] == {} and Run.from_dict(run.to_dict()).config is None
+    with pytest.raises(ValueError, match="no resolved config"):
+        _ = run.tuning
+    run.config = TuningConfig(evaluation=EvaluationConfig(gates={"bleu": Gate(min=0.3)}))
+    doc = run.to_dict()
+    assert doc["config"]["evaluation"]["metrics"] == list(run.config.evaluation.metrics)
+    assert Run.from_dict(doc).tuning == run.config
 
 
 def test_round_trip_through_a_plain_document() -> None:

@@ -299,7 +299,7 @@ def test_json_array_file_hint() -> None:
 def test_file_over_model_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from shared import models
+    from shared import model_limits as models
 
     small = dataclasses.replace(
         models.MODEL_LIMITS["gemini-2.5-flash"], max_training_file_bytes=1000
@@ -312,7 +312,7 @@ def test_file_over_model_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_too_many_validation_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from shared import models
+    from shared import model_limits as models
 
     small = dataclasses.replace(models.MODEL_LIMITS["gemini-2.5-flash"], max_validation_examples=3)
     monkeypatch.setitem(models.MODEL_LIMITS, "gemini-2.5-flash", small)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.config import Gate
 from shared.evaluation.gates import check_gates
+from shared.tuning_config import Gate
 
 
 def _m(**scores: tuple[float, float]) -> dict[str, dict[str, float]]:

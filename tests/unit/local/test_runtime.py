@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from shared import events
+from shared.host.runtime import LocalRuntime, Route, RuntimeOptions
+from shared.host.sources import POLL_TOPIC, STORAGE_TOPIC
 from shared.local.bus import DeadLetter, SqliteBus, SubscriptionPolicy
-from shared.local.runtime import LocalRuntime, Route, RuntimeOptions
-from shared.local.scheduler import POLL_TOPIC, STORAGE_TOPIC
 
 FAST = RuntimeOptions(
     tick=0,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.host.sources import STORAGE_TOPIC, BucketWatcher
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import SqliteBus
-from shared.local.scheduler import STORAGE_TOPIC, BucketWatcher
 
 
 def _watcher(tmp_path: Path, clock: list[float]) -> tuple[BucketWatcher, SqliteBus]:

@@ -17,17 +17,17 @@ from typing import Any
 
 import pytest
 
-from shared.backend import Backend
-from shared.config import Settings
+from shared.composition import LazyDeps
 from shared.events import StorageObject, decode_message, parse_pubsub_data
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import SqliteBus
-from shared.local.sim_config import SimConfig
-from shared.local.sim_models import SimulatedModels
-from shared.local.sim_tuner import SimulatedTuner
 from shared.local.store import SqliteRunStore
 from shared.pipeline import evaluate, launch
 from shared.runs import Run
+from shared.settings import Settings
+from shared.simulator.config import SimConfig
+from shared.simulator.models import SimulatedModels
+from shared.simulator.tuner import SimulatedTuner
 
 ZH_EXAMPLES = [
     (
@@ -73,7 +73,7 @@ def dataset_bytes(pairs: list[tuple[str, str]]) -> bytes:
 @dataclass
 class World:
     root: Path
-    backend: Backend
+    deps: LazyDeps
     tuner: SimulatedTuner
     clock: list[float]
     bus: SqliteBus
@@ -81,10 +81,10 @@ class World:
 
     @property
     def store(self) -> SqliteRunStore:
-        return self.backend.store  # type: ignore[return-value]
+        return self.deps.store  # type: ignore[return-value]
 
     def drop(self, name: str, data: bytes) -> StorageObject:
-        info = self.backend.blobs.write_bytes("bucket", name, data)
+        info = self.deps.blobs.write_bytes("bucket", name, data)
         return StorageObject(info.bucket, info.name, info.generation, info.size, info.md5)
 
     def drop_dataset(
@@ -110,8 +110,8 @@ class World:
     def pump(self, rounds: int = 10) -> None:
         """Deliver due messages to the launcher/evaluator until nothing is left."""
         handlers: dict[str, Callable[[str], Any]] = {
-            "t-launcher": lambda rid: launch.handle_validated(self.backend, rid),
-            "t-evaluator": lambda rid: evaluate.handle_evaluation_request(self.backend, rid),
+            "t-launcher": lambda rid: launch.handle_validated(self.deps, rid),
+            "t-evaluator": lambda rid: evaluate.handle_evaluation_request(self.deps, rid),
         }
         for _ in range(rounds):
             moved = False
@@ -182,7 +182,7 @@ def make_world(
         ("run-events", "t-run-events"),
     ):
         bus.subscribe(topic, sub)
-    backend = Backend(
+    deps = LazyDeps(
         settings,
         blobs=FolderBlobs(root),
         bus=bus,
@@ -190,7 +190,7 @@ def make_world(
         tuner=tuner,
         models=SimulatedModels(tuner),
     )
-    return World(root, backend, tuner, clock, bus)
+    return World(root, deps, tuner, clock, bus)
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from shared import events
 from shared.events import PubSubMessage, parse_pubsub_data
-from shared.pipeline import deadletter, upload
+from shared.pipeline import deadletter, validation
+from shared.routes import HOPS, hop_of_subscription
 from shared.runs import RunStatus
 
 from .conftest import World
@@ -50,7 +51,7 @@ def dead_lettered(
 
 
 def validated_run(world: World, folder: str = "ds") -> str:
-    out = upload.handle_upload(world.backend, world.drop_dataset(folder))
+    out = validation.handle_upload(world.deps, world.drop_dataset(folder))
     assert out.run_id and world.run(out.run_id).status == S.VALIDATED
     return out.run_id
 
@@ -62,7 +63,7 @@ def hop_message(type_: str, run_id: str | None) -> tuple[bytes, dict[str, str]]:
 def test_launcher_dead_letter_fails_the_run_and_says_where_to_look(world: World) -> None:
     rid = validated_run(world)
     data, attrs = hop_message(events.DATASET_VALIDATED, rid)
-    assert deadletter.handle_dead_lettered(world.backend, dead_lettered(data, attrs))
+    assert deadletter.handle_dead_lettered(world.deps, dead_lettered(data, attrs))
     run = world.run(rid)
     assert run.status == S.FAILED and run.error is not None
     assert (run.error.stage, run.error.code) == ("launcher", "dead_lettered")
@@ -87,7 +88,7 @@ def test_stage_comes_from_the_source_subscription_or_the_message_type(
     rid = validated_run(world)
     data, attrs = hop_message(type_, rid)
     msg = dead_lettered(data, attrs, subscription=subscription, attempts="12")
-    assert deadletter.handle_dead_lettered(world.backend, msg)
+    assert deadletter.handle_dead_lettered(world.deps, msg)
     err = world.run(rid).error
     assert err is not None and err.stage == stage and "after 12 attempts" in err.message
 
@@ -96,17 +97,17 @@ def test_redelivery_and_terminal_runs_are_left_as_they_are(world: World) -> None
     rid = validated_run(world)
     data, attrs = hop_message(events.DATASET_VALIDATED, rid)
     msg = dead_lettered(data, attrs)
-    assert deadletter.handle_dead_lettered(world.backend, msg)
+    assert deadletter.handle_dead_lettered(world.deps, msg)
     first = world.run(rid)
-    assert not deadletter.handle_dead_lettered(world.backend, msg)  # at-least-once redelivery
+    assert not deadletter.handle_dead_lettered(world.deps, msg)  # at-least-once redelivery
     assert world.run(rid) == first
 
-    rejected = upload.handle_upload(
-        world.backend, world.drop_dataset("bad", train=b"not json\n")
+    rejected = validation.handle_upload(
+        world.deps, world.drop_dataset("bad", train=b"not json\n")
     ).run_id
     assert rejected and world.run(rejected).status == S.REJECTED
     data, attrs = hop_message(events.DATASET_VALIDATED, rejected)
-    assert not deadletter.handle_dead_lettered(world.backend, dead_lettered(data, attrs))
+    assert not deadletter.handle_dead_lettered(world.deps, dead_lettered(data, attrs))
     assert world.run(rejected).status == S.REJECTED
 
 
@@ -114,7 +115,7 @@ def test_run_id_is_found_in_the_body_when_attributes_lack_it(world: World) -> No
     rid = validated_run(world)
     data, attrs = hop_message(events.DATASET_VALIDATED, rid)
     attrs.pop("run_id")
-    assert deadletter.handle_dead_lettered(world.backend, dead_lettered(data, attrs))
+    assert deadletter.handle_dead_lettered(world.deps, dead_lettered(data, attrs))
     assert world.run(rid).status == S.FAILED
 
 
@@ -122,7 +123,7 @@ def test_unreadable_body_with_a_run_attribute_still_fails_the_run(world: World) 
     """The poison message is often the one whose body no handler can read."""
     rid = validated_run(world)
     msg = dead_lettered(b"\xff not json", {"run_id": rid}, subscription="gtp-evaluator-push")
-    assert deadletter.handle_dead_lettered(world.backend, msg)
+    assert deadletter.handle_dead_lettered(world.deps, msg)
     err = world.run(rid).error
     assert err is not None and err.stage == "evaluator"
 
@@ -130,7 +131,7 @@ def test_unreadable_body_with_a_run_attribute_still_fails_the_run(world: World) 
 def test_missing_delivery_count_still_records_the_reason(world: World) -> None:
     rid = validated_run(world)
     data, attrs = hop_message(events.DATASET_VALIDATED, rid)
-    assert deadletter.handle_dead_lettered(world.backend, dead_lettered(data, attrs, attempts=""))
+    assert deadletter.handle_dead_lettered(world.deps, dead_lettered(data, attrs, attempts=""))
     err = world.run(rid).error
     assert err is not None and "attempts" not in err.message and "launcher" in err.message
 
@@ -141,7 +142,7 @@ def test_poll_tick_without_a_run_is_logged_and_acknowledged(
     rid = validated_run(world)
     data, attrs = hop_message(events.POLL_TICK, None)
     msg = dead_lettered(data, attrs, subscription="gtp-poller-push")
-    assert not deadletter.handle_dead_lettered(world.backend, msg)
+    assert not deadletter.handle_dead_lettered(world.deps, msg)
     assert "names no run" in capsys.readouterr().err
     assert world.run(rid).status == S.VALIDATED
 
@@ -153,7 +154,7 @@ def test_run_event_a_consumer_gave_up_on_does_not_fail_the_run(
     rid = validated_run(world)
     data, attrs = hop_message(events.RUN_EVENT, rid)
     msg = dead_lettered(data, attrs, subscription="gtp-run-events-archive")
-    assert not deadletter.handle_dead_lettered(world.backend, msg)
+    assert not deadletter.handle_dead_lettered(world.deps, msg)
     assert world.run(rid).status == S.VALIDATED
     assert "not a pipeline hop" in capsys.readouterr().err
 
@@ -164,12 +165,12 @@ def test_a_run_id_no_run_can_have_counts_as_no_run(world: World, bad: str) -> No
     body = json.dumps({"type": events.DATASET_VALIDATED, "version": 1, "run_id": bad}).encode()
     msg = dead_lettered(body, {"type": events.DATASET_VALIDATED, "run_id": bad})
     assert deadletter.read_dead_letter(msg).run_id is None
-    assert not deadletter.handle_dead_lettered(world.backend, msg)
+    assert not deadletter.handle_dead_lettered(world.deps, msg)
 
 
 def test_unknown_run_is_acknowledged(world: World) -> None:
     data, attrs = hop_message(events.DATASET_VALIDATED, "ds-unknown-0000")
-    assert not deadletter.handle_dead_lettered(world.backend, dead_lettered(data, attrs))
+    assert not deadletter.handle_dead_lettered(world.deps, dead_lettered(data, attrs))
     assert world.store.get("ds-unknown-0000") is None
 
 
@@ -184,7 +185,7 @@ def test_unknown_run_is_acknowledged(world: World) -> None:
     ],
 )
 def test_stage_of_subscription(subscription: str, stage: str | None) -> None:
-    assert deadletter.stage_of_subscription(subscription) == stage
+    assert hop_of_subscription(subscription) == stage
 
 
 @given(
@@ -195,4 +196,4 @@ def test_reading_any_forwarded_message_never_raises(
     data: bytes, attributes: dict[str, str]
 ) -> None:
     dl = deadletter.read_dead_letter(PubSubMessage(data, attributes, "1", None))
-    assert dl.stage is None or dl.stage in deadletter.STAGES
+    assert dl.stage is None or dl.stage in HOPS

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.local.sim_config import SimConfig
-from shared.pipeline import launch, poll, upload
+from shared.pipeline import launch, poll, validation
 from shared.runs import RunStatus
+from shared.simulator.config import SimConfig
+from tests import changes
 
 from .conftest import World, make_world
 
@@ -15,7 +16,7 @@ S = RunStatus
 
 
 def _training_run(world: World) -> str:
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     world.pump()
     assert world.run(rid).status == S.TRAINING
     return rid
@@ -23,52 +24,52 @@ def _training_run(world: World) -> str:
 
 def test_a_job_that_disappeared_fails_the_run(world: World) -> None:
     rid = _training_run(world)
-    world.store.update(rid, {"job": {"name": world.tuner.parent + "/tuningJobs/404"}})
-    report = poll.poll_once(world.backend)
+    world.store.update(rid, changes.job(name=world.tuner.parent + "/tuningJobs/404"))
+    report = poll.poll_once(world.deps)
     run = world.run(rid)
     assert run.status == S.FAILED and run.error and run.error.code == "job_not_found"
     assert report.changed == [rid]
 
 
 def test_a_stale_claim_without_a_job_is_reconciled_by_creating_it(world: World) -> None:
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     # The launcher claimed the slot long ago and died before creating the job.
     world.store.transition(
         rid,
         [S.VALIDATED],
         S.TRAINING,
-        patch={"job": {"state": "CREATING", "claimed_at": "2020-01-01T00:00:00Z"}},
+        change=changes.job(state="CREATING", claimed_at="2020-01-01T00:00:00Z"),
     )
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     run = world.run(rid)
     assert run.job.name and len(world.tuner.find_jobs(rid)) == 1
-    poll.poll_once(world.backend)  # nothing more happens on the next tick
+    poll.poll_once(world.deps)  # nothing more happens on the next tick
     assert len(world.tuner.find_jobs(rid)) == 1
 
 
 def test_a_fresh_claim_is_left_to_its_launcher(world: World) -> None:
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     claimed = world.store.transition(
         rid,
         [S.VALIDATED],
         S.TRAINING,
-        patch={"job": {"state": "CREATING", "claimed_at": "9999-01-01T00:00:00Z"}},
+        change=changes.job(state="CREATING", claimed_at="9999-01-01T00:00:00Z"),
     )
     assert claimed
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     assert world.tuner.find_jobs(rid) == []
-    launch.handle_validated(world.backend, rid)  # the launcher's redelivery creates it
+    launch.handle_validated(world.deps, rid)  # the launcher's redelivery creates it
     assert len(world.tuner.find_jobs(rid)) == 1
 
 
 def test_a_lost_evaluation_request_is_sent_again(world: World) -> None:
     rid = _training_run(world)
     world.advance_clock(1000)
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     assert world.run(rid).status == S.TRAINED
     for m in world.bus.pull("t-evaluator", 10):  # the request is lost
         world.bus.ack(m)
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     assert world.bus.pull("t-evaluator", 10) == []  # too recent to resend
     doc_time = "2020-01-01T00:00:00.000Z"
     with world.store._db.write() as conn:  # age the run as if the tick came much later
@@ -76,21 +77,21 @@ def test_a_lost_evaluation_request_is_sent_again(world: World) -> None:
         doc = json.loads(row[0])
         doc["updated_at"] = doc_time
         conn.execute("UPDATE runs SET doc = ? WHERE run_id = ?", (json.dumps(doc), rid))
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     world.pump()
     assert world.run(rid).status == S.SUCCEEDED
 
 
 def test_evaluation_disabled_ends_the_run_when_training_ends(world: World) -> None:
     rid = (
-        upload.handle_upload(
-            world.backend, world.drop_dataset(tuning_yaml="evaluation: {enabled: false}\n")
+        validation.handle_upload(
+            world.deps, world.drop_dataset(tuning_yaml="evaluation: {enabled: false}\n")
         ).run_id
         or ""
     )
     world.pump()
     world.advance_clock(1000)
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     run = world.run(rid)
     assert run.status == S.SUCCEEDED and run.evaluation.passed is None
     assert "evaluation disabled" in run.history[-1].note
@@ -99,11 +100,11 @@ def test_evaluation_disabled_ends_the_run_when_training_ends(world: World) -> No
 def test_one_failing_run_does_not_stop_the_tick(tmp_path: Path) -> None:
     world = make_world(tmp_path, max_jobs=2)
     a = _training_run(world)
-    world.store.update(a, {"job": {"name": "projects/p/locations/l/tuningJobs/nope-not-a-number"}})
-    b = upload.handle_upload(world.backend, world.drop_dataset("b")).run_id or ""
+    world.store.update(a, changes.job(name="projects/p/locations/l/tuningJobs/nope-not-a-number"))
+    b = validation.handle_upload(world.deps, world.drop_dataset("b")).run_id or ""
     world.pump()
     world.advance_clock(1000)
-    report = poll.poll_once(world.backend)
+    report = poll.poll_once(world.deps)
     assert world.run(a).status == S.FAILED  # its job is gone
     assert world.run(b).status == S.TRAINED  # and the same tick still moved the other run
     assert report.changed == [a, b]
@@ -112,14 +113,14 @@ def test_one_failing_run_does_not_stop_the_tick(tmp_path: Path) -> None:
 def test_a_transient_vertex_error_keeps_the_queue_for_the_next_tick(tmp_path: Path) -> None:
     world = make_world(tmp_path, max_jobs=1, sim=SimConfig(training_seconds=100))
     a = _training_run(world)
-    b = upload.handle_upload(world.backend, world.drop_dataset("b")).run_id or ""
+    b = validation.handle_upload(world.deps, world.drop_dataset("b")).run_id or ""
     world.pump()
     assert world.run(b).status == S.QUEUED
     world.advance_clock(1000)
     (world.root / "state" / "simulator.json").write_text('{"transient_errors": 1}')
-    report = poll.poll_once(world.backend)
+    report = poll.poll_once(world.deps)
     assert report.errors and "503" in report.errors[0]  # logged, not raised: the tick survives
     assert (world.run(a).status, world.run(b).status) == (S.TRAINING, S.QUEUED)
-    poll.poll_once(world.backend)  # the next tick sees the job's end and starts the queue
+    poll.poll_once(world.deps)  # the next tick sees the job's end and starts the queue
     assert world.run(a).status == S.TRAINED
     assert world.run(b).status == S.TRAINING

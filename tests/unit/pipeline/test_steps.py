@@ -11,9 +11,10 @@ import pytest
 
 from shared.errors import TransientError
 from shared.events import Envelope
-from shared.local.sim_config import SimConfig
-from shared.pipeline import deadletter, launch, poll, upload
+from shared.pipeline import deadletter, launch, poll, validation
 from shared.runs import RunStatus
+from shared.simulator.config import SimConfig
+from tests import changes
 
 from .conftest import ZH_EXAMPLES, World, dataset_bytes, make_world
 
@@ -23,23 +24,23 @@ TEST_SET = dataset_bytes([(q.replace("？", "呢？"), a) for q, a in ZH_EXAMPLE
 
 def finish_training(world: World) -> None:
     world.advance_clock(1000)
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     world.pump()
 
 
 def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
     obj = world.drop_dataset(test=TEST_SET)
     before = (world.root / "bucket" / obj.name).read_bytes()
-    out = upload.handle_upload(world.backend, obj)
+    out = validation.handle_upload(world.deps, obj)
     assert out.action == "validated"
     rid = out.run_id
     assert rid
     world.pump()
     run = world.run(rid)
     assert run.status == S.TRAINING and run.job.name and run.job.simulated
-    assert run.config["train_dataset"] == run.dataset.uri  # the seed's fields, from the layout
-    assert run.config["test_dataset"] == run.dataset.test_uri
-    assert run.config["validation_dataset"] is None
+    assert run.tuning.train_dataset == run.dataset.uri  # the seed's fields, from the layout
+    assert run.tuning.test_dataset == run.dataset.test_uri
+    assert run.tuning.validation_dataset is None
     finish_training(world)
     run = world.run(rid)
     assert run.status == S.SUCCEEDED, run.history
@@ -78,7 +79,7 @@ def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
 
 def test_evaluation_judge_true_adds_a_simulated_pairwise_summary(world: World) -> None:
     obj = world.drop_dataset(test=TEST_SET, tuning_yaml="evaluation: {judge: true}\n")
-    rid = upload.handle_upload(world.backend, obj).run_id or ""
+    rid = validation.handle_upload(world.deps, obj).run_id or ""
     world.pump()
     finish_training(world)
     run = world.run(rid)
@@ -95,11 +96,11 @@ def test_evaluation_judge_true_adds_a_simulated_pairwise_summary(world: World) -
 
 def test_duplicate_events_make_one_run_and_one_job(world: World) -> None:
     obj = world.drop_dataset()
-    first = upload.handle_upload(world.backend, obj)
-    again = upload.handle_upload(world.backend, obj)
+    first = validation.handle_upload(world.deps, obj)
+    again = validation.handle_upload(world.deps, obj)
     assert again.action == "duplicate" and again.run_id == first.run_id
     world.pump()
-    upload.handle_upload(world.backend, obj)  # late duplicate after training started
+    validation.handle_upload(world.deps, obj)  # late duplicate after training started
     world.pump()
     assert len(world.store.list_recent()) == 1
     assert len(world.tuner.find_jobs(first.run_id or "")) == 1
@@ -112,7 +113,7 @@ def test_concurrent_deliveries_from_threads_make_one_run_and_one_job(world: Worl
 
     def deliver() -> None:
         try:
-            outcomes.append(upload.handle_upload(world.backend, obj).action)
+            outcomes.append(validation.handle_upload(world.deps, obj).action)
         except TransientError as e:  # "being validated by another delivery": retried later
             errors.append(e)
 
@@ -123,7 +124,7 @@ def test_concurrent_deliveries_from_threads_make_one_run_and_one_job(world: Worl
         t.join()
     assert outcomes.count("validated") == 1
     for _ in errors:  # the platform redelivers what raised
-        assert upload.handle_upload(world.backend, obj).action == "duplicate"
+        assert validation.handle_upload(world.deps, obj).action == "duplicate"
     world.pump()
     runs = world.store.list_recent()
     assert len(runs) == 1
@@ -131,15 +132,15 @@ def test_concurrent_deliveries_from_threads_make_one_run_and_one_job(world: Worl
 
 
 def test_reupload_is_a_new_run(world: World) -> None:
-    a = upload.handle_upload(world.backend, world.drop_dataset())
-    b = upload.handle_upload(world.backend, world.drop_dataset())
+    a = validation.handle_upload(world.deps, world.drop_dataset())
+    b = validation.handle_upload(world.deps, world.drop_dataset())
     assert a.run_id != b.run_id
 
 
 def test_malformed_dataset_is_rejected_with_line_numbers_and_untouched(world: World) -> None:
     bad = dataset_bytes(ZH_EXAMPLES[:2]) + b'{"contents": [}\n' + dataset_bytes(ZH_EXAMPLES[2:3])
     obj = world.drop_dataset(train=bad)
-    out = upload.handle_upload(world.backend, obj)
+    out = validation.handle_upload(world.deps, obj)
     assert out.action == "rejected"
     run = world.run(out.run_id or "")
     assert run.status == S.REJECTED
@@ -152,7 +153,7 @@ def test_malformed_dataset_is_rejected_with_line_numbers_and_untouched(world: Wo
 
 
 def test_bad_tuning_yaml_rejects_before_reading_the_data(world: World) -> None:
-    out = upload.handle_upload(world.backend, world.drop_dataset(tuning_yaml="epochs: 3\n"))
+    out = validation.handle_upload(world.deps, world.drop_dataset(tuning_yaml="epochs: 3\n"))
     run = world.run(out.run_id or "")
     assert run.status == S.REJECTED
     assert run.validation.findings[0]["code"] == "invalid_config"
@@ -171,29 +172,29 @@ def test_bad_tuning_yaml_rejects_before_reading_the_data(world: World) -> None:
 )
 def test_objects_that_are_not_triggers_start_no_run(world: World, name: str) -> None:
     obj = world.drop(name, dataset_bytes(ZH_EXAMPLES))
-    assert upload.handle_upload(world.backend, obj).action == "ignored"
+    assert validation.handle_upload(world.deps, obj).action == "ignored"
     assert world.store.list_recent() == []
 
 
 def test_events_older_than_the_limit_are_dropped(world: World) -> None:
     old = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     env = Envelope(id="e1", type="t", source="s", time=old)
-    assert upload.handle_upload(world.backend, world.drop_dataset(), env).action == "dropped"
+    assert validation.handle_upload(world.deps, world.drop_dataset(), env).action == "dropped"
     assert world.store.list_recent() == []
 
 
 def test_dry_run_validates_only(world: World) -> None:
-    out = upload.handle_upload(world.backend, world.drop_dataset(tuning_yaml="dry_run: true\n"))
+    out = validation.handle_upload(world.deps, world.drop_dataset(tuning_yaml="dry_run: true\n"))
     world.pump()
     run = world.run(out.run_id or "")
-    assert run.status == S.VALIDATED and run.config["dry_run"] is True
+    assert run.status == S.VALIDATED and run.tuning.dry_run is True
     assert world.tuner.find_jobs(run.run_id) == []
 
 
 def test_concurrency_limit_queues_and_the_poller_starts_oldest_first(tmp_path: Path) -> None:
     world = make_world(tmp_path, max_jobs=1)
     ids = [
-        upload.handle_upload(world.backend, world.drop_dataset(f"ds{i}")).run_id or ""
+        validation.handle_upload(world.deps, world.drop_dataset(f"ds{i}")).run_id or ""
         for i in range(3)
     ]
     world.pump()
@@ -204,11 +205,11 @@ def test_concurrency_limit_queues_and_the_poller_starts_oldest_first(tmp_path: P
 
 
 def test_launcher_crash_after_create_finds_the_job_by_label(world: World) -> None:
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     run = world.run(rid)
     # The launcher claims the slot and creates the job, then dies before recording it.
     claimed = world.store.transition(
-        rid, [S.VALIDATED], S.TRAINING, patch={"job": {"state": "CREATING"}}
+        rid, [S.VALIDATED], S.TRAINING, change=changes.job(state="CREATING")
     )
     assert claimed
     world.tuner.create_job(launch.job_spec(claimed))
@@ -220,8 +221,8 @@ def test_launcher_crash_after_create_finds_the_job_by_label(world: World) -> Non
 
 def test_quota_refusal_leaves_the_run_queued(tmp_path: Path) -> None:
     world = make_world(tmp_path, max_jobs=5, sim=SimConfig(training_seconds=100, quota=1))
-    a = upload.handle_upload(world.backend, world.drop_dataset("a")).run_id or ""
-    b = upload.handle_upload(world.backend, world.drop_dataset("b")).run_id or ""
+    a = validation.handle_upload(world.deps, world.drop_dataset("a")).run_id or ""
+    b = validation.handle_upload(world.deps, world.drop_dataset("b")).run_id or ""
     world.pump()
     assert world.run(a).status == S.TRAINING
     run_b = world.run(b)
@@ -232,7 +233,7 @@ def test_quota_refusal_leaves_the_run_queued(tmp_path: Path) -> None:
 
 def test_permanent_refusal_fails_the_run_with_the_api_message(tmp_path: Path) -> None:
     world = make_world(tmp_path, sim=SimConfig(permanent_error="base model is not available"))
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     world.pump()
     run = world.run(rid)
     assert run.status == S.FAILED and run.error and run.error.stage == "launch"
@@ -241,12 +242,12 @@ def test_permanent_refusal_fails_the_run_with_the_api_message(tmp_path: Path) ->
 
 def test_transient_errors_are_retried_then_succeed(tmp_path: Path) -> None:
     world = make_world(tmp_path, sim=SimConfig(training_seconds=100, transient_errors=2))
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     attempts = 0
     while True:  # what the platform does: redeliver until the handler returns
         attempts += 1
         try:
-            launch.handle_validated(world.backend, rid)
+            launch.handle_validated(world.deps, rid)
             break
         except TransientError:
             assert attempts < 10
@@ -261,7 +262,7 @@ def test_failed_job_records_the_job_error(tmp_path: Path) -> None:
             training_seconds=100, fail_jobs="all", fail_message="dataset has too few examples"
         ),
     )
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     world.pump()
     finish_training(world)
     run = world.run(rid)
@@ -270,9 +271,9 @@ def test_failed_job_records_the_job_error(tmp_path: Path) -> None:
 
 
 def test_dead_lettered_message_fails_the_run_with_the_reason(world: World) -> None:
-    rid = upload.handle_upload(world.backend, world.drop_dataset()).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
     assert deadletter.record_dead_letter(
-        world.backend, {"run_id": rid}, "boom: KeyError 'x'", attempts=5, stage="launch"
+        world.deps, {"run_id": rid}, "boom: KeyError 'x'", attempts=5, stage="launch"
     )
     run = world.run(rid)
     assert run.status == S.FAILED and run.error
@@ -281,13 +282,13 @@ def test_dead_lettered_message_fails_the_run_with_the_reason(world: World) -> No
 
 def test_poller_reads_only_active_runs(world: World) -> None:
     for i in range(5):
-        rid = upload.handle_upload(
-            world.backend, world.drop_dataset(f"bad{i}", train=b"not json\n")
+        rid = validation.handle_upload(
+            world.deps, world.drop_dataset(f"bad{i}", train=b"not json\n")
         ).run_id
         assert world.run(rid or "").status == S.REJECTED
     store = world.store
     before = store.reads
-    report = poll.poll_once(world.backend)
+    report = poll.poll_once(world.deps)
     assert report.checked == 0
     assert store.reads - before == 0
 
@@ -298,19 +299,19 @@ def test_a_permanent_evaluation_error_fails_the_run_instead_of_leaving_it_evalua
     from shared.errors import PermanentError
     from shared.pipeline import evaluate
 
-    rid = upload.handle_upload(world.backend, world.drop_dataset(test=TEST_SET)).run_id or ""
+    rid = validation.handle_upload(world.deps, world.drop_dataset(test=TEST_SET)).run_id or ""
     world.pump()
     # test.jsonl is replaced during training by one whose examples all lack a model turn.
     world.drop(
         "incoming/ds/test.jsonl", b'{"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}\n'
     )
     world.advance_clock(1000)
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     with pytest.raises(PermanentError):
         world.pump()
     run = world.run(rid)
     assert run.status == S.FAILED and run.error and run.error.stage == "evaluation"
-    assert evaluate.handle_evaluation_request(world.backend, rid).startswith("nothing to do")
+    assert evaluate.handle_evaluation_request(world.deps, rid).startswith("nothing to do")
 
 
 def test_cancel_a_queued_run_and_a_training_run(tmp_path: Path) -> None:
@@ -318,28 +319,28 @@ def test_cancel_a_queued_run_and_a_training_run(tmp_path: Path) -> None:
     from shared.pipeline.cancel import cancel_run
 
     world = make_world(tmp_path, max_jobs=1)
-    a = upload.handle_upload(world.backend, world.drop_dataset("a")).run_id or ""
-    b = upload.handle_upload(world.backend, world.drop_dataset("b")).run_id or ""
+    a = validation.handle_upload(world.deps, world.drop_dataset("a")).run_id or ""
+    b = validation.handle_upload(world.deps, world.drop_dataset("b")).run_id or ""
     world.pump()
     assert (world.run(a).status, world.run(b).status) == (S.TRAINING, S.QUEUED)
-    assert "cancelled" in cancel_run(world.backend, b)
+    assert "cancelled" in cancel_run(world.deps, b)
     assert world.run(b).status == S.CANCELLED
-    assert "cancel requested" in cancel_run(world.backend, a)
+    assert "cancel requested" in cancel_run(world.deps, a)
     world.advance_clock(5)  # the simulator takes a moment to stop the job
-    poll.poll_once(world.backend)
+    poll.poll_once(world.deps)
     run = world.run(a)
     assert run.status == S.CANCELLED and run.job.state == "CANCELLED"
     with pytest.raises(PermanentError, match="already ended"):
-        cancel_run(world.backend, a)
+        cancel_run(world.deps, a)
     with pytest.raises(PermanentError, match="no run"):
-        cancel_run(world.backend, "nope")
+        cancel_run(world.deps, "nope")
 
 
 def test_a_sibling_replaced_during_validation_fails_the_run_with_what_to_do(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     obj = world.drop_dataset(test=TEST_SET)
-    blobs = world.backend.blobs
+    blobs = world.deps.blobs
     real_stat = blobs.stat
 
     def stat_then_replace(bucket: str, name: str) -> object:
@@ -349,7 +350,7 @@ def test_a_sibling_replaced_during_validation_fails_the_run_with_what_to_do(
         return info
 
     monkeypatch.setattr(blobs, "stat", stat_then_replace)
-    out = upload.handle_upload(world.backend, obj)
+    out = validation.handle_upload(world.deps, obj)
     run = world.run(out.run_id or "")
     assert out.action == "failed" and run.status == S.FAILED and run.error
     assert run.error.code == "superseded" and "upload train.jsonl again" in run.error.message

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.local.sim_config import SimConfig
-from shared.local.simulator import SimulatedTuner
 from shared.ports import TuningJobSpec
+from shared.simulator import SimulatedTuner
+from shared.simulator.config import SimConfig
 from tests.contract.backend_local_sim import TRAINING_PAIRS, write_dataset
 
 

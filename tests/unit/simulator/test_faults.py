@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared import errors
-from shared.local.simulator import SimulatedModels, SimulatedTuner
+from shared.simulator import SimulatedModels, SimulatedTuner
 from tests.unit.simulator.helpers import ManualClock, dataset, make_spec, make_tuner
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shared import errors
-from shared.local.sim_config import DEFAULT_FAIL_MESSAGE
+from shared.simulator.config import DEFAULT_FAIL_MESSAGE
 from tests.unit.simulator.helpers import ManualClock, dataset, make_spec, make_tuner
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import PermanentError
-from shared.local.simulator import SimulatedJudge
 from shared.ports import PairwiseJudgement
+from shared.simulator import SimulatedJudge
 
 TEMPLATE = "{prompt} {reference} {response} {baseline_model_response}"
 PROMPT = "充值了648元宝但是没到账怎么办？"

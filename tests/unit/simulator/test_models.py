@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from shared import errors
-from shared.local.sim_similarity import ExampleIndex, examples_from_record
-from shared.local.sim_text import estimate_tokens, language
-from shared.local.simulator import SimulatedModels, SimulatedTuner
+from shared.simulator import SimulatedModels, SimulatedTuner
+from shared.simulator.similarity import ExampleIndex, examples_from_record
+from shared.simulator.text import estimate_tokens, language
 from tests.unit.simulator.helpers import ManualClock, dataset, make_spec, make_tuner
 
 CS_PAIRS = [

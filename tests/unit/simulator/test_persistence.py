@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from shared import errors
-from shared.local.simulator import SimulatedTuner
+from shared.simulator import SimulatedTuner
 from tests.unit.simulator.helpers import ManualClock, dataset, make_spec
 
 ENV = {"SIM_TRAINING_SECONDS": "3600"}
@@ -31,7 +31,7 @@ def test_a_job_created_by_a_process_that_then_dies_is_found(tmp_path: Path) -> N
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from shared.local.simulator import SimulatedTuner\n"
+        "from shared.simulator import SimulatedTuner\n"
         "from tests.unit.simulator.helpers import make_spec\n"
         "t = SimulatedTuner.from_root(Path(sys.argv[1]), env={'SIM_TRAINING_SECONDS': '3600'})\n"
         "print(t.create_job(make_spec(sys.argv[2], 'run-crash')).name, flush=True)\n"

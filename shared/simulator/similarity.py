@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from shared.local.sim_text import features, turn_text
+from shared.simulator.text import features, turn_text
 
 HISTORY_WEIGHT = 0.25
 

@@ -19,13 +19,15 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
-from shared.backend import Backend
-from shared.config import TuningConfig, parse_tuning_yaml
+from shared.clock import older_than, utcnow
 from shared.errors import ConfigError, NotFound, TransientError
 from shared.events import DATASET_VALIDATED, Envelope, StorageObject, encode_message
 from shared.pipeline import layout
-from shared.pipeline.transitions import advance, error_patch, failing_run_on_permanent
-from shared.runs import DatasetInfo, Run, RunStatus, age_seconds, make_run_id, utcnow
+from shared.pipeline.entry import too_old
+from shared.pipeline.transitions import advance, failed, failing_run_on_permanent
+from shared.ports import Deps
+from shared.runs import Change, DatasetInfo, Run, RunStatus, ValidationInfo, make_run_id
+from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
 S = RunStatus
 #: How long a VALIDATING claim protects the validator from a concurrent duplicate. Longer than
@@ -44,22 +46,15 @@ class Outcome:
     detail: str = ""
 
 
-def handle_upload(backend: Backend, obj: StorageObject, env: Envelope | None = None) -> Outcome:
+def handle_upload(deps: Deps, obj: StorageObject, env: Envelope | None = None) -> Outcome:
     objects = layout.trigger_objects(obj.name)
-    if objects is None or obj.bucket != backend.settings.datasets_bucket:
+    if objects is None or obj.bucket != deps.settings.datasets_bucket:
         return Outcome("ignored", detail=f"{obj.bucket}/{obj.name} is not a dataset trigger")
     run_id = make_run_id(obj.bucket, obj.name, obj.generation)
-    age = env.age_seconds() if env else None
-    if age is not None and age > backend.settings.max_event_age_seconds:
-        logs.warning(
-            f"dropping event older than {backend.settings.max_event_age_seconds}s "
-            f"({age:.0f}s): re-upload the file to start a run",
-            run_id=run_id,
-            event_id=env.id if env else None,
-        )
-        return Outcome("dropped", run_id, f"event age {age:.0f}s")
+    if env is not None and too_old(env, deps.settings, run_id=run_id):
+        return Outcome("dropped", run_id, "event older than MAX_EVENT_AGE_SECONDS")
 
-    blobs = backend.blobs
+    blobs = deps.blobs
     dataset = DatasetInfo(
         bucket=obj.bucket,
         name=obj.name,
@@ -68,34 +63,37 @@ def handle_upload(backend: Backend, obj: StorageObject, env: Envelope | None = N
         size=obj.size,
         md5=obj.md5,
     )
-    created = backend.store.create(Run.new(run_id, dataset, simulated=backend.simulated))
+    created = deps.store.create(Run.new(run_id, dataset, simulated=deps.simulated))
     if created:
         logs.info(f"new run for {dataset.uri}", run_id=run_id)
-    run = _claim(backend, run_id)
+    run = _claim(deps, run_id)
     if isinstance(run, Outcome):
         return run
-    with failing_run_on_permanent(backend, run_id, "validation", [S.VALIDATING]):
-        return _validate(backend, run, obj, objects)
+    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING]):
+        return _validate(deps, run, obj, objects)
 
 
-def _claim(backend: Backend, run_id: str) -> Run | Outcome:
+def _lease(run: Run) -> None:
+    run.validation.started_at = utcnow()
+
+
+def _claim(deps: Deps, run_id: str) -> Run | Outcome:
     """Win the right to validate, or say why this delivery has nothing to do."""
-    patch = {"validation": {"started_at": utcnow()}}
-    run = advance(backend, run_id, [S.RECEIVED], S.VALIDATING, note="validating", patch=patch)
+    run = advance(deps, run_id, [S.RECEIVED], S.VALIDATING, note="validating", change=_lease)
     if run is not None:
         return run
-    current = backend.store.get(run_id)
+    current = deps.store.get(run_id)
     if current is None:  # pragma: no cover - create() just succeeded or found it
         raise TransientError(f"run {run_id} vanished after create")
     if current.status == S.VALIDATED:
-        if not current.config.get("dry_run"):
-            _publish_validated(backend, run_id)
+        if not current.dry_run:
+            _publish_validated(deps, run_id)
         return Outcome("duplicate", run_id, "already validated; launcher notified again")
     if current.status == S.VALIDATING:
         started = current.validation.started_at or current.updated_at
-        if age_seconds(started) < VALIDATION_LEASE_SECONDS:
+        if not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
             raise TransientError(f"run {run_id} is being validated by another delivery")
-        taken = backend.store.update(run_id, patch, expected=[S.VALIDATING])
+        taken = deps.store.update(run_id, _lease, expected=[S.VALIDATING])
         if taken is None:
             return Outcome("duplicate", run_id, "another delivery finished validation")
         logs.warning("took over a validation whose lease expired", run_id=run_id)
@@ -103,12 +101,10 @@ def _claim(backend: Backend, run_id: str) -> Run | Outcome:
     return Outcome("duplicate", run_id, f"run is already {current.status}")
 
 
-def _validate(
-    backend: Backend, run: Run, obj: StorageObject, objects: layout.DatasetObjects
-) -> Outcome:
+def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetObjects) -> Outcome:
     from shared.datasets import validate_dataset  # heavy only for this function
 
-    blobs, s = backend.blobs, backend.settings
+    blobs, s = deps.blobs, deps.settings
     run_id = run.run_id
     # Each sibling that exists, with the generation we saw: all reads below are pinned to it,
     # so a sibling replaced mid-run cannot mix two versions into one validation.
@@ -138,17 +134,30 @@ def _validate(
             "path": None,
             "message": e.message,
         }
-        return _reject(backend, run_id, [finding], {"config_error": e.message}, None, e.message)
+        return _reject(deps, run_id, [finding], {"config_error": e.message}, None, e.message)
 
-    dataset_patch: dict[str, Any] = {
-        f"{role}_uri": blobs.uri(obj.bucket, name) for role, name in siblings.items()
-    }
+    def record_files(r: Run) -> None:
+        """Every file of the dataset as validated: names and generations (what later steps
+        read, pinned) and URIs (what people and Vertex AI see)."""
+        d = r.dataset
+        for role, name in siblings.items():
+            uri = blobs.uri(obj.bucket, name)
+            gen = generations[role]
+            if role == "validation":
+                d.validation_name, d.validation_generation, d.validation_uri = name, gen, uri
+            elif role == "test":
+                d.test_name, d.test_generation, d.test_uri = name, gen, uri
+            else:
+                d.config_name, d.config_generation, d.config_uri = name, gen, uri
+
     # The resolved config names the datasets too (the seed's fields), from the same layout.
     config = replace(
         config,
         train_dataset=blobs.uri(obj.bucket, obj.name),
-        validation_dataset=dataset_patch.get("validation_uri"),
-        test_dataset=dataset_patch.get("test_uri"),
+        validation_dataset=blobs.uri(obj.bucket, siblings["validation"])
+        if "validation" in siblings
+        else None,
+        test_dataset=blobs.uri(obj.bucket, siblings["test"]) if "test" in siblings else None,
     )
     names = {"train": obj.name, **{r: n for r, n in siblings.items() if r != "config"}}
     try:
@@ -178,12 +187,12 @@ def _validate(
             "train.jsonl again to validate the new set."
         )
         advance(
-            backend,
+            deps,
             run_id,
             [S.VALIDATING],
             S.FAILED,
             note="superseded",
-            patch=error_patch("validation", "superseded", msg),
+            change=failed("validation", "superseded", msg),
         )
         return Outcome("failed", run_id, msg)
 
@@ -204,31 +213,39 @@ def _validate(
         first = findings[0]["message"] if findings else "the dataset is invalid"
         where = f" ({findings[0]['file']} line {findings[0]['line']})" if findings else ""
         return _reject(
-            backend,
-            run_id,
-            findings,
-            summary,
-            report_uri,
-            first + where,
-            dataset_patch=dataset_patch,
+            deps, run_id, findings, summary, report_uri, first + where, files=record_files
         )
 
     note = "dataset valid" + ("; dry run: no tuning job will be created" if config.dry_run else "")
-    patch = {
-        "validation": {
-            "valid": True,
-            "summary": summary,
-            "report_uri": report_uri,
-            "findings": [_finding_dict(f) for f in report.warnings[:FINDINGS_ON_RUN]],
-        },
-        "config": config.to_dict(),
-        "dataset": dataset_patch,
-    }
-    if advance(backend, run_id, [S.VALIDATING], S.VALIDATED, note=note, patch=patch) is None:
+    warnings = [_finding_dict(f) for f in report.warnings[:FINDINGS_ON_RUN]]
+
+    def accept(r: Run) -> None:
+        _record_validation(r, True, summary, warnings, report_uri)
+        r.config = config
+        record_files(r)
+
+    if advance(deps, run_id, [S.VALIDATING], S.VALIDATED, note=note, change=accept) is None:
         return Outcome("duplicate", run_id, "another delivery finished validation first")
     if not config.dry_run:
-        _publish_validated(backend, run_id)
+        _publish_validated(deps, run_id)
     return Outcome("validated", run_id, note)
+
+
+def _record_validation(
+    r: Run,
+    valid: bool,
+    summary: dict[str, Any],
+    findings: list[dict[str, Any]],
+    report_uri: str | None,
+) -> None:
+    """The validator's verdict on the run (its lease time kept for the history)."""
+    r.validation = ValidationInfo(
+        valid=valid,
+        started_at=r.validation.started_at,
+        summary=summary,
+        findings=findings,
+        report_uri=report_uri,
+    )
 
 
 def _finding_dict(f: Any) -> dict[str, Any]:
@@ -236,36 +253,28 @@ def _finding_dict(f: Any) -> dict[str, Any]:
 
 
 def _reject(
-    backend: Backend,
+    deps: Deps,
     run_id: str,
     findings: list[dict[str, Any]],
     summary: dict[str, Any],
     report_uri: str | None,
     message: str,
     *,
-    dataset_patch: dict[str, Any] | None = None,
+    files: Change | None = None,
 ) -> Outcome:
-    patch: dict[str, Any] = {
-        "validation": {
-            "valid": False,
-            "summary": summary,
-            "findings": findings,
-            "report_uri": report_uri,
-        },
-        **error_patch(
-            "validation", findings[0]["code"] if findings else "invalid_dataset", message
-        ),
-    }
-    if dataset_patch:
-        patch["dataset"] = dataset_patch
-    if (
-        advance(backend, run_id, [S.VALIDATING], S.REJECTED, note="dataset rejected", patch=patch)
-        is None
-    ):
-        return Outcome("duplicate", run_id, "another delivery finished validation first")
-    return Outcome("rejected", run_id, message)
+    code = findings[0]["code"] if findings else "invalid_dataset"
+
+    def reject(r: Run) -> None:
+        _record_validation(r, False, summary, findings, report_uri)
+        r.fail("validation", code, message)
+        if files is not None:
+            files(r)
+
+    if advance(deps, run_id, [S.VALIDATING], S.REJECTED, note="dataset rejected", change=reject):
+        return Outcome("rejected", run_id, message)
+    return Outcome("duplicate", run_id, "another delivery finished validation first")
 
 
-def _publish_validated(backend: Backend, run_id: str) -> None:
+def _publish_validated(deps: Deps, run_id: str) -> None:
     data, attrs = encode_message(DATASET_VALIDATED, run_id)
-    backend.bus.publish(backend.settings.topic_dataset_validated, data, attrs)
+    deps.bus.publish(deps.settings.topic_dataset_validated, data, attrs)

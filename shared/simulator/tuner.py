@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import sqlite3
 import time
@@ -21,10 +20,11 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from shared import errors
-from shared.local.sim_config import ConfigSource, SimConfig, from_env
-from shared.local.sim_jobs import END_STATES, JobRecord, JobTable, rfc3339, status_at
-from shared.models import limits_for
+from shared.local.paths import SIMULATOR_PAGES, LocalLayout
+from shared.model_limits import limits_for
 from shared.ports import TuningJob, TuningJobSpec
+from shared.simulator.config import ConfigSource, SimConfig, from_env
+from shared.simulator.jobs import END_STATES, JobRecord, JobTable, rfc3339, status_at
 
 Clock = Callable[[], float]
 
@@ -34,12 +34,9 @@ _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 
 
-def state_db(root: Path) -> Path:
-    return root / "state" / "simulator.sqlite"
-
-
 def control_file(root: Path) -> Path:
-    return root / "state" / "simulator.json"
+    """The control file of the simulator on a local root (faults, timing; re-read live)."""
+    return LocalLayout(root).simulator_control
 
 
 def local_path(uri: str) -> Path | None:
@@ -89,23 +86,32 @@ class SimulatedTuner:
         clock: Clock = time.time,
     ) -> None:
         self._table = JobTable(db_path)
-        self._pages = db_path.parent / "simulator-jobs"
+        self._pages = db_path.parent / SIMULATOR_PAGES
         self._config = ConfigSource(config or SimConfig(), control)
         self._clock = clock
         self.parent = f"projects/{project}/locations/{location}"
 
     @classmethod
     def from_root(
-        cls, root: Path, *, env: Mapping[str, str] | None = None, clock: Clock = time.time
+        cls,
+        root: Path,
+        *,
+        config: SimConfig | None = None,
+        env: Mapping[str, str] | None = None,
+        project: str = "local-project",
+        location: str = "us-central1",
+        clock: Clock = time.time,
     ) -> SimulatedTuner:
-        """The local backend's tuner: state under `root/state`, `SIM_*` env and control file."""
-        e = os.environ if env is None else env
+        """The local backend's tuner on a local root (`LocalLayout`): its SQLite state and the
+        control file there. Knobs: `config` as given, else read from `env` (`SIM_*`), else
+        the defaults; the control file overrides either while it runs."""
+        layout = LocalLayout(root)
         return cls(
-            state_db(root),
-            project=e.get("GCP_PROJECT", "").strip() or "local-project",
-            location=e.get("VERTEX_LOCATION", "").strip() or "us-central1",
-            config=from_env(SimConfig(), e),
-            control=control_file(root),
+            layout.simulator_db,
+            project=project,
+            location=location,
+            config=config or from_env(SimConfig(), env or {}),
+            control=layout.simulator_control,
             clock=clock,
         )
 

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from shared import errors
-from shared.local.sim_config import SimConfig
-from shared.local.sim_similarity import ExampleIndex, conversation_query
-from shared.local.sim_text import check_contents, estimate_tokens, generic_reply
-from shared.local.sim_tuner import Clock, SimulatedTuner, local_path
-from shared.models import limits_for, normalize_model_name
+from shared.model_limits import limits_for, normalize_model_name
 from shared.ports import Generation
+from shared.simulator.config import SimConfig
+from shared.simulator.similarity import ExampleIndex, conversation_query
+from shared.simulator.text import check_contents, estimate_tokens, generic_reply
+from shared.simulator.tuner import Clock, SimulatedTuner, local_path
 
 #: Dataset versions whose index is kept in memory (an evaluation uses one or two).
 INDEX_CACHE_SIZE = 4
@@ -37,9 +37,14 @@ class SimulatedModels:
 
     @classmethod
     def from_root(
-        cls, root: Path, *, env: Mapping[str, str] | None = None, clock: Clock = time.time
+        cls,
+        root: Path,
+        *,
+        config: SimConfig | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Clock = time.time,
     ) -> SimulatedModels:
-        return cls(SimulatedTuner.from_root(root, env=env, clock=clock))
+        return cls(SimulatedTuner.from_root(root, config=config, env=env, clock=clock))
 
     def generate(
         self,

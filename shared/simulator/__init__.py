@@ -13,9 +13,9 @@ SIM_PERMANENT_ERROR, `models_transient_errors` / SIM_MODELS_TRANSIENT_ERRORS.
 
 from __future__ import annotations
 
-from shared.local.sim_config import ENV_VARS, SimConfig
-from shared.local.sim_judge import SimulatedJudge
-from shared.local.sim_models import SimulatedModels
-from shared.local.sim_tuner import SimulatedTuner
+from shared.simulator.config import ENV_VARS, SimConfig
+from shared.simulator.judge import SimulatedJudge
+from shared.simulator.models import SimulatedModels
+from shared.simulator.tuner import SimulatedTuner
 
 __all__ = ["ENV_VARS", "SimConfig", "SimulatedJudge", "SimulatedModels", "SimulatedTuner"]

@@ -1,18 +1,20 @@
-"""`LocalRuntime`: the four Cloud Functions on one machine, wired like Eventarc + Pub/Sub +
-Cloud Scheduler, over the durable `SqliteBus`.
+"""`LocalRuntime`: the pipeline's Cloud Functions hosted on one machine, wired like Eventarc +
+Pub/Sub + Cloud Scheduler, over the durable `SqliteBus`.
 
-A route maps a topic to an entry point. The bucket watcher publishes uploads to an internal
-topic that is delivered as the exact `storage.object.v1.finalized` CloudEvent; pipeline topics
-are delivered as `pubsub.topic.v1.messagePublished` CloudEvents; the ticker feeds the poller.
-Handler returns -> ack; raises -> nack with backoff; the last failed attempt -> dead letter,
-and the dead-letter hook tells the run why. Routes are plain data, so tests plug in stubs.
+The host sits *above* the functions, as the cloud does: it loads `functions/<name>/main.py`
+(the same files Terraform deploys, chosen by `shared.routes`), gives them their ports by
+`shared.composition.install()` (explicit settings, never the process environment) and delivers
+events to them. The bucket watcher publishes uploads to an internal topic that is delivered as
+the exact `storage.object.v1.finalized` CloudEvent; pipeline topics are delivered as
+`pubsub.topic.v1.messagePublished` CloudEvents; the ticker feeds the poller. Handler returns ->
+ack; raises -> nack with backoff; the last failed attempt -> dead letter, and the dead-letter
+step tells the run why. Routes are plain data, so tests plug in stubs.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import sys
 import threading
 import time
@@ -24,11 +26,15 @@ from typing import Any
 
 import orjson
 
+from shared import composition
 from shared.events import pubsub_published_event
+from shared.host.sources import POLL_TOPIC, STORAGE_TOPIC, BucketWatcher, Ticker
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import DeadLetter, Leased, SqliteBus, SubscriptionPolicy
 from shared.local.paths import DATASETS_BUCKET, LocalLayout
-from shared.local.scheduler import POLL_TOPIC, STORAGE_TOPIC, BucketWatcher, Ticker
+from shared.ports import Deps
+from shared.routes import ROUTES, topic_name
+from shared.settings import Settings
 
 log = logging.getLogger("gemini_tuning.local")
 
@@ -92,51 +98,24 @@ def load_entry_point(path: Path, attr: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
-def default_routes(root: Path, *, functions: Path | None = None) -> list[Route]:
-    """The real pipeline: sets BACKEND=local and LOCAL_ROOT before importing the functions so
-    their `backend_from_env()` builds the local adapters on this root."""
-    os.environ["BACKEND"] = "local"
-    os.environ["LOCAL_ROOT"] = str(Path(root).absolute())
-    from shared.pipeline.entry import reset_backend
-
-    reset_backend()  # the functions cache their backend: rebuild it for this root
-    from shared.config import Settings
-
-    settings = Settings.from_env()
+def pipeline_routes(settings: Settings, *, functions: Path | None = None) -> list[Route]:
+    """The real pipeline: every event-driven function of `shared.routes` that the host plays
+    (the dead-letter function is played by the host itself: its bus knows the last error)."""
     fdir = functions or functions_dir()
-    table = (
-        ("validator", STORAGE_TOPIC, "on_dataset_uploaded", True, None),
-        ("launcher", settings.topic_dataset_validated, "on_dataset_validated", False, None),
-        ("evaluator", settings.topic_evaluation_requested, "on_evaluation_requested", False, None),
-        # Cloud Scheduler does not retry by default: a failed tick waits for the next one.
-        ("poller", POLL_TOPIC, "on_poll_tick", False, SubscriptionPolicy(max_attempts=1)),
-    )
-    return [
-        Route(name, topic, load_entry_point(fdir / name / "main.py", attr), storage, policy)
-        for name, topic, attr, storage, policy in table
-    ]
-
-
-def record_dead_letter_hook(dead: DeadLetter) -> None:
-    """Tell the run why its message was dropped (the pipeline's hook, when it exists)."""
-    try:
-        from shared.pipeline.deadletter import record_dead_letter
-    except ImportError:
-        return
-    from shared.backend import backend_from_env
-
-    data: Any = None
-    if dead.topic == STORAGE_TOPIC:
-        data = orjson.loads(dead.data).get("data")
-    stage = dead.subscription.removeprefix("local-")
-    record_dead_letter(
-        backend_from_env(),
-        dead.attributes,
-        dead.last_error,
-        data=data,
-        attempts=dead.attempts,
-        stage=stage,
-    )
+    out: list[Route] = []
+    for r in ROUTES:
+        if r.trigger == "http" or r.topic == "dead_letter":
+            continue
+        if r.trigger == "storage":
+            topic = STORAGE_TOPIC
+        else:
+            assert r.topic is not None
+            topic = POLL_TOPIC if r.topic == "poll_tick" else topic_name(r.topic, settings)
+        handler = load_entry_point(fdir / r.name / "main.py", r.entry_point)
+        # Cloud Scheduler does not retry: a failed tick waits for the next one.
+        policy = None if r.retries else SubscriptionPolicy(max_attempts=1)
+        out.append(Route(r.name, topic, handler, r.trigger == "storage", policy))
+    return out
 
 
 class LocalRuntime:
@@ -149,12 +128,18 @@ class LocalRuntime:
         routes: Sequence[Route] | None = None,
         options: RuntimeOptions | None = None,
         on_dead_letter: DeadLetterHook | None = None,
+        deps: Deps | None = None,
     ) -> None:
+        """`deps`: the ports the hosted functions get (default: the local backend on `root`).
+        Without `routes`, the real functions are loaded and dead letters fail their runs."""
         self.layout = LocalLayout(Path(root).absolute()).create()
         self.options = options or RuntimeOptions()
+        self.deps: Deps = deps or composition.local_deps(self.layout.root)
+        self._installed = routes is None
         if routes is None:
-            routes = default_routes(self.layout.root)
-            on_dead_letter = on_dead_letter or record_dead_letter_hook
+            composition.install(self.deps)
+            routes = pipeline_routes(self.deps.settings)
+            on_dead_letter = on_dead_letter or self.record_dead_letter
         self.routes = list(routes)
         self.on_dead_letter = on_dead_letter
         self.bus = SqliteBus(self.layout.bus_db)
@@ -182,6 +167,23 @@ class LocalRuntime:
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
 
+    def record_dead_letter(self, dead: DeadLetter) -> None:
+        """Tell the run why its message was dropped, naming the function that kept failing."""
+        from shared.pipeline.deadletter import record_dead_letter
+
+        data: Any = None
+        if dead.topic == STORAGE_TOPIC:
+            data = orjson.loads(dead.data).get("data")
+        route = self._by_sub.get(dead.subscription)
+        record_dead_letter(
+            self.deps,
+            dead.attributes,
+            dead.last_error,
+            data=data,
+            attempts=dead.attempts,
+            stage=route.name if route is not None else "delivery",
+        )
+
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
@@ -207,6 +209,8 @@ class LocalRuntime:
             self._pool.shutdown(wait=True)
         self._report_dead_letters()
         self.bus.close()
+        if self._installed:
+            composition.install(None)
         log.info("runtime  stopped")
 
     def __enter__(self) -> LocalRuntime:

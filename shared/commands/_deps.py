@@ -1,4 +1,8 @@
-"""How CLI commands pick the backend: `--root DIR` (local) or the deployment's environment."""
+"""How CLI commands pick the deployment they talk to: `--root DIR` (local) or the environment.
+
+The CLI is an edge: it reads the process environment here and hands explicit settings to the
+composition root, so nothing below it reads `os.environ`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import argparse
 import os
 from pathlib import Path
 
-from shared.backend import Backend
-from shared.config import Settings
+from shared import composition
+from shared.settings import Settings
 
 DEFAULT_LOCAL_ROOT = "local-pipeline"
 
@@ -25,11 +29,8 @@ def local_root(args: argparse.Namespace) -> Path:
     return Path(args.root or os.environ.get("LOCAL_ROOT") or DEFAULT_LOCAL_ROOT).resolve()
 
 
-def backend_for(args: argparse.Namespace) -> Backend:
-    """The backend a command talks to: local unless BACKEND=gcp and no --root was given."""
+def deps_for(args: argparse.Namespace) -> composition.LazyDeps:
+    """The deployment a command talks to: local unless BACKEND=gcp and no --root was given."""
     if os.environ.get("BACKEND") == "gcp" and not getattr(args, "root", None):
-        return Backend(Settings.from_env())
-    env = dict(os.environ)
-    env["BACKEND"] = "local"
-    env["LOCAL_ROOT"] = str(local_root(args))
-    return Backend(Settings.from_env(env))
+        return composition.LazyDeps(Settings.from_env(os.environ))
+    return composition.local_deps(local_root(args), env=os.environ)
