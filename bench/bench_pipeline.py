@@ -17,6 +17,7 @@ from pathlib import Path
 from shared.composition import LazyDeps
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import SqliteBus
+from shared.local.paths import LocalLayout
 from shared.local.store import SqliteRunStore
 from shared.pipeline import poll
 from shared.ports import TuningJobSpec
@@ -37,10 +38,8 @@ def _deps(root: Path) -> tuple[LazyDeps, SqliteRunStore, SimulatedTuner]:
     settings = Settings.from_env(
         {"BACKEND": "local", "LOCAL_ROOT": str(root), "MAX_CONCURRENT_JOBS": str(ACTIVE)}
     )
-    store = SqliteRunStore(root / "state" / "runs.sqlite")
-    tuner = SimulatedTuner(
-        root / "state" / "simulator.sqlite", config=SimConfig(training_seconds=1e9)
-    )
+    store = SqliteRunStore(LocalLayout(root).runs_db)
+    tuner = SimulatedTuner(LocalLayout(root).simulator_db, config=SimConfig(training_seconds=1e9))
     deps = LazyDeps(
         settings,
         blobs=FolderBlobs(root),
@@ -140,7 +139,7 @@ def _latency(repeats: int = 3) -> None:
                 stderr=subprocess.DEVNULL,
             )
             try:
-                db = root / "state" / "runs.sqlite"
+                db = LocalLayout(root).runs_db
                 while not db.exists():
                     time.sleep(0.05)
                 time.sleep(1.0)  # let the watcher start

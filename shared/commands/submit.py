@@ -171,13 +171,8 @@ def _copy_local(bucket: Path, name: str, files: list[Path]) -> list[str]:
 
 
 def _upload_gcs(dest: str, name: str, files: list[Path]) -> list[str]:
-    from google.cloud import storage  # only this path needs the client
+    from shared.gcp.storage import GcsBlobs  # only this path needs the client
 
     bucket_name = dest[len("gs://") :].strip("/").split("/", 1)[0]
-    bucket = storage.Client().bucket(bucket_name)
-    out = []
-    for src in files:
-        blob = bucket.blob(f"incoming/{name}/{src.name}")
-        blob.upload_from_filename(str(src))  # resumable for large files
-        out.append(f"gs://{bucket_name}/{blob.name}")
-    return out
+    blobs = GcsBlobs(project=None)
+    return [blobs.upload_file(bucket_name, f"incoming/{name}/{src.name}", src) for src in files]

@@ -1,10 +1,10 @@
 """Error mapping and retry for every Google Cloud adapter (Storage, Pub/Sub, Firestore, Vertex).
 
-The pipeline only understands `shared.errors` (DESIGN.md, "Delivery semantics"), so each adapter
-funnels its client's exceptions through `map_google_error`. `call_with_retry` absorbs short
-blips inside one invocation; its deadline must stay well under the function's timeout so that a
-longer outage surfaces as `TransientError` and the platform's own retry (with its backoff and
-dead-letter policy) takes over instead of the function being killed mid-write.
+The pipeline only understands `shared.errors` (docs/ARCHITECTURE.md, "Errors and delivery"),
+so each adapter funnels its client's exceptions through `map_google_error`. `call_with_retry`
+absorbs short blips inside one invocation; its deadline must stay well under the function's
+timeout so that a longer outage surfaces as `TransientError` and the platform's own retry (with
+its backoff and dead-letter policy) takes over instead of the function being killed mid-write.
 
 Nothing here imports a client library at module load: the exception classes are looked up
 lazily so a function that never talks to Google pays no import cost.

@@ -28,6 +28,7 @@ import pytest
 from shared import events
 from shared.clock import utcnow
 from shared.local.blobs import FolderBlobs
+from shared.local.paths import LocalLayout
 from shared.local.store import SqliteRunStore
 from shared.runs import DatasetInfo, Run, RunStatus, make_run_id
 from tests import changes
@@ -174,7 +175,7 @@ def good_lines() -> list[str]:
 
 
 def runs(root: Path) -> dict[str, Run]:
-    store = SqliteRunStore(root / "state" / "runs.sqlite")
+    store = SqliteRunStore(LocalLayout(root).runs_db)
     try:
         return {r.run_id: r for r in store.list_recent(limit=500)}
     finally:
@@ -275,7 +276,7 @@ def test_validation_in_progress_elsewhere_answers_5xx_for_retry(
     run_id = make_run_id(BUCKET, name, data["generation"])
     dataset = DatasetInfo(bucket=BUCKET, name=name, generation=data["generation"],
                           uri=f"file://{root}/{BUCKET}/{name}", size=int(data["size"]))  # fmt: skip
-    store = SqliteRunStore(root / "state" / "runs.sqlite")
+    store = SqliteRunStore(LocalLayout(root).runs_db)
     try:  # another delivery holds a fresh VALIDATING lease on this run
         assert store.create(Run.new(run_id, dataset, simulated=True))
         lease = changes.validation(started_at=utcnow())
@@ -357,7 +358,7 @@ def test_dead_letter_push_fails_the_run_with_the_reason(
     run_id = make_run_id(BUCKET, name, "7")
     dataset = DatasetInfo(bucket=BUCKET, name=name, generation="7",
                           uri=f"file://{root}/{BUCKET}/{name}", size=10)  # fmt: skip
-    store = SqliteRunStore(root / "state" / "runs.sqlite")
+    store = SqliteRunStore(LocalLayout(root).runs_db)
     try:
         assert store.create(Run.new(run_id, dataset, simulated=True))
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.local.paths import LocalLayout
 from shared.local.store import SqliteRunStore
 from shared.runs import Run
 from shared.simulator.tuner import SimulatedTuner
@@ -53,10 +54,10 @@ def _start(root: Path, **extra: str) -> subprocess.Popen[bytes]:
 
 
 def _wait(root: Path, pred: object, timeout: float = 60.0) -> Run:
-    store = SqliteRunStore(root / "state" / "runs.sqlite")
+    store = SqliteRunStore(LocalLayout(root).runs_db)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = store.list_recent(limit=10) if (root / "state" / "runs.sqlite").exists() else []
+        runs = store.list_recent(limit=10) if (LocalLayout(root).runs_db).exists() else []
         if runs and pred(runs[0]):  # type: ignore[operator]
             return runs[0]
         time.sleep(0.1)
@@ -110,7 +111,7 @@ def test_a_dropped_file_outside_incoming_or_not_jsonl_starts_no_run(root: Path) 
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    runs = SqliteRunStore(root / "state" / "runs.sqlite").list_recent()
+    runs = SqliteRunStore(LocalLayout(root).runs_db).list_recent()
     assert [r.run_id for r in runs] == [run.run_id]
     assert run.dataset.name == "incoming/real/train.jsonl"
 
@@ -174,7 +175,7 @@ def test_one_event_delivered_50_times_from_threads_and_processes_makes_one_run(
         assert p.returncode == 0, err.decode()[-8000:]
         results += json.loads(out)
     assert len(results) == 50
-    store = SqliteRunStore(root / "state" / "runs.sqlite")
+    store = SqliteRunStore(LocalLayout(root).runs_db)
     runs = store.list_recent()
     assert len(runs) == 1 and runs[0].status == "VALIDATED"
     # Every "validated" publish (one per delivery that found it VALIDATED) reaches an idempotent

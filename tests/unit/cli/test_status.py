@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli import main
+from shared.local.paths import LocalLayout
 from tests import changes
 
 from .runs import FINDING, METRICS, rejected_run, store_for, succeeded_run
@@ -32,7 +33,7 @@ def test_a_root_without_a_pipeline_is_a_clear_error(root: Path, capsys: Cap) -> 
     code, out, err = status(capsys, "--root", str(root))
     assert code == 2 and out == ""
     assert "no local pipeline at" in err and "--root" in err
-    assert not (root / "state" / "runs.sqlite").exists()  # nothing is created by looking
+    assert not (LocalLayout(root).runs_db).exists()  # nothing is created by looking
 
 
 def test_no_runs_says_how_to_start_one(root: Path, capsys: Cap) -> None:

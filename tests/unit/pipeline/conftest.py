@@ -21,6 +21,7 @@ from shared.composition import LazyDeps
 from shared.events import StorageObject, decode_message, parse_pubsub_data
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import SqliteBus
+from shared.local.paths import LocalLayout
 from shared.local.store import SqliteRunStore
 from shared.pipeline import evaluate, launch
 from shared.runs import Run
@@ -170,12 +171,12 @@ def make_world(
     )
     clock = [1_000_000.0]
     tuner = SimulatedTuner(
-        root / "state" / "simulator.sqlite",
+        LocalLayout(root).simulator_db,
         config=sim or SimConfig(training_seconds=100.0),
-        control=root / "state" / "simulator.json",
+        control=LocalLayout(root).simulator_control,
         clock=lambda: clock[0],
     )
-    bus = SqliteBus(root / "state" / "bus.sqlite")
+    bus = SqliteBus(LocalLayout(root).bus_db)
     for topic, sub in (
         ("dataset-validated", "t-launcher"),
         ("evaluation-requested", "t-evaluator"),
@@ -186,7 +187,7 @@ def make_world(
         settings,
         blobs=FolderBlobs(root),
         bus=bus,
-        store=SqliteRunStore(root / "state" / "runs.sqlite"),
+        store=SqliteRunStore(LocalLayout(root).runs_db),
         tuner=tuner,
         models=SimulatedModels(tuner),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from shared.local.paths import LocalLayout
 from shared.pipeline import launch, poll, validation
 from shared.runs import RunStatus
 from shared.simulator.config import SimConfig
@@ -117,7 +118,7 @@ def test_a_transient_vertex_error_keeps_the_queue_for_the_next_tick(tmp_path: Pa
     world.pump()
     assert world.run(b).status == S.QUEUED
     world.advance_clock(1000)
-    (world.root / "state" / "simulator.json").write_text('{"transient_errors": 1}')
+    (LocalLayout(world.root).simulator_control).write_text('{"transient_errors": 1}')
     report = poll.poll_once(world.deps)
     assert report.errors and "503" in report.errors[0]  # logged, not raised: the tick survives
     assert (world.run(a).status, world.run(b).status) == (S.TRAINING, S.QUEUED)

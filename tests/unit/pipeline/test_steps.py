@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import TransientError
+from shared.errors import InvalidMessage, PermanentError, TransientError, outcome
 from shared.events import Envelope
 from shared.pipeline import deadletter, launch, poll, validation
 from shared.runs import RunStatus
@@ -354,3 +354,27 @@ def test_a_sibling_replaced_during_validation_fails_the_run_with_what_to_do(
     run = world.run(out.run_id or "")
     assert out.action == "failed" and run.status == S.FAILED and run.error
     assert run.error.code == "superseded" and "upload train.jsonl again" in run.error.message
+
+
+def test_the_eval_set_is_the_generation_that_was_validated(world: World) -> None:
+    """Overwriting test.jsonl while the run trains must not score the run on an unvalidated
+    file: the run fails and says why (and the new file is left for a new run)."""
+    rid = validation.handle_upload(world.deps, world.drop_dataset(test=TEST_SET)).run_id or ""
+    world.pump()
+    run = world.run(rid)
+    assert run.dataset.test_name == "incoming/ds/test.jsonl" and run.dataset.test_generation
+    world.drop("incoming/ds/test.jsonl", b'{"not": "validated"}\n')  # a new generation
+    world.advance_clock(1000)
+    poll.poll_once(world.deps)
+    with pytest.raises(PermanentError, match="replaced or deleted after validation"):
+        world.pump()
+    run = world.run(rid)
+    assert run.status == S.FAILED and run.error is not None
+    assert run.error.code == "eval_set_replaced" and run.error.stage == "evaluation"
+
+
+def test_messages_without_a_known_run_are_acknowledged_not_retried(world: World) -> None:
+    for run_id in (None, "no-such-run"):
+        with pytest.raises(InvalidMessage):
+            launch.handle_validated(world.deps, run_id)
+        assert outcome(InvalidMessage("x")) == "acknowledge"

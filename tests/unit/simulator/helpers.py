@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.local.paths import LocalLayout
 from shared.ports import TuningJobSpec
 from shared.simulator import SimulatedTuner
 from shared.simulator.config import SimConfig
@@ -45,7 +46,7 @@ def make_spec(uri: str, run_id: str = "run-1", **overrides: Any) -> TuningJobSpe
 
 def make_tuner(root: Path, clock: ManualClock | None = None, **config: Any) -> SimulatedTuner:
     return SimulatedTuner(
-        root / "state" / "simulator.sqlite",
+        LocalLayout(root).simulator_db,
         config=SimConfig(**config),
         clock=clock or ManualClock(),
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared import errors
+from shared.local.paths import LocalLayout
 from shared.simulator import SimulatedModels, SimulatedTuner
 from tests.unit.simulator.helpers import ManualClock, dataset, make_spec, make_tuner
 
@@ -30,7 +31,7 @@ def test_the_first_k_calls_are_transient_then_calls_succeed(tmp_path: Path) -> N
 def test_the_control_file_rearms_faults_while_running(tmp_path: Path) -> None:
     tuner = SimulatedTuner.from_root(tmp_path, env={})
     assert tuner.find_jobs("run-1") == []
-    control = tmp_path / "state" / "simulator.json"
+    control = LocalLayout(tmp_path).simulator_control
     control.write_text(json.dumps({"transient_errors": 1}), encoding="utf-8")
 
     with pytest.raises(errors.TransientError):
@@ -134,7 +135,7 @@ def test_bad_settings_say_what_to_write(tmp_path: Path, env: dict[str, str], mes
 )
 def test_a_bad_control_file_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "simulator.json").write_text(text, encoding="utf-8")
+    (LocalLayout(tmp_path).simulator_control).write_text(text, encoding="utf-8")
     tuner = SimulatedTuner.from_root(tmp_path, env={})
     with pytest.raises(errors.ConfigError, match=message):
         tuner.find_jobs("run-1")

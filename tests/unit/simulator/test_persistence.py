@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from shared import errors
+from shared.local.paths import LocalLayout
 from shared.simulator import SimulatedTuner
 from tests.unit.simulator.helpers import ManualClock, dataset, make_spec
 
@@ -22,7 +23,7 @@ def test_a_second_instance_on_the_same_root_sees_the_job(tmp_path: Path) -> None
     second = SimulatedTuner.from_root(tmp_path, env=ENV)
     assert second.get_job(job.name).name == job.name
     assert [j.name for j in second.find_jobs("run-persist")] == [job.name]
-    assert (tmp_path / "state" / "simulator.sqlite").is_file()
+    assert (LocalLayout(tmp_path).simulator_db).is_file()
 
 
 def test_a_job_created_by_a_process_that_then_dies_is_found(tmp_path: Path) -> None:
