@@ -68,7 +68,7 @@ def _fill(root: Path, store: SqliteRunStore, tuner: SimulatedTuner, finished: in
             TuningJobSpec(
                 run_id=rid,
                 display_name=f"gtp-{rid}",
-                base_model="gemini-2.5-flash",
+                base_model="gemini-3.5-flash",
                 training_dataset_uri=train.as_uri(),
                 validation_dataset_uri=None,
                 tuned_model_display_name=rid,

@@ -52,7 +52,7 @@ def median_ms(fn: Callable[[], object], repeat: int) -> float:
 
 def spec(uri: str, i: int) -> TuningJobSpec:
     return TuningJobSpec(
-        f"bench-{i}", f"gtp-bench-{i}", "gemini-2.5-flash", uri, None, "bench", 1, 1.0, 4, True
+        f"bench-{i}", f"gtp-bench-{i}", "gemini-3.5-flash", uri, None, "bench", 1, 1.0, 4, True
     )
 
 
@@ -92,5 +92,5 @@ def main() -> None:
         base = [{"role": "user", "parts": [{"text": question(rng)}]}]
         print(
             f"base generate   median "
-            f"{median_ms(lambda: models.generate('gemini-2.5-flash', base), 200):7.2f} ms"
+            f"{median_ms(lambda: models.generate('gemini-3.5-flash', base), 200):7.2f} ms"
         )

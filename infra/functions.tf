@@ -17,10 +17,12 @@ locals {
     MAX_CONCURRENT_JOBS              = tostring(var.max_concurrent_jobs)
     MAX_EVENT_AGE_SECONDS            = tostring(var.max_event_age_seconds)
     DEFAULT_SOURCE_MODEL             = var.default_source_model
-    DEFAULT_EPOCHS                   = tostring(var.default_epochs)
-    DEFAULT_LEARNING_RATE_MULTIPLIER = tostring(var.default_learning_rate_multiplier)
-    DEFAULT_ADAPTER_SIZE             = tostring(var.default_adapter_size)
+    DEFAULT_EPOCHS                   = var.default_epochs == null ? "" : tostring(var.default_epochs)
+    DEFAULT_LEARNING_RATE_MULTIPLIER = var.default_learning_rate_multiplier == null ? "" : tostring(var.default_learning_rate_multiplier)
+    DEFAULT_ADAPTER_SIZE             = var.default_adapter_size == null ? "" : tostring(var.default_adapter_size)
     DEFAULT_EVAL_SAMPLE_SIZE         = tostring(var.default_eval_sample_size)
+    MODEL_CATALOG_OVERRIDES          = var.model_catalog_overrides
+    ALLOW_UNLISTED_MODELS            = var.allow_unlisted_models ? "true" : "false"
   }
   source_root = abspath("${path.module}/..")
 }

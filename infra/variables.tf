@@ -138,43 +138,62 @@ variable "max_event_age_seconds" {
 }
 
 variable "default_source_model" {
-  description = "Base model when a dataset's tuning.yaml does not name one."
+  description = "Base model when a dataset's tuning.yaml does not name one (see `gemini-tuning models`)."
   type        = string
-  default     = "gemini-2.5-flash"
+  default     = "gemini-3.5-flash"
   validation {
     condition     = can(regex("^gemini-[0-9a-z.-]+$", var.default_source_model))
-    error_message = "default_source_model must be a tunable Gemini model name such as gemini-2.5-flash."
+    error_message = "default_source_model must be a tunable Gemini model name such as gemini-3.5-flash."
   }
 }
 
 variable "default_epochs" {
-  description = "Epochs when tuning.yaml does not say."
+  description = "Epochs when tuning.yaml does not say; null lets Vertex AI apply its recommended value."
   type        = number
-  default     = 3
+  default     = null
+  nullable    = true
   validation {
-    condition     = var.default_epochs >= 1 && var.default_epochs <= 50 && floor(var.default_epochs) == var.default_epochs
-    error_message = "default_epochs must be a whole number from 1 to 50."
+    condition     = var.default_epochs == null ? true : (var.default_epochs >= 1 && var.default_epochs <= 50 && floor(var.default_epochs) == var.default_epochs)
+    error_message = "default_epochs must be null or a whole number from 1 to 50."
   }
 }
 
 variable "default_learning_rate_multiplier" {
-  description = "Learning-rate multiplier when tuning.yaml does not say."
+  description = "Learning-rate multiplier when tuning.yaml does not say; null lets Vertex AI recommend."
   type        = number
-  default     = 1.0
+  default     = null
+  nullable    = true
   validation {
-    condition     = var.default_learning_rate_multiplier > 0 && var.default_learning_rate_multiplier <= 10
-    error_message = "default_learning_rate_multiplier must be greater than 0 and at most 10."
+    condition     = var.default_learning_rate_multiplier == null ? true : (var.default_learning_rate_multiplier > 0 && var.default_learning_rate_multiplier <= 10)
+    error_message = "default_learning_rate_multiplier must be null, or greater than 0 and at most 10."
   }
 }
 
 variable "default_adapter_size" {
-  description = "LoRA adapter size when tuning.yaml does not say."
+  description = "LoRA adapter size when tuning.yaml does not say; null lets Vertex AI recommend."
   type        = number
-  default     = 4
+  default     = null
+  nullable    = true
   validation {
-    condition     = contains([1, 2, 4, 8, 16], var.default_adapter_size)
-    error_message = "default_adapter_size must be one of 1, 2, 4, 8, 16."
+    condition     = var.default_adapter_size == null ? true : contains([1, 2, 4, 8, 16], var.default_adapter_size)
+    error_message = "default_adapter_size must be null or one of 1, 2, 4, 8, 16."
   }
+}
+
+variable "model_catalog_overrides" {
+  description = "JSON object of model name -> catalog fields merged over the built-in model catalog (add a model the day it is announced, correct a limit or a price); empty for none."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.model_catalog_overrides == "" || can(keys(jsondecode(var.model_catalog_overrides)))
+    error_message = "model_catalog_overrides must be empty or a JSON object of model name -> fields."
+  }
+}
+
+variable "allow_unlisted_models" {
+  description = "Accept base models the catalog does not list (limits, lifecycle and price then go unchecked)."
+  type        = bool
+  default     = false
 }
 
 variable "default_eval_sample_size" {

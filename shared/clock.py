@@ -7,12 +7,17 @@ each caller says what None means for it).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 def utcnow() -> str:
     """ISO-8601 UTC with milliseconds: sorts as text, reads in the console."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def today() -> date:
+    """The UTC date (model lifecycle checks: retirement dates are days)."""
+    return datetime.now(UTC).date()
 
 
 def parse_time(iso: str) -> datetime:

@@ -135,17 +135,49 @@ class RunStore(Protocol):
 
 @dataclass(frozen=True)
 class TuningJobSpec:
+    """What to tune. Hyperparameters left None are Vertex AI's recommended values."""
+
     run_id: str
     display_name: str
     base_model: str
     training_dataset_uri: str
     validation_dataset_uri: str | None
     tuned_model_display_name: str
-    epoch_count: int
-    learning_rate_multiplier: float
-    adapter_size: int
+    epoch_count: int | None
+    learning_rate_multiplier: float | None
+    adapter_size: int | None
     export_last_checkpoint_only: bool
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: Continue tuning this tuned model (`TuningJob.pre_tuned_model`), optionally a checkpoint.
+    pre_tuned_model: str | None = None
+    pre_tuned_checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One exported checkpoint (`TunedModel.checkpoints[]`); each has its own endpoint."""
+
+    checkpoint_id: str
+    epoch: int | None = None
+    step: int | None = None
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class TuningStats:
+    """What the finished job says about the data (`supervised_tuning_data_stats`)."""
+
+    examples: int | None = None
+    billable_tokens: int | None = None
+    tuning_steps: int | None = None
+    truncated_examples: int | None = None
+    truncated_example_indices: tuple[int, ...] = ()
+    dropped_example_reasons: tuple[str, ...] = ()
+
+
+#: Training metric series by name (`train_total_loss`, `eval_total_loss`,
+#: `train_fraction_of_correct_next_step_preds`, ...): (step, value) pairs in step order.
+TrainingCurves = Mapping[str, Sequence[tuple[int, float]]]
 
 
 #: Normalised job states (Vertex's `JOB_STATE_` prefix removed).
@@ -169,6 +201,14 @@ class TuningJob:
     create_time: str | None = None
     end_time: str | None = None
     simulated: bool = False
+    base_model: str | None = None
+    #: The hyperparameters the job runs with (Vertex fills in its recommendations when unset).
+    epoch_count: int | None = None
+    learning_rate_multiplier: float | None = None
+    adapter_size: int | None = None
+    stats: TuningStats | None = None
+    checkpoints: tuple[Checkpoint, ...] = ()
+    experiment: str | None = None  #: the Vertex ML Metadata context with the training metrics
 
 
 @runtime_checkable
@@ -185,6 +225,10 @@ class Tuner(Protocol):
         ...
 
     def cancel_job(self, name: str) -> None: ...
+
+    def training_curves(self, job: TuningJob) -> TrainingCurves:
+        """The job's training (and validation) metric series so far; empty when none exist."""
+        ...
 
 
 # --------------------------------------------------------------------------------------------

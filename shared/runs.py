@@ -68,6 +68,19 @@ def can_transition(src: RunStatus, dst: RunStatus) -> bool:
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
+#: At most this many points are kept per training-metric series on the run (downsampled evenly;
+#: a Firestore document holds at most 1 MiB).
+MAX_CURVE_POINTS = 200
+
+
+def downsample(points: list[list[float]], limit: int = MAX_CURVE_POINTS) -> list[list[float]]:
+    """At most `limit` points, evenly spread, always keeping the first and the last."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
 def make_run_id(bucket: str, name: str, generation: int | str) -> str:
     """Deterministic id from the idempotency key (bucket + object + generation).
 
@@ -125,6 +138,39 @@ class ValidationInfo:
 
 
 @dataclass
+class Hyperparameters:
+    """What the job trains with: as requested, then as Vertex AI reports them (its
+    recommendations fill what the run left unset)."""
+
+    epoch_count: int | None = None
+    learning_rate_multiplier: float | None = None
+    adapter_size: int | None = None
+
+
+@dataclass
+class CheckpointInfo:
+    checkpoint_id: str
+    epoch: int | None = None
+    step: int | None = None
+    endpoint: str | None = None
+
+
+@dataclass
+class JobStats:
+    """The finished job's own view of the data, beside the validator's estimate."""
+
+    examples: int | None = None
+    billable_tokens: int | None = None
+    tuning_steps: int | None = None
+    truncated_examples: int | None = None
+    truncated_example_indices: list[int] = field(default_factory=list)  #: first few only
+    dropped_example_reasons: list[str] = field(default_factory=list)
+    #: The validator's estimate of billable tokens and its error against the job's figure.
+    estimated_billable_tokens: int | None = None
+    estimate_error: float | None = None
+
+
+@dataclass
 class JobInfo:
     name: str | None = None
     display_name: str | None = None
@@ -137,6 +183,15 @@ class JobInfo:
     started_at: str | None = None
     ended_at: str | None = None
     error_message: str | None = None
+    base_model: str | None = None
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    stats: JobStats | None = None
+    checkpoints: list[CheckpointInfo] = field(default_factory=list)
+    experiment: str | None = None
+    #: Training metric series, `name -> [[step, value], ...]`, at most MAX_CURVE_POINTS each.
+    curves: dict[str, list[list[float]]] = field(default_factory=dict)
+    #: Things a person should know about the job (truncated or dropped examples, ...).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -263,6 +318,8 @@ def _build_msgspec_type_info() -> None:
     sample = Run.new("warm-up", DatasetInfo("bucket", "name", "0", "uri"))
     sample.error = RunError("stage", "code", "message")
     sample.config = TuningConfig()
+    sample.job.stats = JobStats()
+    sample.job.checkpoints = [CheckpointInfo("1")]
     Run.from_dict(sample.to_dict())
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.catalog import BUILTIN, Catalog, catalog_from_env
 from shared.errors import ConfigError
 from shared.tuning_config import TuningConfig, apply_overrides, check_int
 
@@ -32,9 +33,11 @@ SETTINGS_ENV: dict[str, str] = {
     "MAX_CONCURRENT_JOBS": "tuning jobs allowed at once (the project's quota)",
     "MAX_EVENT_AGE_SECONDS": "events older than this are dropped with a log line",
     "DEFAULT_SOURCE_MODEL": "base model when tuning.yaml does not name one",
-    "DEFAULT_EPOCHS": "epochs when tuning.yaml does not say",
-    "DEFAULT_LEARNING_RATE_MULTIPLIER": "learning-rate multiplier default",
-    "DEFAULT_ADAPTER_SIZE": "adapter size default",
+    "DEFAULT_EPOCHS": "epochs when tuning.yaml does not say (empty: Vertex AI's recommended)",
+    "DEFAULT_LEARNING_RATE_MULTIPLIER": "learning-rate multiplier default (empty: recommended)",
+    "DEFAULT_ADAPTER_SIZE": "adapter size default (empty: Vertex AI's recommended)",
+    "MODEL_CATALOG_OVERRIDES": "JSON (inline or a file path) that overrides or adds catalog models",
+    "ALLOW_UNLISTED_MODELS": "true: accept base models the catalog does not list (unchecked)",
     "DEFAULT_EVAL_SAMPLE_SIZE": "examples the evaluator samples by default",
 }
 LOCAL_ONLY_ENV = {
@@ -73,6 +76,8 @@ class Settings:
     max_event_age_seconds: int = 24 * 3600
     defaults: TuningConfig = field(default_factory=TuningConfig)
     local_root: str | None = None
+    #: The model catalog with this deployment's overrides (`MODEL_CATALOG_OVERRIDES`).
+    catalog: Catalog = BUILTIN
     #: The simulator's `SIM_*` variables as found in the environment (local backend only).
     simulator_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -109,7 +114,13 @@ class Settings:
                 raw_defaults["evaluation"] = {"sample_size": int(e["DEFAULT_EVAL_SAMPLE_SIZE"])}
             except ValueError:
                 raise ConfigError("DEFAULT_EVAL_SAMPLE_SIZE must be a whole number.") from None
-        defaults = apply_overrides(TuningConfig(), raw_defaults, source="environment")
+        catalog = catalog_from_env(e)
+        defaults = apply_overrides(
+            TuningConfig(source_model_name=catalog.default_model),
+            raw_defaults,
+            source="environment",
+            catalog=catalog,
+        )
 
         def get_int(name: str, default: int, lo: int, hi: int) -> int:
             raw = e.get(name, "").strip()
@@ -139,5 +150,6 @@ class Settings:
             ),
             defaults=defaults,
             local_root=e.get("LOCAL_ROOT") or None,
+            catalog=catalog,
             simulator_env={k: v for k, v in e.items() if k.startswith("SIM_")},
         )

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
+from shared.catalog import BUILTIN, DEFAULT_MODEL, Catalog
 from shared.errors import ConfigError
-from shared.model_limits import DEFAULT_MODEL, MODEL_LIMITS, limits_for, normalize_model_name
 
 MAX_TUNING_YAML_BYTES = 64 * 1024
 #: The overlap metrics the evaluator computes, in display order (the one list of their names).
@@ -51,19 +51,36 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class ContinueFrom:
+    """Continue tuning an already tuned model (Vertex `TuningJob.pre_tuned_model`): a run of
+    this pipeline (`run`) or a tuned model resource (`model`), optionally at a checkpoint."""
+
+    run: str | None = None
+    model: str | None = None
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
 class TuningConfig:
-    """Everything the launcher and the evaluator need, fully resolved."""
+    """Everything the launcher and the evaluator need, fully resolved.
+
+    `epoch`, `learning_rate_multiplier` and `adapter_size` stay None unless tuning.yaml (or the
+    deployment) sets them: Vertex AI then applies its recommended values for the model and the
+    dataset, and the values the job used are read back onto the run. Checkpoints are kept by
+    default (`export_last_checkpoint_only: false`) so the best one can be chosen.
+    """
 
     source_model_name: str = DEFAULT_MODEL
     train_dataset: str | None = None
     validation_dataset: str | None = None
     test_dataset: str | None = None
     tuned_model_display_name: str | None = None
-    epoch: int = 3
-    learning_rate_multiplier: float = 1.0
-    adapter_size: int = 4
-    export_last_checkpoint_only: bool = True
+    epoch: int | None = None
+    learning_rate_multiplier: float | None = None
+    adapter_size: int | None = None
+    export_last_checkpoint_only: bool = False
     dry_run: bool = False
+    continue_from: ContinueFrom | None = None
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,10 +201,57 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
     return ev
 
 
-def apply_overrides(base: TuningConfig, raw: Mapping[str, Any], *, source: str) -> TuningConfig:
+#: What the users' original config table suggested, and what Gemini tuning takes instead.
+_SEED_ADAPTER_NAMES = ("SMALL", "MEDIUM", "LARGE", "ADAPTERSIZE.SMALL", "ADAPTERSIZE.MEDIUM")
+
+
+def _adapter_size(raw: Any) -> int:
+    if isinstance(raw, str) and raw.strip().upper() in _SEED_ADAPTER_NAMES:
+        raise _fail(
+            "adapter_size",
+            f"{raw!r} is a size name from older tuning APIs; Gemini tuning takes a number",
+            "Write 1, 2, 4, 8 or 16 (what the model accepts), or leave adapter_size out so "
+            "Vertex AI picks its recommended size.",
+        )
+    return check_int("adapter_size", raw, 1, 64)
+
+
+def _continue_from(raw: Any) -> ContinueFrom:
+    where = "continue_from"
+    if isinstance(raw, str):
+        raw = {"model": raw} if "/" in raw else {"run": raw}
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "expected {run: RUN_ID} or {model: TUNED_MODEL, checkpoint: ID}", "")
+    _unknown(where, raw, {"run", "model", "checkpoint"})
+    run = _str(f"{where}.run", raw["run"]) if raw.get("run") is not None else None
+    model = _str(f"{where}.model", raw["model"]) if raw.get("model") is not None else None
+    if (run is None) == (model is None):
+        raise _fail(
+            where,
+            "name exactly one of run or model",
+            "Write `continue_from: {run: RUN_ID}` to continue a run of this pipeline, or "
+            "`continue_from: {model: projects/P/locations/L/models/ID}`.",
+        )
+    if model is not None and "/models/" not in model:
+        raise _fail(
+            f"{where}.model",
+            f"{model!r} is not a tuned model resource",
+            "Write projects/PROJECT/locations/LOCATION/models/ID (the job's tuned model).",
+        )
+    cp = raw.get("checkpoint")
+    checkpoint = None if cp is None else _str(f"{where}.checkpoint", str(cp))
+    return ContinueFrom(run=run, model=model, checkpoint=checkpoint)
+
+
+def apply_overrides(
+    base: TuningConfig, raw: Mapping[str, Any], *, source: str, catalog: Catalog = BUILTIN
+) -> TuningConfig:
     """Validate `raw` (parsed YAML) and return `base` with it applied.
 
-    `source` names the file in every error message so the user knows where to look.
+    `source` names the file in every error message so the user knows where to look. Model names
+    are checked against `catalog` (the deployment's, with its overrides); whether the model can
+    be tuned *today* (lifecycle, region) is the validator step's check, since it depends on the
+    date and the deployment's region.
     """
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{source}: expected a mapping of settings at the top level.")
@@ -195,12 +259,13 @@ def apply_overrides(base: TuningConfig, raw: Mapping[str, Any], *, source: str) 
         _unknown("", raw, _TOP_KEYS)
         c = base
         if "source_model_name" in raw:
-            name = normalize_model_name(_str("source_model_name", raw["source_model_name"]))
-            if name not in MODEL_LIMITS:
+            name = catalog.normalize(_str("source_model_name", raw["source_model_name"]))
+            if catalog.get(name) is None and not catalog.allow_unlisted:
                 raise _fail(
                     "source_model_name",
                     f"{raw['source_model_name']!r} is not a tunable Gemini model this tool knows",
-                    f"Use one of: {', '.join(MODEL_LIMITS)}.",
+                    f"Use one of: {', '.join(catalog.models)} (`gemini-tuning models` shows "
+                    "which can be tuned today).",
                 )
             c = replace(c, source_model_name=name)
         for key in ("train_dataset", "validation_dataset", "test_dataset"):
@@ -229,7 +294,9 @@ def apply_overrides(base: TuningConfig, raw: Mapping[str, Any], *, source: str) 
                 ),
             )
         if "adapter_size" in raw:
-            c = replace(c, adapter_size=check_int("adapter_size", raw["adapter_size"], 1, 64))
+            c = replace(c, adapter_size=_adapter_size(raw["adapter_size"]))
+        if raw.get("continue_from") is not None:
+            c = replace(c, continue_from=_continue_from(raw["continue_from"]))
         if "export_last_checkpoint_only" in raw:
             c = replace(
                 c,
@@ -241,16 +308,16 @@ def apply_overrides(base: TuningConfig, raw: Mapping[str, Any], *, source: str) 
             c = replace(c, dry_run=_bool("dry_run", raw["dry_run"]))
         if "evaluation" in raw:
             c = replace(c, evaluation=_evaluation(raw["evaluation"], c.evaluation))
-        check_adapter_size(c)
+        check_adapter_size(c, catalog)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e.message}") from None
     return c
 
 
-def check_adapter_size(c: TuningConfig) -> None:
+def check_adapter_size(c: TuningConfig, catalog: Catalog = BUILTIN) -> None:
     """Vertex rejects an unsupported adapter size only after job creation (python-genai #908)."""
-    lim = limits_for(c.source_model_name)
-    if lim is not None and c.adapter_size not in lim.adapter_sizes:
+    lim = catalog.limits_for(c.source_model_name)
+    if lim is not None and c.adapter_size is not None and c.adapter_size not in lim.adapter_sizes:
         raise _fail(
             "adapter_size",
             f"{c.adapter_size} is not supported for {c.source_model_name}",
@@ -258,7 +325,9 @@ def check_adapter_size(c: TuningConfig) -> None:
         )
 
 
-def parse_tuning_yaml(data: bytes, *, source: str, base: TuningConfig) -> TuningConfig:
+def parse_tuning_yaml(
+    data: bytes, *, source: str, base: TuningConfig, catalog: Catalog = BUILTIN
+) -> TuningConfig:
     """Parse a `tuning.yaml` safely (size-capped, `yaml.safe_load`) and apply it to `base`."""
     if len(data) > MAX_TUNING_YAML_BYTES:
         raise ConfigError(
@@ -286,4 +355,4 @@ def parse_tuning_yaml(data: bytes, *, source: str, base: TuningConfig) -> Tuning
                 "files beside tuning.yaml (train.jsonl, validation.jsonl, test.jsonl). Remove "
                 "the key(s) and put the files in the folder."
             )
-    return apply_overrides(base, raw, source=source)
+    return apply_overrides(base, raw, source=source, catalog=catalog)

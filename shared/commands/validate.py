@@ -85,9 +85,9 @@ def _open_gcs(uri: str, label: str, stack: contextlib.ExitStack) -> tuple[Binary
 
 
 def run(args: argparse.Namespace) -> int:
+    from shared.catalog import BUILTIN
     from shared.datasets import validate_dataset
     from shared.errors import ConfigError
-    from shared.model_limits import limits_for
     from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
     if args.max_errors < 0:
@@ -102,10 +102,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         return _fail(f"cannot read --config {args.config!r}: {e.strerror or e}.")
     model = args.model or config.source_model_name
-    if limits_for(model) is None:
-        from shared.model_limits import MODEL_LIMITS
-
-        return _fail(f"unknown model {model!r}. Use one of: {', '.join(MODEL_LIMITS)}.")
+    if BUILTIN.get(model) is None:
+        return _fail(f"unknown model {model!r}. Use one of: {', '.join(BUILTIN.models)}.")
     paths = {"train": args.train, "validation": args.validation, "test": args.test}
     with contextlib.ExitStack() as stack:
         try:

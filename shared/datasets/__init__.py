@@ -1,7 +1,7 @@
 """Streaming dataset validator: findings, statistics, token and cost estimate.
 
 from shared.datasets import validate_dataset
-report = validate_dataset(open("train.jsonl", "rb"), model="gemini-2.5-flash")
+report = validate_dataset(open("train.jsonl", "rb"), model="gemini-3.5-flash")
 report.valid, report.errors, report.to_dict()
 """
 

@@ -35,7 +35,7 @@ CODES: dict[str, Severity] = {
     "legacy_messages_format": "error",
     "missing_contents": "error",
     "invalid_turn": "error",
-    "missing_role": "error",
+    "missing_role": "warning",
     "unknown_role": "error",
     "missing_parts": "error",
     "invalid_part": "error",

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.catalog import ModelLimits
 from shared.datasets.tokens import IMAGE_TOKENS, text_units
-from shared.model_limits import ModelLimits
 
 Emit = Callable[[str, str, str], None]
 """emit(code, path, message)"""
@@ -300,13 +300,19 @@ class _Walk:
             kinds, chars, extra = self.turn_parts(parts, path)
             fn = bool(kinds & {"call", "response"})
             if role is None:
-                if len(contents) > 1:
-                    self.error(
+                # The docs allow no role in a single-turn example, and their function-calling
+                # example carries the function response in a turn without one. Elsewhere they
+                # are silent, so a missing role is a warning and the alternation is assumed.
+                if kinds == {"response"} or len(contents) == 1:
+                    role = "user"
+                else:
+                    role = "model" if prev_role == "user" else "user"
+                    self.warn(
                         "missing_role",
                         f"{path}.role",
-                        'The turn has no role. Set "role" to "user" or "model".',
+                        f'The turn has no role; it is read as "{role}" (the turns alternate). '
+                        'Set "role" to "user" or "model" to be sure.',
                     )
-                role = "user"
             elif role == "function" and kinds == {"response"}:
                 role = "user"  # the older spelling of a function-response turn
             elif role not in ROLES:

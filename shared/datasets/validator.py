@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from shared.catalog import BUILTIN, DEFAULT_MODEL, VALIDATION_FRACTION_FROM, ModelLimits
 from shared.datasets import lines
 from shared.datasets.findings import FindingLog
 from shared.datasets.lines import Batch, Overlong, iter_batches, sniff
@@ -25,9 +26,10 @@ from shared.datasets.rules import ExampleFacts, check_example
 from shared.datasets.schema import any_decoder, fast_decoder
 from shared.datasets.stats import Distribution, DuplicateIndex
 from shared.datasets.tokens import CHAR_WEIGHT, EXTRA_WEIGHT, wide_chars
-from shared.model_limits import DEFAULT_MODEL, MODEL_LIMITS, ModelLimits, limits_for
 
 ROLES = ("train", "validation", "test")
+#: Epochs the cost estimate assumes when the run leaves them to Vertex AI (the seed's usual 3).
+ASSUMED_EPOCHS = 3
 #: A model answer shorter than this many characters (and no function call) is flagged.
 SHORT_ANSWER_CHARS = 3
 _DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
@@ -102,7 +104,7 @@ class _Validator:
     def __init__(
         self,
         limits: ModelLimits,
-        epochs: int,
+        epochs: int | None,
         cap: int,
         progress: Callable[[int], None] | None,
     ) -> None:
@@ -444,6 +446,23 @@ class _Validator:
                 f"{val.examples:,} validation examples; {lim.name} accepts at most "
                 f"{lim.max_validation_examples:,}. Sample it down (the rest can be test data).",
             )
+        elif (
+            val is not None
+            and train is not None
+            and lim.max_validation_fraction is not None
+            and val.examples > VALIDATION_FRACTION_FROM
+            and val.examples > lim.max_validation_fraction * train.examples
+        ):
+            log.add(
+                "too_many_validation_examples",
+                val.name,
+                None,
+                "",
+                f"{val.examples:,} validation examples for {train.examples:,} training examples; "
+                f"above {VALIDATION_FRACTION_FROM:,} validation examples {lim.name} accepts at "
+                f"most {lim.max_validation_fraction:.0%} of the training examples "
+                f"({int(lim.max_validation_fraction * train.examples):,}). Sample it down.",
+            )
         return ValidationReport(
             valid=not log.has_errors(),
             errors=log.findings("error"),
@@ -492,22 +511,30 @@ class _Validator:
     def _estimate(self) -> dict[str, Any]:
         train = self.files.get("train")
         tokens = train.tokens.total if train else 0
-        billable = tokens * self.epochs
+        epochs = self.epochs or ASSUMED_EPOCHS
+        billable = tokens * epochs
         price = self.limits.training_price_per_million_tokens
+        note = "Estimate from estimated tokens x epochs at list price; not a quote."
+        if self.epochs is None:
+            note += (
+                f" Epochs are left to Vertex AI's recommendation; the estimate assumes "
+                f"{ASSUMED_EPOCHS}, and the job's real billable tokens replace it when it ends."
+            )
         return {
             "billable_tokens": billable,
-            "epochs": self.epochs,
+            "epochs": epochs,
+            "epochs_assumed": self.epochs is None,
             "model": self.limits.name,
             "usd_per_million_tokens": price,
             "cost_usd": None if price is None else round(billable / 1e6 * price, 4),
-            "note": "Estimate from estimated tokens x epochs at list price; not a quote.",
+            "note": note,
         }
 
 
 def _limits(model: str) -> ModelLimits:
-    lim = limits_for(model)
+    lim = BUILTIN.limits_for(model)
     if lim is None:
-        raise ValueError(f"Unknown model {model!r}. Use one of: {', '.join(MODEL_LIMITS)}.")
+        raise ValueError(f"Unknown model {model!r}. Use one of: {', '.join(BUILTIN.models)}.")
     return lim
 
 
@@ -518,7 +545,7 @@ def validate_dataset(
     test: BinaryIO | None = None,
     names: Mapping[str, str] | None = None,
     model: str = DEFAULT_MODEL,
-    epochs: int = 3,
+    epochs: int | None = None,
     max_findings_per_code: int = 20,
     progress: Callable[[int], None] | None = None,
 ) -> ValidationReport:
@@ -527,7 +554,7 @@ def validate_dataset(
     `names` maps "train" / "validation" / "test" to the name shown in findings. Raises
     ValueError for an unknown `model` (a usage error, not a dataset problem).
     """
-    if epochs < 1:
+    if epochs is not None and epochs < 1:
         raise ValueError("epochs must be at least 1.")
     v = _Validator(_limits(model), epochs, max_findings_per_code, progress)
     shown = {r: (names or {}).get(r, f"{r}.jsonl") for r in ROLES}

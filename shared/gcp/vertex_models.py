@@ -1,6 +1,6 @@
 """`Models` on Vertex AI's generated v1 clients: `generateContent` and `countTokens`.
 
-Short model names (`gemini-2.5-flash`) become the publisher path in this project and region,
+Short model names (`gemini-3.5-flash`) become the publisher path in this project and region,
 so the evaluator can pass either a base model name or the tuned endpoint the poller recorded.
 """
 

@@ -22,8 +22,11 @@ from shared.ports import (
     JOB_CANCELLED_STATES,
     JOB_FAILURE_STATES,
     JOB_SUCCESS_STATES,
+    Checkpoint,
+    TrainingCurves,
     TuningJob,
     TuningJobSpec,
+    TuningStats,
 )
 
 T = TypeVar("T")
@@ -97,11 +100,53 @@ def _iso(job: Any, field: str) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
+def _adapter_size_of(hyper: Any) -> int | None:
+    name = getattr(hyper.adapter_size, "name", "")
+    for size, enum_name in ADAPTER_SIZE_NAMES.items():
+        if enum_name == name:
+            return size
+    return None
+
+
+def _stats(job: Any) -> TuningStats | None:
+    if "tuning_data_stats" not in job:
+        return None
+    tds = job.tuning_data_stats
+    if "supervised_tuning_data_stats" not in tds:
+        return None
+    st = tds.supervised_tuning_data_stats
+    return TuningStats(
+        examples=int(st.tuning_dataset_example_count) or None,
+        billable_tokens=int(st.total_billable_token_count) or None,
+        tuning_steps=int(st.tuning_step_count) or None,
+        truncated_examples=int(st.total_truncated_example_count),
+        truncated_example_indices=tuple(int(i) for i in st.truncated_example_indices),
+        dropped_example_reasons=tuple(str(r) for r in st.dropped_example_reasons),
+    )
+
+
+def _checkpoints(tuned: Any) -> tuple[Checkpoint, ...]:
+    if tuned is None:
+        return ()
+    return tuple(
+        Checkpoint(
+            checkpoint_id=str(c.checkpoint_id),
+            epoch=int(c.epoch) if c.epoch else None,
+            step=int(c.step) if c.step else None,
+            endpoint=c.endpoint or None,
+        )
+        for c in tuned.checkpoints
+    )
+
+
 def to_tuning_job(job: Any, project: str) -> TuningJob:
     """Port view of a `aiplatform_v1.TuningJob`."""
     labels = dict(job.labels)
     has_error = "error" in job and (job.error.code or job.error.message)
     tuned = job.tuned_model if "tuned_model" in job else None
+    sft = job.supervised_tuning_spec if "supervised_tuning_spec" in job else None
+    hyper = sft.hyper_parameters if sft is not None and "hyper_parameters" in sft else None
+    base = job.base_model or (job.pre_tuned_model.base_model if "pre_tuned_model" in job else None)
     return TuningJob(
         name=job.name,
         state=normalise_state(job.state),
@@ -114,6 +159,15 @@ def to_tuning_job(job: Any, project: str) -> TuningJob:
         console_url=console_url(job.name, project),
         create_time=_iso(job, "create_time"),
         end_time=_iso(job, "end_time"),
+        base_model=base or None,
+        epoch_count=(int(hyper.epoch_count) or None) if hyper is not None else None,
+        learning_rate_multiplier=(
+            (float(hyper.learning_rate_multiplier) or None) if hyper is not None else None
+        ),
+        adapter_size=_adapter_size_of(hyper) if hyper is not None else None,
+        stats=_stats(job),
+        checkpoints=_checkpoints(tuned),
+        experiment=job.experiment or None,
     )
 
 
@@ -149,11 +203,14 @@ class VertexTuner:
         from google.cloud.aiplatform_v1 import types
 
         labels = job_labels(spec)
-        hyper = types.SupervisedHyperParameters(
-            epoch_count=spec.epoch_count,
-            learning_rate_multiplier=spec.learning_rate_multiplier,
-            adapter_size=adapter_size_enum(spec.adapter_size),
-        )
+        # Only what the run sets: an unset field lets Vertex apply its recommended value.
+        hyper = types.SupervisedHyperParameters()
+        if spec.epoch_count is not None:
+            hyper.epoch_count = spec.epoch_count
+        if spec.learning_rate_multiplier is not None:
+            hyper.learning_rate_multiplier = spec.learning_rate_multiplier
+        if spec.adapter_size is not None:
+            hyper.adapter_size = adapter_size_enum(spec.adapter_size)
         sft = types.SupervisedTuningSpec(
             training_dataset_uri=spec.training_dataset_uri,
             export_last_checkpoint_only=spec.export_last_checkpoint_only,
@@ -162,11 +219,18 @@ class VertexTuner:
         if spec.validation_dataset_uri:
             sft.validation_dataset_uri = spec.validation_dataset_uri
         job = types.TuningJob(
-            base_model=spec.base_model,
             tuned_model_display_name=spec.tuned_model_display_name,
             labels=labels,
             supervised_tuning_spec=sft,
         )
+        if spec.pre_tuned_model:
+            # Continued tuning: the base model is the tuned model's own.
+            job.pre_tuned_model = types.PreTunedModel(
+                tuned_model_name=spec.pre_tuned_model,
+                checkpoint_id=spec.pre_tuned_checkpoint or "",
+            )
+        else:
+            job.base_model = spec.base_model
         attempts = 0
 
         def create() -> TuningJob:
@@ -224,3 +288,10 @@ class VertexTuner:
             if job.state in TERMINAL_STATES:
                 return
             raise
+
+    def training_curves(self, job: TuningJob) -> TrainingCurves:
+        """Not read from Vertex AI yet: the series live in the job's experiment (Vertex ML
+        Metadata -> its backing TensorBoard -> time series `/train_total_loss`, ...; see
+        SFT_FACTS.md) and that path has not been built or verified against the service. The
+        run shows the experiment link instead; the console draws the curves."""
+        return {}

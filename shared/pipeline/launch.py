@@ -15,11 +15,22 @@ the run with the API's message; transient errors propagate so the platform retri
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared import logs
 from shared.clock import utcnow
 from shared.errors import PermanentError, QuotaExceeded
-from shared.ports import Deps, TuningJob, TuningJobSpec
-from shared.runs import Change, Run, RunStatus, tuning_job_display_name
+from shared.ports import Deps, TrainingCurves, TuningJob, TuningJobSpec, TuningStats
+from shared.runs import (
+    Change,
+    CheckpointInfo,
+    Hyperparameters,
+    JobStats,
+    Run,
+    RunStatus,
+    downsample,
+    tuning_job_display_name,
+)
 
 from .transitions import advance, failed, failing_run_on_permanent, require_run
 
@@ -78,6 +89,7 @@ def try_start(deps: Deps, run: Run) -> str:
 
 def job_spec(run: Run) -> TuningJobSpec:
     c = run.tuning
+    cont = c.continue_from
     return TuningJobSpec(
         run_id=run.run_id,
         display_name=tuning_job_display_name(run.run_id),
@@ -90,11 +102,15 @@ def job_spec(run: Run) -> TuningJobSpec:
         adapter_size=c.adapter_size,
         export_last_checkpoint_only=c.export_last_checkpoint_only,
         labels={"run_id": run.run_id, "managed-by": "gemini-tuning-pipeline"},
+        pre_tuned_model=cont.model if cont is not None else None,
+        pre_tuned_checkpoint=cont.checkpoint if cont is not None else None,
     )
 
 
-def record_job(job: TuningJob) -> Change:
-    """The change that records what Vertex AI says about the run's job."""
+def record_job(job: TuningJob, curves: TrainingCurves | None = None) -> Change:
+    """The change that records what Vertex AI says about the run's job: state, endpoints, the
+    hyperparameters it runs with, checkpoints, its data statistics beside the validator's
+    estimate, and (when given) the training curves, bounded."""
 
     def change(r: Run) -> None:
         j = r.job
@@ -102,8 +118,57 @@ def record_job(job: TuningJob) -> Change:
         j.tuned_model_name, j.tuned_model_endpoint = job.tuned_model_name, job.tuned_model_endpoint
         j.simulated, j.started_at, j.ended_at = job.simulated, job.create_time, job.end_time
         j.error_message = job.error_message
+        j.base_model = job.base_model or j.base_model
+        if job.epoch_count or job.learning_rate_multiplier or job.adapter_size:
+            j.hyperparameters = Hyperparameters(
+                job.epoch_count, job.learning_rate_multiplier, job.adapter_size
+            )
+        j.checkpoints = [
+            CheckpointInfo(c.checkpoint_id, c.epoch, c.step, c.endpoint) for c in job.checkpoints
+        ] or j.checkpoints
+        j.experiment = job.experiment or j.experiment
+        if job.stats is not None:
+            j.stats = _stats(job.stats, r.validation.summary.get("billable_tokens"))
+            j.warnings = _stat_warnings(job.stats)
+        if curves:
+            j.curves = {
+                k: downsample([[float(s), float(v)] for s, v in pts]) for k, pts in curves.items()
+            }
 
     return change
+
+
+def _stats(st: TuningStats, estimated: Any) -> JobStats:
+    est = int(estimated) if isinstance(estimated, int | float) and estimated else None
+    error = None
+    if est is not None and st.billable_tokens:
+        error = round((est - st.billable_tokens) / st.billable_tokens, 4)
+    return JobStats(
+        examples=st.examples,
+        billable_tokens=st.billable_tokens,
+        tuning_steps=st.tuning_steps,
+        truncated_examples=st.truncated_examples,
+        truncated_example_indices=list(st.truncated_example_indices[:20]),
+        dropped_example_reasons=list(st.dropped_example_reasons[:20]),
+        estimated_billable_tokens=est,
+        estimate_error=error,
+    )
+
+
+def _stat_warnings(st: TuningStats) -> list[str]:
+    out = []
+    if st.truncated_examples:
+        first = ", ".join(str(i) for i in st.truncated_example_indices[:5])
+        out.append(
+            f"Vertex AI truncated {st.truncated_examples} example(s) longer than the model's "
+            f"limit (first indices: {first or 'not reported'}); shorten them or split them."
+        )
+    if st.dropped_example_reasons:
+        out.append(
+            f"Vertex AI dropped {len(st.dropped_example_reasons)} example(s): "
+            + "; ".join(st.dropped_example_reasons[:3])
+        )
+    return out
 
 
 def _unclaim(r: Run) -> None:

@@ -87,7 +87,9 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
         )
         report.changed.append(run.run_id)
         return
-    record = record_job(job)
+    # The curves grow while the job runs (recorded bounded; the status views draw them).
+    curves = deps.tuner.training_curves(job) if job.state not in ("QUEUED", "PENDING") else None
+    record = record_job(job, curves)
     if job.state in JOB_SUCCESS_STATES:
         if not job.tuned_model_endpoint:
             return  # Vertex sets the endpoint shortly after the state; try next tick
@@ -121,9 +123,10 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
             deps, run.run_id, [S.TRAINING], S.CANCELLED, note="tuning job cancelled", change=record
         ):
             report.changed.append(run.run_id)
-    elif job.state != run.job.state:
+    elif job.state != run.job.state or curves:
         deps.store.update(run.run_id, record, expected=[S.TRAINING])
-        report.changed.append(run.run_id)
+        if job.state != run.job.state:
+            report.changed.append(run.run_id)
 
 
 def _both(first: Change, second: Change) -> Change:

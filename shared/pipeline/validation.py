@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
-from shared.clock import older_than, utcnow
+from shared.catalog import ModelProblem
+from shared.clock import older_than, today, utcnow
 from shared.errors import ConfigError, NotFound, TransientError
 from shared.events import DATASET_VALIDATED, Envelope, StorageObject, encode_message
 from shared.pipeline import layout
@@ -125,7 +126,9 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
             data = blobs.read_bytes(
                 obj.bucket, siblings["config"], generation=generations["config"]
             )
-            config = parse_tuning_yaml(data, source=siblings["config"], base=s.defaults)
+            config = parse_tuning_yaml(
+                data, source=siblings["config"], base=s.defaults, catalog=s.catalog
+            )
     except ConfigError as e:
         finding = {
             "code": "invalid_config",
@@ -149,6 +152,22 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
                 d.test_name, d.test_generation, d.test_uri = name, gen, uri
             else:
                 d.config_name, d.config_generation, d.config_uri = name, gen, uri
+
+    # Can this model be tuned here, today? (Retired, blocked, unknown, wrong region: before any
+    # job is created, with the replacement named.)
+    problems = s.catalog.problems(config.source_model_name, location=s.location, today=today())
+    config_file = siblings.get("config")
+    model_errors = [_problem(p, config_file) for p in problems if p.severity == "error"]
+    if model_errors:
+        first = model_errors[0]["message"]
+        return _reject(deps, run_id, model_errors, {"model_error": first}, None, first)
+    model_warnings = [_problem(p, config_file) for p in problems if p.severity == "warning"]
+    try:
+        config = resolve_continue_from(deps, config)
+    except ConfigError as e:
+        finding = {"code": "invalid_continue_from", "file": config_file, "line": None}
+        finding |= {"path": "continue_from", "message": e.message}
+        return _reject(deps, run_id, [finding], {"config_error": e.message}, None, e.message)
 
     # The resolved config names the datasets too (the seed's fields), from the same layout.
     config = replace(
@@ -217,7 +236,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
         )
 
     note = "dataset valid" + ("; dry run: no tuning job will be created" if config.dry_run else "")
-    warnings = [_finding_dict(f) for f in report.warnings[:FINDINGS_ON_RUN]]
+    warnings = model_warnings + [_finding_dict(f) for f in report.warnings[:FINDINGS_ON_RUN]]
 
     def accept(r: Run) -> None:
         _record_validation(r, True, summary, warnings, report_uri)
@@ -246,6 +265,40 @@ def _record_validation(
         findings=findings,
         report_uri=report_uri,
     )
+
+
+def _problem(p: ModelProblem, config_file: str | None) -> dict[str, Any]:
+    return {
+        "code": p.code,
+        "file": config_file,
+        "line": None,
+        "path": "source_model_name",
+        "message": p.message,
+    }
+
+
+def resolve_continue_from(deps: Deps, config: TuningConfig) -> TuningConfig:
+    """`continue_from: {run: ID}` becomes that run's tuned model, after checking that it
+    succeeded and was tuned from the same base model (Vertex requires it)."""
+    cont = config.continue_from
+    if cont is None or cont.run is None:
+        return config
+    prev = deps.store.get(cont.run)
+    if prev is None:
+        raise ConfigError(f"continue_from.run: there is no run {cont.run!r}. Check the id.")
+    if prev.status != S.SUCCEEDED or not prev.job.tuned_model_name:
+        raise ConfigError(
+            f"continue_from.run: run {cont.run} is {prev.status} and has no tuned model to "
+            "continue from; name a run that SUCCEEDED."
+        )
+    base = prev.job.base_model or (prev.config.source_model_name if prev.config else None)
+    if base != config.source_model_name:
+        raise ConfigError(
+            f"continue_from.run: run {cont.run} tuned {base}, but this dataset names "
+            f"{config.source_model_name}. Continued tuning keeps the base model: write "
+            f"source_model_name: {base}."
+        )
+    return replace(config, continue_from=replace(cont, model=prev.job.tuned_model_name))
 
 
 def _finding_dict(f: Any) -> dict[str, Any]:

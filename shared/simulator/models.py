@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import errors
-from shared.model_limits import limits_for, normalize_model_name
+from shared.catalog import BUILTIN
 from shared.ports import Generation
 from shared.simulator.config import SimConfig
 from shared.simulator.similarity import ExampleIndex, conversation_query
@@ -109,10 +109,10 @@ class SimulatedModels:
             path = local_path(str(job.spec["training_dataset_uri"]))
             assert path is not None  # create_job accepts only file:// URIs
             return path
-        short = normalize_model_name(model)
-        if limits_for(model) is None and not short.startswith("gemini-"):
+        short = BUILTIN.normalize(model)
+        if BUILTIN.get(model) is None and not short.startswith("gemini-"):
             raise errors.NotFound(
                 f"404 Publisher Model `publishers/google/models/{short}` was not found. "
-                "Use a Gemini model name such as gemini-2.5-flash."
+                "Use a Gemini model name such as gemini-3.5-flash."
             )
         return None

@@ -15,16 +15,19 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from shared import errors
+from shared.catalog import BUILTIN
 from shared.local.paths import SIMULATOR_PAGES, LocalLayout
-from shared.model_limits import limits_for
-from shared.ports import TuningJob, TuningJobSpec
+from shared.ports import Checkpoint, TrainingCurves, TuningJob, TuningJobSpec, TuningStats
 from shared.simulator.config import ConfigSource, SimConfig, from_env
 from shared.simulator.jobs import END_STATES, JobRecord, JobTable, rfc3339, status_at
+from shared.simulator.training import SimTraining, example_tokens, simulate
 
 Clock = Callable[[], float]
 
@@ -45,6 +48,14 @@ def local_path(uri: str) -> Path | None:
     if parsed.scheme != "file":
         return None
     return Path(url2pathname(parsed.path))
+
+
+def _read_lines(path: Path) -> list[bytes]:
+    try:
+        with path.open("rb") as fh:
+            return fh.readlines()
+    except OSError as e:
+        raise errors.PermanentError(f"400 Dataset {path} cannot be read: {e}") from None
 
 
 def check_dataset_uri(uri: str, what: str) -> Path:
@@ -122,20 +133,39 @@ class SimulatedTuner:
         if cfg.permanent_error:
             text = cfg.permanent_error
             raise errors.PermanentError(text if text[:3].isdigit() else f"400 {text}")
-        limits = limits_for(spec.base_model)
-        if limits is None:
+        base_model = self._base_model(spec)
+        info = BUILTIN.get(base_model)
+        if info is None:
             raise errors.PermanentError(
-                f"400 Base model {spec.base_model} is not supported for supervised tuning."
+                f"400 Base model {base_model} is not supported for supervised tuning."
             )
-        if spec.adapter_size not in limits.adapter_sizes:
+        limits = info.limits
+        if info.status(datetime.fromtimestamp(self._clock(), UTC).date()) in ("retired", "blocked"):
+            raise errors.PermanentError(
+                f"400 FAILED_PRECONDITION: Base model {base_model} is no longer available for "
+                "tuning (it is retired or within a month of retirement)."
+            )
+        if spec.adapter_size is not None and spec.adapter_size not in limits.adapter_sizes:
             raise errors.PermanentError(
                 f"400 adapter size is not supported for this base model "
                 f"({limits.name} accepts {', '.join(map(str, limits.adapter_sizes))}; "
                 f"got {spec.adapter_size})."
             )
-        check_dataset_uri(spec.training_dataset_uri, "Training dataset")
+        train_path = check_dataset_uri(spec.training_dataset_uri, "Training dataset")
+        validation_examples = 0
         if spec.validation_dataset_uri:
-            check_dataset_uri(spec.validation_dataset_uri, "Validation dataset")
+            val_path = check_dataset_uri(spec.validation_dataset_uri, "Validation dataset")
+            validation_examples = len(example_tokens(_read_lines(val_path)))
+        training = simulate(
+            example_tokens(_read_lines(train_path)),
+            limits,
+            seed=spec.run_id,
+            epochs=spec.epoch_count,
+            learning_rate_multiplier=spec.learning_rate_multiplier,
+            adapter_size=spec.adapter_size,
+            last_checkpoint_only=spec.export_last_checkpoint_only,
+            validation_examples=validation_examples,
+        )
         # The same reconciliation labels the Vertex adapter sets (shared.gcp.vertex_tuning).
         labels = {**spec.labels, "run_id": spec.run_id, "display_name": spec.display_name}
         check_labels(labels)
@@ -156,7 +186,12 @@ class SimulatedTuner:
                     "run_id": spec.run_id,
                     "display_name": spec.display_name,
                     "labels": labels,
-                    "spec": {**asdict(spec), "labels": dict(spec.labels)},
+                    "spec": {
+                        **asdict(spec),
+                        "labels": dict(spec.labels),
+                        "base_model": base_model,
+                        "sim": training.to_json(),
+                    },
                     "created_at": now,
                     "queued_seconds": cfg.training_seconds * cfg.queued_fraction,
                     "training_seconds": cfg.training_seconds,
@@ -225,7 +260,8 @@ class SimulatedTuner:
         prefix = f"{self.parent}/endpoints/sim-"
         if not endpoint.startswith(prefix):
             return None
-        job = self._table.get(f"{self.parent}/tuningJobs/{endpoint[len(prefix) :]}")
+        job_no = endpoint[len(prefix) :].split("-ckpt-", 1)[0]  # a checkpoint's own endpoint
+        job = self._table.get(f"{self.parent}/tuningJobs/{job_no}")
         if job is None or status_at(job, self._clock()).state != "SUCCEEDED":
             return None
         return job
@@ -261,10 +297,65 @@ class SimulatedTuner:
             )
         return job
 
+    def _base_model(self, spec: TuningJobSpec) -> str:
+        """The base model, or for continued tuning the base of the simulated tuned model."""
+        if not spec.pre_tuned_model:
+            return spec.base_model
+        m = re.fullmatch(r".*/models/sim-(\d+)(@\d+)?", spec.pre_tuned_model)
+        job = self._table.get(f"{self.parent}/tuningJobs/{m.group(1)}") if m else None
+        if job is None or status_at(job, self._clock()).state != "SUCCEEDED":
+            raise errors.PermanentError(
+                f"400 Pre-tuned model {spec.pre_tuned_model} is not a tuned model of a "
+                "succeeded job in the local Vertex AI simulator."
+            )
+        return str(job.spec.get("base_model") or job.spec["base_model"])
+
+    def training_curves(self, job: TuningJob) -> TrainingCurves:
+        """The simulated series up to where the job is now (all of it once it ended)."""
+        record = self._require(job.name)
+        sim = record.spec.get("sim")
+        if not sim:
+            return {}
+        training = SimTraining.from_json(dict(sim))
+        now = self._clock()
+        st = status_at(record, now)
+        if st.state in ("QUEUED", "PENDING"):
+            return {}
+        if st.state == "RUNNING":
+            start = record.created_at + record.queued_seconds
+            span = max(record.training_seconds - record.queued_seconds, 1e-9)
+            upto = training.steps * min(1.0, max(0.0, (now - start) / span))
+        else:
+            upto = training.steps
+        return {k: [p for p in pts if p[0] <= upto] for k, pts in training.curves.items()}
+
     def _view(self, job: JobRecord, now: float) -> TuningJob:
         st = status_at(job, now)
         job_no = job.name.rsplit("/", 1)[-1]
         succeeded = st.state == "SUCCEEDED"
+        sim = job.spec.get("sim")
+        training = SimTraining.from_json(dict(sim)) if sim else None
+        extra: dict[str, Any] = {}
+        if training is not None:
+            extra = {
+                "epoch_count": training.epochs,
+                "learning_rate_multiplier": training.learning_rate_multiplier,
+                "adapter_size": training.adapter_size,
+                "experiment": f"{self.parent}/metadataStores/default/contexts/sim-{job_no}",
+            }
+            if succeeded:
+                extra["stats"] = TuningStats(
+                    examples=training.examples,
+                    billable_tokens=training.billable_tokens,
+                    tuning_steps=training.steps,
+                    truncated_examples=len(training.truncated),
+                    truncated_example_indices=training.truncated[:20],
+                    dropped_example_reasons=training.dropped,
+                )
+                extra["checkpoints"] = tuple(
+                    Checkpoint(cid, epoch, step, f"{self.parent}/endpoints/sim-{job_no}-ckpt-{cid}")
+                    for cid, epoch, step in training.checkpoints
+                )
         return TuningJob(
             name=job.name,
             state=st.state,
@@ -278,6 +369,8 @@ class SimulatedTuner:
             create_time=rfc3339(job.created_at),
             end_time=rfc3339(st.end_time),
             simulated=True,
+            base_model=str(job.spec.get("base_model") or "") or None,
+            **extra,
         )
 
     def _page(self, job: JobRecord) -> Path:

@@ -22,7 +22,7 @@ PROJECT = "contract-project"
 LOCATION = "us-central1"
 KNOWN_PROMPT = "怎么找回被盗的账号？"
 KNOWN_ANSWER = "请在登录页点击“找回账号”，按提示验证手机号后重设密码。"
-BASE_MODEL = "gemini-2.5-flash"
+BASE_MODEL = "gemini-3.5-flash"
 
 #: Fast backoff so retry paths stay within milliseconds in tests.
 FAST_RETRY = {"deadline_s": 2.0, "initial_backoff_s": 0.005, "max_backoff_s": 0.02}

@@ -28,7 +28,7 @@ __all__ = [
     "write_dataset",
 ]
 
-BASE_MODEL = "gemini-2.5-flash"
+BASE_MODEL = "gemini-3.5-flash"
 KNOWN_PROMPT = "我的账号被盗了，怎么找回？"
 KNOWN_ANSWER = "请在登录页点击“找回账号”，验证绑定的手机号后即可重设密码，并建议开启二次验证。"
 

@@ -47,7 +47,7 @@ def spec(probe: Any, run_id: str, *, labels: dict[str, str] | None = None) -> Tu
     return TuningJobSpec(
         run_id=run_id,
         display_name=f"gtp-{run_id}",
-        base_model="gemini-2.5-flash",
+        base_model="gemini-3.5-flash",
         training_dataset_uri=getattr(
             probe, "training_dataset_uri", "gs://contract-tests/incoming/cs/train.jsonl"
         ),

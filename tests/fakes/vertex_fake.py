@@ -42,6 +42,9 @@ JOB_STATE_WIRE = {
 TERMINAL_WIRE = {JOB_STATE_WIRE[s] for s in ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")}
 #: Adapter sizes each base model accepts (the real service answers 400 otherwise).
 SUPPORTED_ADAPTERS = {
+    "gemini-3.5-flash": {1, 2, 4, 8, 16},
+    "gemini-3.5-flash-lite": {1, 2, 4, 8, 16},
+    "gemini-3.1-flash-lite": {1, 2, 4, 8, 16},
     "gemini-2.5-flash": {1, 2, 4, 8, 16},
     "gemini-2.5-flash-lite": {1, 2, 4, 8, 16},
     "gemini-2.5-pro": {1, 2, 4, 8},

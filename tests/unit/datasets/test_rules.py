@@ -31,11 +31,6 @@ LINE_RULES: list[tuple[str, bytes | dict[str, Any] | list[Any], str]] = [
         "contents[0].role",
     ),
     (
-        "missing_role",
-        {"contents": [{"parts": [{"text": "q"}]}, turn("model", "a")]},
-        "contents[0].role",
-    ),
-    (
         "missing_parts",
         {"contents": [{"role": "user", "parts": []}, turn("model", "a")]},
         "contents[0].parts",
@@ -218,7 +213,21 @@ WARNING_RULES: list[tuple[str, Any, str]] = [
         "contents[0].parts[0].lang",
     ),
     ("short_model_answer", example(("Is the server down?", "No")), "contents[1]"),
+    (
+        "missing_role",
+        {"contents": [{"parts": [{"text": "q"}]}, turn("model", "answer")]},
+        "contents[0].role",
+    ),
 ]
+
+
+def test_a_function_response_turn_without_a_role_is_valid() -> None:
+    """The function-calling tuning example carries the response in a turn with no role."""
+    call = {"role": "model", "parts": [{"functionCall": {"name": "order", "args": {"id": "7"}}}]}
+    response = {"parts": [{"functionResponse": {"name": "order", "response": {"ok": True}}}]}
+    obj = {"contents": [turn("user", "where is order 7?"), call, response, turn("model", "shipped")]}
+    report = validate(jsonl(GOOD, obj))
+    assert report.valid and "missing_role" not in report.counts, report.to_dict()["warnings"]
 
 
 @pytest.mark.parametrize(("code", "obj", "path"), WARNING_RULES, ids=[w[0] for w in WARNING_RULES])
@@ -244,7 +253,7 @@ def test_invalid_json_message_gives_column() -> None:
 
 def test_example_over_token_limit() -> None:
     big = example(("请" * 150_000, "好的，我来处理。"))
-    report = validate(jsonl(GOOD, big), model="gemini-2.5-flash")
+    report = validate(jsonl(GOOD, big), model="gemini-3.5-flash")
     assert found(report)["too_many_tokens"] == [(2, "")]
     assert not report.valid
 
@@ -297,25 +306,19 @@ def test_json_array_file_hint() -> None:
 
 
 def test_file_over_model_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataclasses
+    from shared.catalog import BUILTIN, with_limits
 
-    from shared import model_limits as models
-
-    small = dataclasses.replace(
-        models.MODEL_LIMITS["gemini-2.5-flash"], max_training_file_bytes=1000
-    )
-    monkeypatch.setitem(models.MODEL_LIMITS, "gemini-2.5-flash", small)
+    small = with_limits(BUILTIN.models["gemini-3.5-flash"], max_training_file_bytes=1000)
+    monkeypatch.setitem(BUILTIN.models, "gemini-3.5-flash", small)  # type: ignore[index]
     report = validate(jsonl(*[example((f"q{i}", "answer")) for i in range(30)]))
     assert found(report)["file_too_large"] == [(None, "")]
 
 
 def test_too_many_validation_examples(monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataclasses
+    from shared.catalog import BUILTIN, with_limits
 
-    from shared import model_limits as models
-
-    small = dataclasses.replace(models.MODEL_LIMITS["gemini-2.5-flash"], max_validation_examples=3)
-    monkeypatch.setitem(models.MODEL_LIMITS, "gemini-2.5-flash", small)
+    small = with_limits(BUILTIN.models["gemini-3.5-flash"], max_validation_examples=3)
+    monkeypatch.setitem(BUILTIN.models, "gemini-3.5-flash", small)  # type: ignore[index]
     val = jsonl(*[example((f"v{i}", "answer")) for i in range(4)])
     report = validate(jsonl(GOOD), validation=val, names={"validation": "val.jsonl"})
     assert [(f.file, f.line) for f in report.errors] == [("val.jsonl", None)]
@@ -364,3 +367,18 @@ def test_system_instruction_on_some_rows_only() -> None:
     report = validate(jsonl(example(systemInstruction=si), GOOD))
     assert "inconsistent_system_instruction" in report.counts
     assert report.valid
+
+
+def test_validation_set_over_30_percent_of_training_above_1000_examples() -> None:
+    """The documented rule: at most 5,000 validation examples, or 30% of the training examples
+    when there are more than 1,000 validation examples."""
+    train = jsonl(*[example((f"t{i}", "answer")) for i in range(3000)])
+    val_ok = jsonl(*[example((f"v{i}", "answer")) for i in range(900)])  # 30% exactly
+    val_big = jsonl(*[example((f"w{i}", "answer")) for i in range(1001)])
+    assert "too_many_validation_examples" not in validate(train, validation=val_ok).counts
+    report = validate(train, validation=val_big, names={"validation": "val.jsonl"})
+    assert report.counts["too_many_validation_examples"] == 1
+    assert "30% of the training examples (900)" in report.errors[0].message
+    small_train = jsonl(*[example((f"s{i}", "answer")) for i in range(100)])
+    few_val = jsonl(*[example((f"x{i}", "answer")) for i in range(1000)])  # <= 1000: no rule
+    assert "too_many_validation_examples" not in validate(small_train, validation=few_val).counts

@@ -84,7 +84,7 @@ def test_multimodal_counts() -> None:
 def test_stats_and_estimate() -> None:
     zh = example(("我的账号登录不了，怎么办？", "请提供您的角色ID，我来帮您查询。"))
     en = example(("My account is locked, what now?", "Please send me your player ID."))
-    report = validate(jsonl(zh, en, en), epochs=4, model="gemini-2.5-flash")
+    report = validate(jsonl(zh, en, en), epochs=4, model="gemini-2.5-flash")  # has a price
     st, est = report.stats, report.estimate
     assert st["examples"] == 3
     tok = st["estimated_tokens"]

@@ -14,7 +14,7 @@ from shared.tuning_config import EvaluationConfig, Gate
 
 from .fakes import FakeModels, always, example
 
-TUNED, BASE = "projects/p/locations/l/endpoints/tuned", "gemini-2.5-flash"
+TUNED, BASE = "projects/p/locations/l/endpoints/tuned", "gemini-3.5-flash"
 QA = [
     ("怎么领取每日奖励？", "登录游戏后在活动页面点击领取即可。"),
     ("账号被封了怎么办？", "请提交申诉表单，我们会在三个工作日内处理。"),

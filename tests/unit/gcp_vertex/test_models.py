@@ -12,8 +12,8 @@ PROMPT = [{"role": "user", "parts": [{"text": "充值没到账怎么办？"}]}]
 
 
 def test_short_names_expand_to_the_regional_publisher_model() -> None:
-    assert model_path("gemini-2.5-flash", "p", "us-east1") == (
-        "projects/p/locations/us-east1/publishers/google/models/gemini-2.5-flash"
+    assert model_path("gemini-3.5-flash", "p", "us-east1") == (
+        "projects/p/locations/us-east1/publishers/google/models/gemini-3.5-flash"
     )
     endpoint = "projects/p/locations/us-east1/endpoints/42"
     assert model_path(endpoint, "p", "us-east1") == endpoint
@@ -25,17 +25,17 @@ def test_generate_on_an_endpoint_and_on_the_base_model(
     endpoint = f"{fake.parent}/endpoints/7"
     fake.teach(endpoint, "充值没到账怎么办？", "请提供订单号，我们会在24小时内补发。")
     assert models.generate(endpoint, PROMPT).text == "请提供订单号，我们会在24小时内补发。"
-    assert models.generate("gemini-2.5-flash", PROMPT).text == BASE_MODEL_ANSWER
+    assert models.generate("gemini-3.5-flash", PROMPT).text == BASE_MODEL_ANSWER
     paths = [r.path for r in fake.requests_for("generate")]
     assert paths == [
         f"/v1/{endpoint}:generateContent",
-        f"/v1/{fake.parent}/publishers/google/models/gemini-2.5-flash:generateContent",
+        f"/v1/{fake.parent}/publishers/google/models/gemini-3.5-flash:generateContent",
     ]
 
 
 def test_system_instruction_is_sent(models: VertexModels, fake: VertexFake) -> None:
     system = {"parts": [{"text": "你是游戏客服。"}]}
-    models.generate("gemini-2.5-flash", PROMPT, system_instruction=system)
+    models.generate("gemini-3.5-flash", PROMPT, system_instruction=system)
     body = fake.requests_for("generate")[0].body
     assert body["systemInstruction"]["parts"] == [{"text": "你是游戏客服。"}]
     assert body["contents"][0]["parts"] == [{"text": "充值没到账怎么办？"}]
@@ -48,14 +48,14 @@ def test_unknown_endpoint_is_not_found(models: VertexModels, fake: VertexFake) -
 
 def test_generate_retries_unavailable_then_gives_up(models: VertexModels, fake: VertexFake) -> None:
     fake.fail_next(2, 503, method="generate")
-    assert models.generate("gemini-2.5-flash", PROMPT).text == BASE_MODEL_ANSWER
+    assert models.generate("gemini-3.5-flash", PROMPT).text == BASE_MODEL_ANSWER
     fake.fail_next(10_000, 429, method="generate")
     with pytest.raises(TransientError):
-        models.generate("gemini-2.5-flash", PROMPT)
+        models.generate("gemini-3.5-flash", PROMPT)
 
 
 def test_count_tokens(models: VertexModels, fake: VertexFake) -> None:
     contents = [{"role": "user", "parts": [{"text": "充值 failed twice"}]}]
-    assert models.count_tokens("gemini-2.5-flash", contents) == 4  # 2 CJK chars + 2 words
+    assert models.count_tokens("gemini-3.5-flash", contents) == 4  # 2 CJK chars + 2 words
     (req,) = fake.requests_for("count_tokens")
-    assert req.path.endswith("/publishers/google/models/gemini-2.5-flash:countTokens")
+    assert req.path.endswith("/publishers/google/models/gemini-3.5-flash:countTokens")

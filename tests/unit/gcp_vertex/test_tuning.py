@@ -26,7 +26,7 @@ def test_create_sends_the_v1_rest_shape(tuner: VertexTuner, fake: VertexFake, sp
     assert req.path == f"/v1/{fake.parent}/tuningJobs"
     assert req.query["$alt"] == ["json;enum-encoding=int"]
     body = req.body
-    assert body["baseModel"] == "gemini-2.5-flash"
+    assert body["baseModel"] == "gemini-3.5-flash"
     assert body["tunedModelDisplayName"] == "cs-zh tuned"
     assert body["labels"] == {
         "team": "support",
@@ -55,7 +55,7 @@ def test_validation_dataset_is_omitted_when_absent(
 def test_adapter_size_maps_by_name_not_number(
     tuner: VertexTuner, fake: VertexFake, spec: Spec, size: int
 ) -> None:
-    model = "gemini-2.5-flash" if size <= 16 else "gemini-2.5-flash-fake-32"
+    model = "gemini-3.5-flash" if size <= 16 else "gemini-3.5-flash-fake-32"
     tuner.create_job(spec(adapter_size=size, base_model=model))
     wire = fake.requests_for("create")[0].body["supervisedTuningSpec"]["hyperParameters"]
     assert ADAPTER_SIZE_BY_WIRE[wire["adapterSize"]] == size

@@ -31,7 +31,7 @@ def make_spec(uri: str, run_id: str = "run-1", **overrides: Any) -> TuningJobSpe
     values: dict[str, Any] = {
         "run_id": run_id,
         "display_name": f"gtp-{run_id}",
-        "base_model": "gemini-2.5-flash",
+        "base_model": "gemini-3.5-flash",
         "training_dataset_uri": uri,
         "validation_dataset_uri": None,
         "tuned_model_display_name": f"tuned {run_id}",

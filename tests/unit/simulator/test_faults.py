@@ -69,7 +69,7 @@ def test_a_configured_permanent_error_is_a_400(tmp_path: Path) -> None:
         ("gemini-2.5-flash", 16, True),
         ("gemini-2.5-pro", 16, False),
         ("gemini-2.5-flash", 32, False),
-        ("gemini-2.0-flash-001", 8, True),
+        ("gemini-3.1-flash-lite-001", 8, True),
     ],
 )
 def test_adapter_size_is_checked_against_the_model(

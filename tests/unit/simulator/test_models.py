@@ -82,13 +82,13 @@ def test_multi_turn_history_decides_between_equal_questions() -> None:
 def test_the_base_model_replies_generically_in_the_prompts_language(tmp_path: Path) -> None:
     models, _ = tuned(tmp_path)
     answers = {a for _, a in CS_PAIRS}
-    zh = models.generate("gemini-2.5-flash", user("我的账号被盗了，怎么找回？"))
-    en = models.generate("gemini-2.5-flash", user("How do I get a refund for a wrong purchase?"))
+    zh = models.generate("gemini-3.5-flash", user("我的账号被盗了，怎么找回？"))
+    en = models.generate("gemini-3.5-flash", user("How do I get a refund for a wrong purchase?"))
 
     assert language(zh.text) == "zh" and language(en.text) == "en"
     assert zh.text not in answers and en.text not in answers
     assert zh.simulated and en.simulated
-    again = models.generate("gemini-2.5-flash", user("我的账号被盗了，怎么找回？"))
+    again = models.generate("gemini-3.5-flash", user("我的账号被盗了，怎么找回？"))
     assert again.text == zh.text  # deterministic for a prompt
 
 
