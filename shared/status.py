@@ -115,6 +115,7 @@ def render_run_detail(run: Run) -> str:
         lines.append(f"job       {run.job.name} ({run.job.state})")
         if run.job.console_url:
             lines.append(f"console   {run.job.console_url}")
+        lines.extend(_job_lines(run))
     if run.error:
         lines.append(f"error     [{run.error.stage}/{run.error.code}] {run.error.message}")
     vs = run.validation.summary
@@ -145,6 +146,48 @@ def render_run_detail(run: Run) -> str:
     for h in run.history:
         lines.append(f"  {h.at}  {h.status:10}  {h.note}")
     return "\n".join(lines)
+
+
+def _job_lines(run: Run) -> list[str]:
+    """What the job reports: effective hyperparameters, its data statistics beside the
+    validator's estimate, checkpoints, the training curve's ends, warnings."""
+    j, out = run.job, []
+    hp = j.hyperparameters
+    if hp.epoch_count or hp.adapter_size or hp.learning_rate_multiplier:
+        asked = run.config
+        chosen = (
+            "set in tuning.yaml"
+            if asked and (asked.epoch or asked.adapter_size or asked.learning_rate_multiplier)
+            else "Vertex AI's recommendation"
+        )
+        out.append(
+            f"training  {hp.epoch_count} epochs, adapter size {hp.adapter_size}, learning-rate "
+            f"multiplier {hp.learning_rate_multiplier} ({chosen})"
+        )
+    st = j.stats
+    if st is not None and st.billable_tokens:
+        est = (
+            f" (validator's estimate {st.estimated_billable_tokens:,}, {st.estimate_error:+.1%})"
+            if st.estimated_billable_tokens and st.estimate_error is not None
+            else ""
+        )
+        out.append(
+            f"job data  {st.examples} examples, {st.billable_tokens:,} billable tokens{est}, "
+            f"{st.tuning_steps} steps"
+        )
+    if j.checkpoints:
+        ids = ", ".join(f"{c.checkpoint_id} (epoch {c.epoch})" for c in j.checkpoints)
+        out.append(f"checkpts  {ids}")
+    for name in ("train_total_loss", "eval_total_loss"):
+        pts = j.curves.get(name)
+        if pts:
+            lo = min(pts, key=lambda p: p[1])
+            out.append(
+                f"{name.split('_')[0]:9} loss {pts[0][1]:.3f} -> {pts[-1][1]:.3f} "
+                f"(lowest {lo[1]:.3f} at step {int(lo[0])})"
+            )
+    out.extend(f"warning   {w}" for w in j.warnings)
+    return out
 
 
 def render_html(runs: Sequence[Run], *, refresh_seconds: int = 15) -> str:

@@ -181,6 +181,15 @@ class GcsBlobs:
         self._call(lambda: blob.upload_from_filename(str(path), retry=None), uri)
         return uri
 
+    def copy(self, src_bucket: str, src_name: str, dst_bucket: str, dst_name: str) -> BlobInfo:
+        """Server-side copy (no bytes through this machine), for `gemini-tuning start`."""
+        uri = self.uri(dst_bucket, dst_name)
+        src = self._client.bucket(src_bucket)
+        blob = src.blob(src_name)
+        dst = self._client.bucket(dst_bucket)
+        copied = self._call(lambda: src.copy_blob(blob, dst, dst_name, retry=None), uri)
+        return _info(copied)
+
     def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]:
         uri = self.uri(bucket, prefix)
         pages = self._client.list_blobs(

@@ -66,6 +66,7 @@ def make_client(
         "prediction": aiplatform_v1.PredictionServiceClient,
         "tokens": aiplatform_v1.LlmUtilityServiceClient,
         "evaluation": aiplatform_v1.EvaluationServiceClient,
+        "model_garden": aiplatform_v1.ModelGardenServiceClient,
     }
     cls = classes[kind]
     endpoint = api_endpoint or regional_endpoint(location)

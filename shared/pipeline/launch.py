@@ -15,8 +15,6 @@ the run with the API's message; transient errors propagate so the platform retri
 
 from __future__ import annotations
 
-from typing import Any
-
 from shared import logs
 from shared.clock import utcnow
 from shared.errors import PermanentError, QuotaExceeded
@@ -128,7 +126,11 @@ def record_job(job: TuningJob, curves: TrainingCurves | None = None) -> Change:
         ] or j.checkpoints
         j.experiment = job.experiment or j.experiment
         if job.stats is not None:
-            j.stats = _stats(job.stats, r.validation.summary.get("billable_tokens"))
+            # The validator's token estimate at the epochs the job really ran.
+            per_epoch = r.validation.summary.get("estimated_tokens")
+            epochs = job.epoch_count or j.hyperparameters.epoch_count
+            est = per_epoch * epochs if isinstance(per_epoch, int) and epochs else None
+            j.stats = _stats(job.stats, est)
             j.warnings = _stat_warnings(job.stats)
         if curves:
             j.curves = {
@@ -138,8 +140,7 @@ def record_job(job: TuningJob, curves: TrainingCurves | None = None) -> Change:
     return change
 
 
-def _stats(st: TuningStats, estimated: Any) -> JobStats:
-    est = int(estimated) if isinstance(estimated, int | float) and estimated else None
+def _stats(st: TuningStats, est: int | None) -> JobStats:
     error = None
     if est is not None and st.billable_tokens:
         error = round((est - st.billable_tokens) / st.billable_tokens, 4)

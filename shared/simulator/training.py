@@ -84,8 +84,14 @@ def example_tokens(lines: Iterable[bytes]) -> list[int]:
         except ValueError:
             out.append(0)
             continue
-        contents = doc.get("contents") if isinstance(doc, dict) else None
-        out.append(estimate_tokens(contents) if isinstance(contents, list) else 0)
+        if not isinstance(doc, dict) or not isinstance(doc.get("contents"), list):
+            out.append(0)
+            continue
+        turns = list(doc["contents"])
+        system = doc.get("systemInstruction") or doc.get("system_instruction")
+        if isinstance(system, dict):
+            turns.append(system)  # it counts toward the example's tokens, as on Vertex
+        out.append(estimate_tokens(turns))
     return out
 
 
@@ -141,7 +147,7 @@ def _curves(
         train_acc.append((step, round(min(0.99, 1.05 - t / 2.6), 4)))
         if with_eval:
             turn = max(0.0, epoch - 2.0)
-            e = 0.55 + 2.0 * math.exp(-1.4 * lr * epoch) + 3.0 * overfit * turn**2
+            e = 0.55 + 2.0 * math.exp(-1.4 * lr * epoch) + 0.15 * overfit * turn**2
             eval_loss.append((step, round(e + rng.uniform(-0.02, 0.02), 4)))
             eval_acc.append((step, round(min(0.97, max(0.0, 1.0 - e / 2.8)), 4)))
     out = {

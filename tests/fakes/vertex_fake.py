@@ -315,6 +315,11 @@ class VertexFake:
 
     def _create(self, parent: str, job: Mapping[str, Any], _: Any) -> dict[str, Any]:
         base = str(job.get("baseModel") or "")
+        pre = job.get("preTunedModel")
+        if base and pre:
+            raise ApiError(400, "Only one of base_model and pre_tuned_model can be set.")
+        if isinstance(pre, dict) and pre.get("tunedModelName"):
+            base = "gemini-3.5-flash"  # the fake does not track which base a tuned model had
         if not base:
             raise ApiError(400, "base_model is required.")
         short = base.rsplit("/", 1)[-1]

@@ -225,7 +225,8 @@ def test_a_function_response_turn_without_a_role_is_valid() -> None:
     """The function-calling tuning example carries the response in a turn with no role."""
     call = {"role": "model", "parts": [{"functionCall": {"name": "order", "args": {"id": "7"}}}]}
     response = {"parts": [{"functionResponse": {"name": "order", "response": {"ok": True}}}]}
-    obj = {"contents": [turn("user", "where is order 7?"), call, response, turn("model", "shipped")]}
+    question, answer = turn("user", "where is order 7?"), turn("model", "shipped")
+    obj = {"contents": [question, call, response, answer]}
     report = validate(jsonl(GOOD, obj))
     assert report.valid and "missing_role" not in report.counts, report.to_dict()["warnings"]
 

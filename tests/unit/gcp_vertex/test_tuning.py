@@ -197,3 +197,68 @@ def test_cancel_running_job_and_cancel_again_is_harmless(
     fake.finish(done.name, "SUCCEEDED")
     tuner.cancel_job(done.name)
     assert tuner.get_job(done.name).state == "SUCCEEDED"
+
+
+def test_unset_hyperparameters_are_not_sent(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    """Vertex applies its recommended values only to fields the request leaves out."""
+    tuner.create_job(spec(epoch_count=None, learning_rate_multiplier=None, adapter_size=None))
+    hp = fake.requests_for("create")[0].body["supervisedTuningSpec"].get("hyperParameters", {})
+    assert not {"epochCount", "learningRateMultiplier", "adapterSize"} & set(hp)
+
+
+def test_continued_tuning_sends_the_pre_tuned_model_not_a_base_model(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    tuned = f"{fake.parent}/models/123"
+    tuner.create_job(spec(pre_tuned_model=tuned, pre_tuned_checkpoint="2"))
+    body = fake.requests_for("create")[0].body
+    assert body["preTunedModel"] == {"tunedModelName": tuned, "checkpointId": "2"}
+    assert "baseModel" not in body
+
+
+def test_a_finished_job_maps_stats_checkpoints_and_effective_hyperparameters() -> None:
+    """The mapping reads the official v1 proto types (built here, as the client returns them)."""
+    from google.cloud.aiplatform_v1 import types
+
+    from shared.gcp.vertex_tuning import to_tuning_job
+
+    hyper = types.SupervisedHyperParameters(
+        epoch_count=4,
+        learning_rate_multiplier=1.0,
+        adapter_size=types.SupervisedHyperParameters.AdapterSize.ADAPTER_SIZE_EIGHT,
+    )
+    job = types.TuningJob(
+        name="projects/p/locations/us-central1/tuningJobs/9",
+        base_model="gemini-3.5-flash",
+        state=types.JobState.JOB_STATE_SUCCEEDED,
+        experiment="projects/p/locations/us-central1/metadataStores/default/contexts/e9",
+        supervised_tuning_spec=types.SupervisedTuningSpec(hyper_parameters=hyper),
+        tuned_model=types.TunedModel(
+            model="projects/p/locations/us-central1/models/5@1",
+            endpoint="projects/p/locations/us-central1/endpoints/7",
+            checkpoints=[
+                types.TunedModelCheckpoint(checkpoint_id="1", epoch=1, step=10, endpoint="e/1"),
+                types.TunedModelCheckpoint(checkpoint_id="2", epoch=2, step=20, endpoint="e/2"),
+            ],
+        ),
+        tuning_data_stats=types.TuningDataStats(
+            supervised_tuning_data_stats=types.SupervisedTuningDataStats(
+                tuning_dataset_example_count=227,
+                total_billable_token_count=274_000,
+                tuning_step_count=120,
+                total_truncated_example_count=2,
+                truncated_example_indices=[17, 88],
+            )
+        ),
+    )
+    got = to_tuning_job(job, "p")
+    assert (got.epoch_count, got.learning_rate_multiplier, got.adapter_size) == (4, 1.0, 8)
+    assert [(c.checkpoint_id, c.epoch, c.step) for c in got.checkpoints] == [
+        ("1", 1, 10),
+        ("2", 2, 20),
+    ]
+    assert got.stats is not None and got.stats.billable_tokens == 274_000
+    assert got.stats.truncated_examples == 2 and got.stats.truncated_example_indices == (17, 88)
+    assert got.experiment and got.base_model == "gemini-3.5-flash"

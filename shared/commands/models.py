@@ -1,0 +1,125 @@
+"""`gemini-tuning models [--json] [--check]`: the model catalog and where each model is in life.
+
+Status is as of today (UTC): available, retiring (warned: tuning is blocked within 60 days),
+blocked (Vertex refuses new tuning in the last month before retirement), retired. `--check`
+(with BACKEND=gcp) asks Vertex AI whether each listed model exists for this project and region.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "models",
+        help="list the tunable Gemini models: limits, regions, lifecycle, sources",
+        description=__doc__,
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="ask Vertex AI which models exist in GCP_PROJECT / VERTEX_LOCATION (BACKEND=gcp)",
+    )
+    p.set_defaults(func=run)
+
+
+def _row(info: Any, today: Any, location: str) -> dict[str, Any]:
+    lc = info.lifecycle
+    lim = info.limits
+    return {
+        "name": info.name,
+        "display_name": info.display_name,
+        "status": info.status(today),
+        "released": lc.released.isoformat() if lc.released else None,
+        "retires": lc.retires.isoformat() if lc.retires else None,
+        "tuning_blocked_from": (
+            lc.tuning_blocked_from.isoformat() if lc.tuning_blocked_from else None
+        ),
+        "replacement": lc.replacement,
+        "tuning_regions": list(info.tuning_regions) if info.tuning_regions else None,
+        "tunable_in_deployment_region": (
+            None if info.tuning_regions is None else location in info.tuning_regions
+        ),
+        "serving_endpoints": list(info.serving_endpoints) if info.serving_endpoints else None,
+        "adapter_sizes": list(lim.adapter_sizes),
+        "max_tokens_per_example": lim.max_tokens_per_example,
+        "max_validation_examples": lim.max_validation_examples,
+        "max_training_file_bytes": lim.max_training_file_bytes,
+        "thinking": (
+            {"control": info.thinking.control, "lowest": info.thinking.lowest}
+            if info.thinking
+            else None
+        ),
+        "price_per_million_training_tokens": lim.training_price_per_million_tokens,
+        "sources": dict(info.sources),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared.clock import today
+    from shared.errors import ConfigError
+    from shared.settings import Settings
+
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
+    day = today()
+    catalog = settings.catalog
+    rows = [_row(m, day, settings.location) for m in catalog]
+    checks: dict[str, Any] = {}
+    if args.check:
+        if settings.backend != "gcp":
+            print(
+                "error: --check asks Vertex AI: set BACKEND=gcp, GCP_PROJECT and VERTEX_LOCATION "
+                "(and application-default credentials)",
+                file=sys.stderr,
+            )
+            return 2
+        from shared.gcp.vertex_catalog import check_publisher_models
+
+        for c in check_publisher_models(
+            [r["name"] for r in rows], project=settings.project, location=settings.location
+        ):
+            checks[c.name] = {"exists": c.exists, "detail": c.detail}
+    if args.json:
+        doc = {
+            "as_of": day.isoformat(),
+            "default_model": settings.defaults.source_model_name,
+            "deployment_region": settings.location,
+            "models": [{**r, **({"vertex": checks[r["name"]]} if checks else {})} for r in rows],
+            "sources": dict(catalog.sources),
+        }
+        print(json.dumps(doc, ensure_ascii=False, indent=1))
+        return 0
+    print(f"Gemini models for supervised tuning, as of {day} (region {settings.location}):")
+    for r in rows:
+        mark = "*" if r["name"] == settings.defaults.source_model_name else " "
+        retires = r["retires"] or ("shut down" if r["status"] == "retired" else "not announced")
+        regions = ", ".join(r["tuning_regions"] or ["not recorded"])
+        price = r["price_per_million_training_tokens"]
+        line = (
+            f"{mark} {r['name']:24} {r['status']:10} retires {retires:13} "
+            f"adapters {','.join(map(str, r['adapter_sizes'])):12} regions {regions}"
+            + (f"   ${price}/M tokens" if price is not None else "")
+        )
+        if r["replacement"] and r["status"] != "available":
+            line += f"   -> use {r['replacement']}"
+        if r["name"] in checks:
+            c = checks[r["name"]]
+            line += "   Vertex: " + (
+                "exists" if c["exists"] else "NOT FOUND" if c["exists"] is False else "unknown"
+            )
+            line += f" ({c['detail']})" if c["detail"] else ""
+        print(line)
+    print("* default model. Sources and dates: gemini-tuning models --json (shared/catalog.json).")
+    if any(s.get("url") is None for s in catalog.sources.values()):
+        print("Some 3.5 limits are assumed from 3.1 Flash-Lite until checked; see the sources.")
+    return 0

@@ -1,0 +1,99 @@
+"""The catalog at validation, Vertex's recommended hyperparameters, what the job reports, and
+continued tuning — through the real steps on the local adapters and the simulator."""
+
+from __future__ import annotations
+
+from shared.pipeline import launch, poll, validation
+from shared.runs import RunStatus
+
+from .conftest import ZH_EXAMPLES, World, dataset_bytes
+
+S = RunStatus
+VAL_SET = dataset_bytes([("验证问题一？", "验证回答一。"), ("验证问题二？", "验证回答二。")])
+
+
+def finish(world: World) -> None:
+    world.advance_clock(1000)
+    poll.poll_once(world.deps)
+    world.pump()
+
+
+def test_a_retired_or_shut_down_model_is_rejected_before_any_job(world: World) -> None:
+    for folder, model, replacement in (
+        ("old20", "gemini-2.0-flash", "gemini-3.5-flash"),
+        ("old25", "gemini-2.5-flash", "gemini-3.5-flash"),  # retired 2026-10-16
+    ):
+        obj = world.drop_dataset(folder, tuning_yaml=f"source_model_name: {model}\n")
+        out = validation.handle_upload(world.deps, obj)
+        assert out.action == "rejected", out
+        run = world.run(out.run_id or "")
+        assert run.status == S.REJECTED and run.error is not None
+        assert run.error.code == "model_retired" and replacement in run.error.message
+        assert run.validation.findings[0]["file"] == f"incoming/{folder}/tuning.yaml"
+        world.pump()
+        assert world.tuner.find_jobs(run.run_id) == []
+
+
+def test_unset_hyperparameters_are_left_to_vertex_and_read_back(world: World) -> None:
+    obj = world.drop("incoming/ds/validation.jsonl", VAL_SET)
+    obj = world.drop_dataset()
+    rid = validation.handle_upload(world.deps, obj).run_id or ""
+    run = world.run(rid)
+    spec = launch.job_spec(run)
+    assert (spec.epoch_count, spec.learning_rate_multiplier, spec.adapter_size) == (None,) * 3
+    assert spec.export_last_checkpoint_only is False
+    world.pump()
+    world.advance_clock(50)  # half way: curves so far
+    poll.poll_once(world.deps)
+    mid = world.run(rid).job
+    assert mid.state == "RUNNING" and mid.curves["train_total_loss"]
+    finish(world)
+    job = world.run(rid).job
+    # The simulator recommends 5 epochs for a small dataset; the run shows what the job used.
+    assert (job.hyperparameters.epoch_count, job.hyperparameters.adapter_size) == (5, 4)
+    assert [c.epoch for c in job.checkpoints] == [1, 2, 3, 4, 5]
+    assert all(c.endpoint and "-ckpt-" in c.endpoint for c in job.checkpoints)
+    assert job.stats is not None and job.stats.examples == len(ZH_EXAMPLES)
+    # The validator's estimate at the job's epochs beside the job's own count (the simulator
+    # counts with the same estimator, so here they agree: not a measurement of Gemini).
+    assert job.stats.billable_tokens == job.stats.estimated_billable_tokens
+    assert job.stats.estimate_error == 0.0
+    assert job.experiment and job.base_model == "gemini-3.5-flash"
+    loss = [v for _, v in job.curves["train_total_loss"]]
+    assert loss[0] > loss[-1]  # training loss falls
+    assert len(job.curves["train_total_loss"]) > len(mid.curves["train_total_loss"])
+    eval_loss = [v for _, v in job.curves["eval_total_loss"]]
+    assert min(eval_loss) < eval_loss[-1]  # a small dataset over-fits: validation loss turns up
+
+
+def test_continue_tuning_from_a_previous_run(world: World) -> None:
+    first = validation.handle_upload(world.deps, world.drop_dataset("v1")).run_id or ""
+    world.pump()
+    finish(world)
+    done = world.run(first)
+    assert done.status == S.SUCCEEDED and done.job.tuned_model_name
+    obj = world.drop_dataset("v2", tuning_yaml=f"continue_from: {{run: {first}}}\n")
+    rid = validation.handle_upload(world.deps, obj).run_id or ""
+    run = world.run(rid)
+    assert run.status == S.VALIDATED
+    assert run.tuning.continue_from is not None
+    assert run.tuning.continue_from.model == done.job.tuned_model_name
+    world.pump()
+    [job] = world.tuner.find_jobs(rid)
+    assert job.base_model == "gemini-3.5-flash"
+    spec = launch.job_spec(world.run(rid))
+    assert spec.pre_tuned_model == done.job.tuned_model_name
+
+
+def test_continue_from_a_run_of_another_base_model_is_rejected(world: World) -> None:
+    first = validation.handle_upload(world.deps, world.drop_dataset("v1")).run_id or ""
+    world.pump()
+    finish(world)
+    yaml = f"source_model_name: gemini-3.1-flash-lite\ncontinue_from: {{run: {first}}}\n"
+    out = validation.handle_upload(world.deps, world.drop_dataset("v2", tuning_yaml=yaml))
+    run = world.run(out.run_id or "")
+    assert run.status == S.REJECTED and run.error is not None
+    assert "source_model_name: gemini-3.5-flash" in run.error.message
+    missing = world.drop_dataset("v3", tuning_yaml="continue_from: {run: no-such-run}\n")
+    out = validation.handle_upload(world.deps, missing)
+    assert world.run(out.run_id or "").status == S.REJECTED
