@@ -87,8 +87,10 @@ resource "google_storage_bucket_iam_member" "vertex_agent_reads_datasets" {
 }
 
 # CMEK: the service agents that encrypt on our behalf need the key (only when a key is given).
+# Static keys: the agents' e-mails are only known after apply, and for_each keys must be known
+# at plan time.
 resource "google_kms_crypto_key_iam_member" "cmek" {
-  for_each = var.kms_key_name == null ? toset([]) : toset([local.gcs_agent, local.pubsub_agent])
+  for_each = var.kms_key_name == null ? {} : { gcs = local.gcs_agent, pubsub = local.pubsub_agent }
 
   crypto_key_id = var.kms_key_name
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

@@ -87,7 +87,8 @@ def to_block(pb: Any, raw: dict[str, Any]) -> Any:
         )
     for name, ctype in sorted(raw.get("c", {}).items()):
         if name not in raw["a"] and name not in raw["b"]:
-            attrs.append(pb.Schema.Attribute(name=name, type=json.dumps(ctype).encode(), computed=True))
+            ctype_json = json.dumps(ctype).encode()
+            attrs.append(pb.Schema.Attribute(name=name, type=ctype_json, computed=True))
     blocks = []
     for name, (required, kind, inner) in sorted(raw["b"].items()):
         nesting = getattr(pb.Schema.NestedBlock, _NESTING.get(kind, "LIST"))
@@ -182,9 +183,7 @@ def stage(infra: Path, work: Path) -> Path:
 
 
 def terraform(args: list[str], cwd: Path, cli_config: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("TF_", "GOOGLE_", "CLOUDSDK_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "GOOGLE_", "CLOUDSDK_"))}
     env |= {
         "TF_CLI_CONFIG_FILE": str(cli_config),
         "TF_IN_AUTOMATION": "1",
