@@ -201,7 +201,8 @@ def call_with_retry(
     """Call `fn`, retrying transient failures with exponential backoff and full jitter.
 
     Permanent errors, `NotFound`, `PreconditionFailed`, `QuotaExceeded` and the transient
-    first-deploy refusals (`PROPAGATION_CODES`) are raised at once (mapped); exceptions that do not come from a client (a `ValueError` of ours) pass unchanged.
+    first-deploy refusals (`PROPAGATION_CODES`) are raised at once (mapped);
+    exceptions that do not come from a client (a `ValueError` of ours) pass unchanged.
     A transient error is retried until the next sleep would cross `deadline_s`; then the last
     mapped `TransientError` is raised, so the platform retries the whole event.
     `on_retry(attempt, error, delay_s)` is called before each sleep (for a log line).

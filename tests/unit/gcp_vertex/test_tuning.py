@@ -144,6 +144,20 @@ def test_find_jobs_filters_by_run_label_across_pages(
     assert tuner.find_jobs("never-launched") == []
 
 
+def test_find_jobs_falls_back_to_a_paged_unfiltered_list_when_the_filter_is_refused(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    fake.state.reject_filters = True
+    fake.state.page_size = 2
+    mine = {tuner.create_job(spec()).name for _ in range(3)}
+    tuner.create_job(spec(run_id="other-run", display_name="gtp-other-run"))
+    assert {j.name for j in tuner.find_jobs(spec().run_id)} == mine
+    lists = fake.requests_for("list")
+    assert lists[0].query["filter"] == ['labels.run_id="cs-zh-0123456789ab"']
+    assert all("filter" not in r.query for r in lists[1:])
+    assert len(lists) == 3, "one refused filtered call, then four jobs read two pages at a time"
+
+
 def test_transient_errors_are_retried(tuner: VertexTuner, fake: VertexFake, spec: Spec) -> None:
     job = tuner.create_job(spec())
     fake.fail_next(1, 503, method="get")
