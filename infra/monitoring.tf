@@ -63,6 +63,18 @@ resource "google_logging_metric" "messages_dropped" {
   }
 }
 
+# Alert policies on a just-created log-based metric can be refused with 404 for minutes
+# (terraform-provider-google #11102): wait before creating them; cloudbuild.yaml retries the
+# apply once if that was not enough (docs/DEPLOY.md).
+resource "time_sleep" "log_metrics_visible" {
+  create_duration = var.metric_propagation_wait
+
+  triggers = {
+    runs_ended_badly = google_logging_metric.runs_ended_badly.id
+    messages_dropped = google_logging_metric.messages_dropped.id
+  }
+}
+
 resource "google_monitoring_alert_policy" "runs_ended_badly" {
   project               = var.project_id
   display_name          = "Gemini tuning: run FAILED or REJECTED"
@@ -94,6 +106,8 @@ resource "google_monitoring_alert_policy" "runs_ended_badly" {
   alert_strategy {
     auto_close = "86400s"
   }
+
+  depends_on = [time_sleep.log_metrics_visible]
 
   documentation {
     mime_type = "text/markdown"
@@ -152,6 +166,8 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   alert_strategy {
     auto_close = "86400s"
   }
+
+  depends_on = [time_sleep.log_metrics_visible]
 
   documentation {
     mime_type = "text/markdown"

@@ -89,7 +89,11 @@ class Backend:
         if self.settings.backend == "gcp":
             from shared.gcp.vertex import VertexTuner
 
-            return VertexTuner(project=self.settings.project, location=self.settings.location)
+            return VertexTuner(
+                project=self.settings.project,
+                location=self.settings.location,
+                service_account=self.settings.tuning_service_account,
+            )
         from shared.local.simulator import SimulatedTuner
 
         return SimulatedTuner.from_root(self._local_root())

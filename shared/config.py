@@ -314,6 +314,7 @@ SETTINGS_ENV: dict[str, str] = {
     "DEFAULT_LEARNING_RATE_MULTIPLIER": "learning-rate multiplier default",
     "DEFAULT_ADAPTER_SIZE": "adapter size default",
     "DEFAULT_EVAL_SAMPLE_SIZE": "examples the evaluator samples by default",
+    "TUNING_SERVICE_ACCOUNT": "service account tuning jobs run as (empty: Vertex's own agent)",
 }
 LOCAL_ONLY_ENV = {
     "LOCAL_ROOT": "root folder of the embedded local backend",
@@ -351,6 +352,7 @@ class Settings:
     max_event_age_seconds: int = 24 * 3600
     defaults: TuningConfig = field(default_factory=TuningConfig)
     local_root: str | None = None
+    tuning_service_account: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -410,4 +412,5 @@ class Settings:
             ),
             defaults=defaults,
             local_root=e.get("LOCAL_ROOT") or None,
+            tuning_service_account=get("TUNING_SERVICE_ACCOUNT", ""),
         )

@@ -16,6 +16,7 @@ from shared.ports import (
     TuningJobSpec,
 )
 from tests.fakes.vertex_fake import ADAPTER_SIZE_BY_WIRE, JOB_STATE_WIRE, VertexFake
+from tests.unit.gcp_vertex.conftest import FAST, LOCATION, PROJECT
 
 Spec = Callable[..., TuningJobSpec]
 
@@ -211,3 +212,25 @@ def test_cancel_running_job_and_cancel_again_is_harmless(
     fake.finish(done.name, "SUCCEEDED")
     tuner.cancel_job(done.name)
     assert tuner.get_job(done.name).state == "SUCCEEDED"
+
+
+def test_jobs_run_as_the_dedicated_tuning_account_when_one_is_set(
+    fake: VertexFake, spec: Spec
+) -> None:
+    # Least privilege (defect 9): without it the job runs as Vertex's Secure Fine-Tuned Service
+    # Agent, which infra/ does not grant the datasets bucket.
+    email = "gtp-tuning@unit-project.iam.gserviceaccount.com"
+    tuner = VertexTuner(
+        PROJECT, LOCATION, api_endpoint=fake.endpoint, service_account=email, **FAST
+    )
+    tuner.create_job(spec())
+    (req,) = fake.requests_for("create")
+    assert req.body["serviceAccount"] == email
+
+
+def test_no_service_account_is_sent_when_none_is_set(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    tuner.create_job(spec())
+    (req,) = fake.requests_for("create")
+    assert "serviceAccount" not in req.body
