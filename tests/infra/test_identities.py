@@ -9,38 +9,27 @@ import re
 from pathlib import Path
 from typing import Any
 
-import hcl2
 import pytest
 
-from tests.infra.hcl import FUNCTION_MODULE, INFRA, REPO, ROLES_FILE
+from tests.infra.hcl import FUNCTION_MODULE, INFRA, REPO, ROLES_FILE, literal, load
 
 GRANTS: list[dict[str, Any]] = json.loads(ROLES_FILE.read_text(encoding="utf-8"))["grants"]
 IAM_TYPE = re.compile(r"^google_\w+_iam_member$")
 
 
-def _unquote(s: str) -> str:
-    return s[1:-1] if len(s) >= 2 and s[0] == s[-1] == '"' else s
-
-
 def _iam_resources(folder: Path, prefix: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for tf in sorted(folder.glob("*.tf")):
-        with tf.open(encoding="utf-8") as fh:
-            doc = hcl2.load(fh)
-        for entry in doc.get("resource", []):
-            for rtype, named in entry.items():
-                for name, body in named.items():
-                    rtype, name = _unquote(rtype), _unquote(name)
-                    if IAM_TYPE.match(rtype) and not (prefix and name == "runtime"):
-                        found[f"{prefix}{rtype}.{name}"] = body
-    return found
+    return {
+        f"{prefix}{address}": body
+        for address, body in load(folder).resources.items()
+        if IAM_TYPE.match(address.split(".")[0]) and not (prefix and address.endswith(".runtime"))
+    }
 
 
 def _roles(body: dict[str, Any]) -> list[str]:
     role = body["role"]
     if "each.value" in role:
         return sorted(re.findall(r'"(roles/[\w.]+)"', str(body["for_each"])))
-    return [_unquote(role)]
+    return [literal(role)]
 
 
 DECLARED = {

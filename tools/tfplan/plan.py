@@ -33,14 +33,9 @@ import provider_schema  # noqa: E402  (tools/ is not a package)
 
 BUILD = REPO / "build"
 MIRROR = BUILD / "tf-mirror"
-# Provider local name -> (registry address, version served). Versions are the ones the bindings
-# were generated from, inside the constraints of infra/versions.tf.
-PROVIDERS = {
-    "google": "registry.terraform.io/hashicorp/google",
-    "google-beta": "registry.terraform.io/hashicorp/google-beta",
-    "archive": "registry.terraform.io/hashicorp/archive",
-    "time": "registry.terraform.io/hashicorp/time",
-}
+# Provider local name -> registry address: every provider whose bindings tools/provider_schema
+# pins (PACKAGES), served at the version the bindings were generated from.
+PROVIDERS = {name: f"registry.terraform.io/hashicorp/{name}" for name in provider_schema.PACKAGES}
 TARGET = "linux_amd64"
 
 # What a fresh project is planned with. "defaults": only the required variable. "everything":
