@@ -23,6 +23,7 @@ locals {
     DEFAULT_EVAL_SAMPLE_SIZE         = tostring(var.default_eval_sample_size)
     MODEL_CATALOG_OVERRIDES          = var.model_catalog_overrides
     ALLOW_UNLISTED_MODELS            = var.allow_unlisted_models ? "true" : "false"
+    TUNING_SERVICE_ACCOUNT           = google_service_account.tuning.email
   }
   source_root = abspath("${path.module}/..")
 }
@@ -50,6 +51,41 @@ resource "google_storage_bucket_iam_member" "build_reads_sources" {
   member = "serviceAccount:${google_service_account.build.email}"
 }
 
+# 2nd-gen builds read the source that Cloud Functions copies into its own bucket,
+# gcf-v2-sources-<project number>-<region>, which it creates at the first deploy: no bucket-level
+# binding can exist before the first build needs it, so the grant is project-level, narrowed by
+# an IAM condition to those buckets (Cloud Run, "Set build service account": Storage Object
+# Viewer on the sources bucket).
+resource "google_project_iam_member" "build_reads_gcf_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = "serviceAccount:${google_service_account.build.email}"
+
+  condition {
+    title       = "gcf-v2-sources buckets only"
+    description = "The buckets Cloud Functions (2nd gen) copies function sources into."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")"
+  }
+}
+
+# IAM changes take minutes to reach every Google service. The first build and the first
+# Eventarc trigger are created only after this wait (var.iam_propagation_wait); cloudbuild.yaml
+# retries the apply once for what is still slower.
+resource "time_sleep" "iam_propagation" {
+  create_duration = var.iam_propagation_wait
+
+  triggers = {
+    build_account = google_service_account.build.id
+  }
+
+  depends_on = [
+    google_project_iam_member.build,
+    google_project_iam_member.build_reads_gcf_sources,
+    google_storage_bucket_iam_member.build_reads_sources,
+    google_project_iam_member.gcs_agent_pubsub_publisher,
+  ]
+}
+
 # Carries the ordering the functions need (APIs on, build account usable, Eventarc able to
 # publish) as values, because depends_on on a module would defer its archive to apply time.
 resource "terraform_data" "ready" {
@@ -60,9 +96,7 @@ resource "terraform_data" "ready" {
 
   depends_on = [
     google_project_service.apis,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_reads_sources,
-    google_project_iam_member.gcs_agent_pubsub_publisher,
+    time_sleep.iam_propagation,
   ]
 }
 

@@ -3,8 +3,15 @@
 
 # Log contract (shared/logs.py, shared/pipeline/transitions.py): with BACKEND=gcp every state
 # change is one JSON line on stdout with `run_id` and `status`; Cloud Functions (2nd gen) logs
-# carry resource.type cloud_run_revision. Drops are shared/pipeline/entry.py's warning and error
-# lines ("dropping <type> event ...", "permanent failure, event acknowledged").
+# carry resource.type cloud_run_revision. Drops are the warning and error lines of
+# shared/pipeline/validation.py and entry.py. What each metric matches is defined once, in
+# log_metrics.json, which tests/infra/test_log_metrics.py checks against the real lines.
+locals {
+  log_metrics = jsondecode(file("${path.module}/log_metrics.json"))
+  dropped     = local.log_metrics.messages_dropped
+  ended_badly = local.log_metrics.runs_ended_badly
+}
+
 resource "google_logging_metric" "runs_ended_badly" {
   project     = var.project_id
   name        = "${local.prefix}/runs_failed_or_rejected"
@@ -12,7 +19,7 @@ resource "google_logging_metric" "runs_ended_badly" {
   filter      = <<-EOT
     resource.type="cloud_run_revision"
     resource.labels.service_name=("${module.validator.name}" OR "${module.launcher.name}" OR "${module.poller.name}" OR "${module.evaluator.name}" OR "${module.deadletter.name}")
-    jsonPayload.status=("FAILED" OR "REJECTED")
+    jsonPayload.${local.ended_badly.status_field}=(${join(" OR ", [for v in local.ended_badly.statuses : "\"${v}\""])})
   EOT
 
   metric_descriptor {
@@ -29,7 +36,7 @@ resource "google_logging_metric" "runs_ended_badly" {
   }
 
   label_extractors = {
-    status = "EXTRACT(jsonPayload.status)"
+    status = "EXTRACT(jsonPayload.${local.ended_badly.status_field})"
   }
 }
 
@@ -44,8 +51,8 @@ resource "google_logging_metric" "messages_dropped" {
   filter      = <<-EOT
     resource.type="cloud_run_revision"
     resource.labels.service_name=("${module.validator.name}" OR "${module.launcher.name}" OR "${module.poller.name}" OR "${module.evaluator.name}" OR "${module.deadletter.name}")
-    severity>=WARNING
-    jsonPayload.message=~"^dropping .* event|permanent failure, event acknowledged"
+    severity>=${local.dropped.min_severity}
+    jsonPayload.message=~"${local.dropped.message_regex}"
   EOT
 
   metric_descriptor {
@@ -53,6 +60,18 @@ resource "google_logging_metric" "messages_dropped" {
     value_type   = "INT64"
     unit         = "1"
     display_name = "Pipeline events dropped"
+  }
+}
+
+# Alert policies on a just-created log-based metric can be refused with 404 for minutes
+# (terraform-provider-google #11102): wait before creating them; cloudbuild.yaml retries the
+# apply once if that was not enough (docs/DEPLOY.md).
+resource "time_sleep" "log_metrics_visible" {
+  create_duration = var.metric_propagation_wait
+
+  triggers = {
+    runs_ended_badly = google_logging_metric.runs_ended_badly.id
+    messages_dropped = google_logging_metric.messages_dropped.id
   }
 }
 
@@ -87,6 +106,8 @@ resource "google_monitoring_alert_policy" "runs_ended_badly" {
   alert_strategy {
     auto_close = "86400s"
   }
+
+  depends_on = [time_sleep.log_metrics_visible]
 
   documentation {
     mime_type = "text/markdown"
@@ -145,6 +166,8 @@ resource "google_monitoring_alert_policy" "dead_letters" {
   alert_strategy {
     auto_close = "86400s"
   }
+
+  depends_on = [time_sleep.log_metrics_visible]
 
   documentation {
     mime_type = "text/markdown"

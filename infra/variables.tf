@@ -261,3 +261,23 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "iam_propagation_wait" {
+  description = "Wait after the build and Eventarc IAM grants before the first function build (IAM takes minutes to propagate)."
+  type        = string
+  default     = "120s"
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.iam_propagation_wait))
+    error_message = "iam_propagation_wait must be a number of seconds such as 120s."
+  }
+}
+
+variable "metric_propagation_wait" {
+  description = "Wait after creating the log-based metrics before the alert policies that use them (provider issue #11102)."
+  type        = string
+  default     = "90s"
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.metric_propagation_wait))
+    error_message = "metric_propagation_wait must be a number of seconds such as 90s."
+  }
+}

@@ -20,6 +20,12 @@ terraform {
       source  = "hashicorp/archive"
       version = "~> 2.4"
     }
+    # time_sleep: waits for IAM propagation and for new log-based metrics (functions.tf,
+    # monitoring.tf).
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.13"
+    }
   }
 }
 

@@ -119,7 +119,11 @@ class LazyDeps:
         if self.settings.backend == "gcp":
             from shared.gcp.vertex import VertexTuner
 
-            return VertexTuner(project=self.settings.project, location=self.settings.location)
+            return VertexTuner(
+                project=self.settings.project,
+                location=self.settings.location,
+                service_account=self.settings.tuning_service_account,
+            )
         return self._simulated_tuner()
 
     @cached_property

@@ -38,6 +38,7 @@ SETTINGS_ENV: dict[str, str] = {
     "DEFAULT_ADAPTER_SIZE": "adapter size default (empty: Vertex AI's recommended)",
     "MODEL_CATALOG_OVERRIDES": "JSON (inline or a file path) that overrides or adds catalog models",
     "ALLOW_UNLISTED_MODELS": "true: accept base models the catalog does not list (unchecked)",
+    "TUNING_SERVICE_ACCOUNT": "service account tuning jobs run as (empty: Vertex's own agent)",
     "DEFAULT_EVAL_SAMPLE_SIZE": "examples the evaluator samples by default",
 }
 LOCAL_ONLY_ENV = {
@@ -76,6 +77,7 @@ class Settings:
     max_event_age_seconds: int = 24 * 3600
     defaults: TuningConfig = field(default_factory=TuningConfig)
     local_root: str | None = None
+    tuning_service_account: str = ""
     #: The model catalog with this deployment's overrides (`MODEL_CATALOG_OVERRIDES`).
     catalog: Catalog = BUILTIN
     #: The simulator's `SIM_*` variables as found in the environment (local backend only).
@@ -150,6 +152,7 @@ class Settings:
             ),
             defaults=defaults,
             local_root=e.get("LOCAL_ROOT") or None,
+            tuning_service_account=get("TUNING_SERVICE_ACCOUNT", ""),
             catalog=catalog,
             simulator_env={k: v for k, v in e.items() if k.startswith("SIM_")},
         )

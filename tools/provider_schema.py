@@ -38,8 +38,9 @@ PACKAGES = {
     "google": "@cdktf/provider-google",
     "google-beta": "@cdktf/provider-google-beta",
     "archive": "@cdktf/provider-archive",
+    "time": "@cdktf/provider-time",
 }
-FORMAT = 4  # bump when the cached JSON's shape changes
+FORMAT = 5  # bump when the cached JSON's shape changes
 
 # Terraform's own arguments on every resource / data block (not in any provider schema).
 RESOURCE_META = frozenset(
@@ -136,7 +137,7 @@ def _stamp() -> Path:
     return NODE_MODULES / f".gtp-installed-{_lock_digest()}"
 
 
-def _cache_file() -> Path:
+def cache_file() -> Path:
     return NODE_MODULES / f".gtp-schema-{_lock_digest()}-v{FORMAT}.json"
 
 
@@ -170,10 +171,18 @@ def ensure_installed() -> str | None:
 @cache
 def load() -> dict[str, Provider]:
     """Every pinned provider's schemas: from the JSON cache, else extracted (and cached)."""
+    return {
+        name: Provider(name, p["version"], p["resource"], p["data"])
+        for name, p in load_raw().items()
+    }
+
+
+def load_raw() -> dict[str, Any]:
+    """{provider: {"version", "resource", "data", "provider"}} as extracted (JSON, cached)."""
     reason = ensure_installed()
     if reason is not None:
         raise RuntimeError(reason)
-    cached = _cache_file()
+    cached = cache_file()
     if cached.exists():
         table = json.loads(cached.read_text(encoding="utf-8"))
     else:
@@ -183,9 +192,7 @@ def load() -> dict[str, Provider]:
         tmp = cached.with_suffix(f".{os.getpid()}.tmp")  # concurrent test runs
         tmp.write_text(json.dumps(table, separators=(",", ":")), encoding="utf-8")
         tmp.replace(cached)
-    return {
-        name: Provider(name, p["version"], p["resource"], p["data"]) for name, p in table.items()
-    }
+    return table  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,7 +202,9 @@ def load() -> dict[str, Provider]:
 _HCL_FN = re.compile(r"^function (\w+)ToHclTerraform\(struct\) \{\n(.*?)^\}$", re.M | re.S)
 _SYNTH = re.compile(r"^    synthesizeHclAttributes\(\) \{\n(.*?)^    \}$", re.M | re.S)
 _ENTRY = re.compile(
-    r"^\s+(\w+): \{\n\s+value: (.*?),\n\s+isBlock: (true|false),\n\s+type: \"(\w+)\",", re.M
+    r"^\s+(\w+): \{\n\s+value: (.*?),\n\s+isBlock: (true|false),\n\s+type: \"(\w+)\","
+    r"(?:\n\s+storageClassType: \"(\w+)\",)?",
+    re.M,
 )
 _CHILD = re.compile(r"(?<![\w$])(?<!cdktf\.)([a-z]\w*)ToHclTerraform\b")
 _CAMEL = re.compile(r"(?:struct|this)\.(?:_)?(\w+)")
@@ -231,9 +240,42 @@ def _prop(doc: str | None, optional: str) -> tuple[bool, list[str] | None]:
     return optional == "", allowed
 
 
-def _entries(body: str) -> Iterator[tuple[str, str, bool, str]]:
+def _entries(body: str) -> Iterator[tuple[str, str, bool, str, str]]:
     for m in _ENTRY.finditer(body):
-        yield m.group(1), m.group(2), m.group(3) == "true", m.group(4)
+        yield m.group(1), m.group(2), m.group(3) == "true", m.group(4), m.group(5) or ""
+
+
+# cty type (Terraform's JSON type notation) of an argument from the generator's storage class.
+_SCALARS = {"string": "string", "number": "number", "boolean": "bool"}
+_COLLECTIONS = {"stringList": "string", "numberList": "number", "booleanList": "bool"}
+_MAPS = {"stringMap": "string", "numberMap": "number", "booleanMap": "bool"}
+# Getter (computed-only attributes) -> cty type.
+_GETTER_TYPES: dict[str, Any] = {
+    "getStringAttribute": "string",
+    "getNumberAttribute": "number",
+    "getBooleanAttribute": "bool",
+    "getListAttribute": ["list", "string"],
+    "getNumberListAttribute": ["list", "number"],
+    "getStringMapAttribute": ["map", "string"],
+    "getNumberMapAttribute": ["map", "number"],
+    "getBooleanMapAttribute": ["map", "bool"],
+}
+_CDKTF_TYPES: dict[str, Any] = {
+    "StringMap": ["map", "string"],
+    "NumberMap": ["map", "number"],
+    "BooleanMap": ["map", "bool"],
+    "AnyMap": ["map", "dynamic"],
+    "StringMapList": ["list", ["map", "string"]],
+    "NumberMapList": ["list", ["map", "number"]],
+    "BooleanMapList": ["list", ["map", "bool"]],
+}
+# The generator's comment above every computed-only getter and nested object: `// name -
+# computed: true, optional: false, required: false`, then the getter or the child object.
+_COMPUTED = re.compile(
+    r"// (\w+) - computed: true, optional: false, required: false\n\s+"
+    r"(?:get \w+\(\) \{\n\s+return this\.(\w+)\('\w+'\)"
+    r"|this\._\w+ = new ([\w.]+)\(this, \"\w+\")"
+)
 
 
 class _Folder:
@@ -273,19 +315,65 @@ class _Folder:
         attrs: dict[str, bool] = {}
         blocks: dict[str, Any] = {}
         choices: dict[str, list[str]] = {}
-        for name, value, is_block, kind in _entries(body):
+        types: dict[str, Any] = {}
+        for name, value, is_block, kind, storage in _entries(body):
             camel = _CAMEL.search(value)
             req, allowed = required.get(camel.group(1), (False, None)) if camel else (False, None)
             if allowed is not None:
                 choices[name] = allowed
             child = _CHILD.search(value)
-            if is_block and child and child.group(1) not in seen:
-                fn = child.group(1)
+            fn = child.group(1) if child else ""
+            if is_block and child and fn not in seen:
                 inner = self.block(self.functions.get(fn, ""), self.fn_struct.get(fn), seen | {fn})
+                computed = self.computed(fn[:1].upper() + fn[1:] + "OutputReference", seen | {fn})
+                if computed:
+                    inner["c"] = computed
                 blocks[name] = [req, kind, inner]
             else:
                 attrs[name] = req
-        return {"a": attrs, "b": blocks, "e": choices} if choices else {"a": attrs, "b": blocks}
+                types[name] = self.arg_type(kind, storage, fn, seen)
+        out: dict[str, Any] = {"a": attrs, "b": blocks, "t": types}
+        if choices:
+            out["e"] = choices
+        return out
+
+    def arg_type(self, kind: str, storage: str, fn: str, seen: frozenset[str]) -> Any:
+        """The cty type of one argument (not a block)."""
+        if kind == "simple":
+            return _SCALARS.get(storage, "string")
+        if kind == "map":
+            return ["map", _MAPS.get(storage, "string")]
+        element: Any = _COLLECTIONS.get(storage)
+        if element is None and fn and fn not in seen:
+            inner = self.block(self.functions.get(fn, ""), self.fn_struct.get(fn), seen | {fn})
+            element = ["object", inner["t"]]
+        element = element or "string"
+        return element if kind == "struct" else [kind if kind == "set" else "list", element]
+
+    def computed(self, cls: str, seen: frozenset[str]) -> dict[str, Any]:
+        """Computed-only attributes of one class (a resource, or one nested object) -> cty type."""
+        found: dict[str, Any] = {}
+        for m in _COMPUTED.finditer(self.classes.get(cls, "")):
+            name, getter, child = m.groups()
+            if getter:
+                found[name] = _GETTER_TYPES.get(getter, "dynamic")
+            elif child.startswith("cdktf."):
+                found[name] = _CDKTF_TYPES.get(child[6:], "dynamic")
+            else:
+                ref = re.sub(r"List$", "OutputReference", child)
+                inner = {} if ref in seen else self.computed(ref, seen | {ref})
+                plain = self.plain_getters(ref)
+                element = ["object", {**plain, **inner}]
+                found[name] = ["list", element] if child.endswith("List") else element
+        return found
+
+    def plain_getters(self, cls: str) -> dict[str, Any]:
+        """Scalar getters of a nested computed object's class (all of them are computed)."""
+        body = self.classes.get(cls, "")
+        return {
+            m.group(2): _GETTER_TYPES.get(m.group(1), "dynamic")
+            for m in re.finditer(r"return this\.(get\w+Attribute)\('(\w+)'\)", body)
+        }
 
     def readable(self, cls: str, seen: frozenset[str]) -> dict[str, Any]:
         """What `type.name.x[.y]` may read: the getters of the class behind each level."""
@@ -306,6 +394,7 @@ class _Folder:
         cls = _CLASS.search(self.js)
         if cls:
             top["r"] = self.readable(cls.group(1), frozenset({cls.group(1)}))
+            top["c"] = self.computed(cls.group(1), frozenset({cls.group(1)}))
         return top
 
 
@@ -314,16 +403,20 @@ def extract_package(package: Path) -> dict[str, Any]:
     resources: dict[str, Any] = {}
     data: dict[str, Any] = {}
     version = ""
+    provider: dict[str, Any] = {"a": {}, "b": {}, "t": {}}
     for folder in sorted(p for p in (package / "lib").iterdir() if p.is_dir()):
         parsed = _Folder(folder)
+        if folder.name == "provider" and parsed.top is not None:
+            provider = parsed.block(parsed.top, parsed.config, frozenset())
+            continue
         if parsed.rtype is None or parsed.kind is None:
-            continue  # the provider block itself, or a helper folder
+            continue  # a helper folder
         schema = parsed.schema()
         if schema is None:
             continue
         (resources if parsed.kind == "Resource" else data)[parsed.rtype] = schema
         version = version or (parsed.version or "")
-    return {"version": version, "resource": resources, "data": data}
+    return {"version": version, "resource": resources, "data": data, "provider": provider}
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,12 +37,20 @@ PERMANENT_GRPC = frozenset(
     {
         "INVALID_ARGUMENT",
         "FAILED_PRECONDITION",
-        "PERMISSION_DENIED",
         "UNAUTHENTICATED",
         "OUT_OF_RANGE",
         "UNIMPLEMENTED",
     }
 )
+#: Refusals that a first deploy produces for minutes and then never again: IAM bindings that
+#: have not propagated yet (PERMISSION_DENIED / 403) and a Firestore index still building
+#: (FAILED_PRECONDITION "... currently building"). Acknowledging them would lose the event (an
+#: upload whose run was never created), so they are `TransientError`s that the *platform*
+#: retries with its own backoff (Eventarc for 24 h, Pub/Sub up to the dead-letter topic, whose
+#: function marks the run FAILED); `call_with_retry` does not spin on them in-process, since
+#: propagation takes minutes, not seconds.
+PROPAGATION_CODES = frozenset({"permission_denied", "index_building"})
+_INDEX_BUILDING = "currently building"
 TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 
 #: Defaults sized for a 60 s function timeout: give up after 30 s so the handler can still
@@ -154,6 +162,10 @@ def map_google_error(exc: BaseException, *, quota: bool = False, what: str = "")
         return PreconditionFailed(text, code="already_exists")
     if http in TRANSIENT_HTTP:
         return TransientError(text, code=str(http))
+    if grpc_name == "PERMISSION_DENIED" or http == 403:
+        return TransientError(text, code="permission_denied")
+    if grpc_name == "FAILED_PRECONDITION" and _INDEX_BUILDING in text:
+        return TransientError(text, code="index_building")
     if grpc_name in PERMANENT_GRPC or (http is not None and 400 <= http < 500):
         return PermanentError(text, code=(grpc_name or str(http)).lower())
     if _is_network_error(exc):
@@ -188,8 +200,9 @@ def call_with_retry(
 ) -> T:
     """Call `fn`, retrying transient failures with exponential backoff and full jitter.
 
-    Permanent errors, `NotFound`, `PreconditionFailed` and `QuotaExceeded` are raised at once
-    (mapped); exceptions that do not come from a client (a `ValueError` of ours) pass unchanged.
+    Permanent errors, `NotFound`, `PreconditionFailed`, `QuotaExceeded` and the transient
+    first-deploy refusals (`PROPAGATION_CODES`) are raised at once (mapped);
+    exceptions that do not come from a client (a `ValueError` of ours) pass unchanged.
     A transient error is retried until the next sleep would cross `deadline_s`; then the last
     mapped `TransientError` is raised, so the platform retries the whole event.
     `on_retry(attempt, error, delay_s)` is called before each sleep (for a log line).
@@ -208,7 +221,7 @@ def call_with_retry(
             if not _from_a_client(exc):
                 raise  # a bug or a rule of ours (ValueError, TypeError): not the service's doing
             err = map_google_error(exc, quota=quota, what=what)
-            if type(err) is not TransientError:
+            if type(err) is not TransientError or err.code in PROPAGATION_CODES:
                 if err is exc:
                     raise
                 raise err from exc

@@ -1,4 +1,4 @@
-"""The Vertex AI simulator of the embedded local backend (what `shared.backend` imports).
+"""The Vertex AI simulator of the embedded local backend (built by `shared.composition`).
 
 It plays the tuning service and the models on one machine and labels everything it produces as
 simulated. The pieces live in `sim_*` modules: `sim_config` (knobs, fault injection),

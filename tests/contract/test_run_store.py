@@ -9,7 +9,9 @@ suite then checks that `list_by_status` reads only matching runs.
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -148,11 +150,25 @@ def test_concurrent_threads_one_cas_winner(store: Any) -> None:
     assert got is not None and len(got.history) == 2
 
 
+RACE_REDELIVERIES = 10
+
+
 def _race(factory: Callable[[], Any], run_id: str, start: Any, out: Any) -> None:
-    store = factory()
-    start.wait()
-    won = store.transition(run_id, [S.RECEIVED], S.VALIDATING) is not None
-    out.put(won)
+    """One contender: a TransientError is allowed by the contract under contention (the
+    platform redelivers), so it is retried here as a redelivery would; any other outcome is
+    reported, never left to hang the parent on the queue."""
+    try:
+        store = factory()
+        start.wait()
+        for _ in range(RACE_REDELIVERIES):
+            try:
+                out.put(store.transition(run_id, [S.RECEIVED], S.VALIDATING) is not None)
+                return
+            except TransientError:
+                time.sleep(0.05)
+        out.put("still transient after redeliveries")
+    except BaseException as exc:
+        out.put(f"{type(exc).__name__}: {exc}")
 
 
 def test_concurrent_processes_one_cas_winner(store_factory: Any) -> None:
@@ -170,9 +186,31 @@ def test_concurrent_processes_one_cas_winner(store_factory: Any) -> None:
     results = [out.get(timeout=20) for _ in range(n)]
     for p in procs:
         p.join(timeout=20)
-    assert results.count(True) == 1
+    assert results.count(True) == 1, results
+    assert results.count(False) == n - 1, results
     got = store_factory().get(run.run_id)
     assert got is not None and got.status == S.VALIDATING and len(got.history) == 2
+
+
+class _ContendedStore:
+    """A store whose first transition meets contention (the emulator's ABORTED)."""
+
+    calls = 0
+
+    def transition(self, *_: Any, **__: Any) -> object:
+        _ContendedStore.calls += 1
+        if _ContendedStore.calls == 1:
+            raise TransientError("contention", code="aborted")
+        return object()
+
+
+def test_race_helper_treats_the_allowed_transient_error_as_a_redelivery() -> None:
+    # The process race above failed about 1 run in 4 against the official Firestore emulator:
+    # its child raised this TransientError, which the contract allows, instead of retrying.
+    out: queue.Queue[object] = queue.Queue()
+    _race(_ContendedStore, "r", threading.Barrier(1), out)
+    assert out.get_nowait() is True
+    assert _ContendedStore.calls == 2
 
 
 def test_list_by_status_oldest_first_with_limit(store: Any) -> None:

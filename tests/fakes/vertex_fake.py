@@ -117,6 +117,9 @@ class FakeState:
     pairwise: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     page_size: int = 50
+    # True: ListTuningJobs answers 400 INVALID_ARGUMENT to any filter (label filters on tuning
+    # jobs are not documented; a real Vertex may refuse them).
+    reject_filters: bool = False
 
 
 def _now() -> str:
@@ -369,6 +372,8 @@ class VertexFake:
         q = parse_qs(split.query)
         wanted: dict[str, str] = {}
         text = (q.get("filter") or [""])[0]
+        if text and self.state.reject_filters:
+            raise ApiError(400, f"Unsupported filter: {text}")
         for term in filter(None, re.split(r"\s+AND\s+", text)):
             m = _FILTER_TERM.match(term)
             if not m:

@@ -231,7 +231,7 @@ resource "google_pubsub_subscription" "push" {
   }
 
   dynamic "dead_letter_policy" {
-    for_each = var.dead_letter_topic_id == null ? [] : [var.dead_letter_topic_id]
+    for_each = var.dead_letter_sink ? [] : [var.dead_letter_topic_id]
     content {
       dead_letter_topic     = dead_letter_policy.value
       max_delivery_attempts = var.max_delivery_attempts
@@ -258,8 +258,10 @@ resource "google_pubsub_subscription" "push" {
 }
 
 # The dead-letter feature acks forwarded messages on this subscription as the Pub/Sub agent.
+# count must be known at plan time: the topic id is not (it is only known after apply), so the
+# boolean dead_letter_sink decides (the precondition above ties the two together).
 resource "google_pubsub_subscription_iam_member" "push_dead_letter" {
-  count = var.trigger.type == "pubsub" && var.dead_letter_topic_id != null ? 1 : 0
+  count = var.trigger.type == "pubsub" && !var.dead_letter_sink ? 1 : 0
 
   project      = var.project_id
   subscription = google_pubsub_subscription.push[0].name

@@ -30,8 +30,10 @@ from shared.gcp.retry import backoff_delays, call_with_retry, map_google_error
         (gexc.BadRequest("bad field"), PermanentError),
         (gexc.InvalidArgument("bad field"), PermanentError),
         (gexc.FailedPrecondition("index missing"), PermanentError),
-        (gexc.Forbidden("no access"), PermanentError),
-        (gexc.PermissionDenied("no access"), PermanentError),
+        # IAM bindings not propagated yet on a first deploy: the platform retries (defect 7).
+        (gexc.Forbidden("no access"), TransientError),
+        (gexc.PermissionDenied("no access"), TransientError),
+        (gexc.FailedPrecondition("That index is currently building"), TransientError),
         (gexc.NotFound("gone"), NotFound),
         (gexc.PreconditionFailed("generation mismatch"), PreconditionFailed),
         (gexc.AlreadyExists("exists"), PreconditionFailed),
@@ -207,3 +209,33 @@ def test_program_errors_pass_through_unmapped_and_unretried() -> None:
     with pytest.raises(ValueError, match="illegal transition"):
         call_with_retry(fn, deadline_s=10, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
     assert calls[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("exc", "code"),
+    [
+        (gexc.PermissionDenied("caller lacks storage.objects.get"), "permission_denied"),
+        (gexc.Forbidden("403 caller lacks storage.objects.get"), "permission_denied"),
+        (
+            gexc.FailedPrecondition(
+                "The query requires an index. That index is currently building"
+            ),
+            "index_building",
+        ),
+    ],
+)
+def test_first_deploy_refusals_go_back_to_the_platform_at_once(exc: Exception, code: str) -> None:
+    # Not acknowledged (that would lose the upload) and not spun on in-process for seconds:
+    # IAM propagation takes minutes, the platform's backoff waits them out.
+    clock = _Clock()
+    calls, fn = _flaky(5, exc)
+    with pytest.raises(TransientError) as info:
+        call_with_retry(fn, deadline_s=10, initial_s=1, max_s=4, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+    assert info.value.code == code
+    assert calls[0] == 1
+    assert clock.sleeps == []
+
+
+def test_a_missing_index_stays_permanent() -> None:
+    err = map_google_error(gexc.FailedPrecondition("The query requires an index: create it"))
+    assert type(err) is PermanentError

@@ -16,6 +16,7 @@ from shared.ports import (
     TuningJobSpec,
 )
 from tests.fakes.vertex_fake import ADAPTER_SIZE_BY_WIRE, JOB_STATE_WIRE, VertexFake
+from tests.unit.gcp_vertex.conftest import FAST, LOCATION, PROJECT
 
 Spec = Callable[..., TuningJobSpec]
 
@@ -144,6 +145,20 @@ def test_find_jobs_filters_by_run_label_across_pages(
     assert tuner.find_jobs("never-launched") == []
 
 
+def test_find_jobs_falls_back_to_a_paged_unfiltered_list_when_the_filter_is_refused(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    fake.state.reject_filters = True
+    fake.state.page_size = 2
+    mine = {tuner.create_job(spec()).name for _ in range(3)}
+    tuner.create_job(spec(run_id="other-run", display_name="gtp-other-run"))
+    assert {j.name for j in tuner.find_jobs(spec().run_id)} == mine
+    lists = fake.requests_for("list")
+    assert lists[0].query["filter"] == ['labels.run_id="cs-zh-0123456789ab"']
+    assert all("filter" not in r.query for r in lists[1:])
+    assert len(lists) == 3, "one refused filtered call, then four jobs read two pages at a time"
+
+
 def test_transient_errors_are_retried(tuner: VertexTuner, fake: VertexFake, spec: Spec) -> None:
     job = tuner.create_job(spec())
     fake.fail_next(1, 503, method="get")
@@ -262,3 +277,25 @@ def test_a_finished_job_maps_stats_checkpoints_and_effective_hyperparameters() -
     assert got.stats is not None and got.stats.billable_tokens == 274_000
     assert got.stats.truncated_examples == 2 and got.stats.truncated_example_indices == (17, 88)
     assert got.experiment and got.base_model == "gemini-3.5-flash"
+
+
+def test_jobs_run_as_the_dedicated_tuning_account_when_one_is_set(
+    fake: VertexFake, spec: Spec
+) -> None:
+    # Least privilege (defect 9): without it the job runs as Vertex's Secure Fine-Tuned Service
+    # Agent, which infra/ does not grant the datasets bucket.
+    email = "gtp-tuning@unit-project.iam.gserviceaccount.com"
+    tuner = VertexTuner(
+        PROJECT, LOCATION, api_endpoint=fake.endpoint, service_account=email, **FAST
+    )
+    tuner.create_job(spec())
+    (req,) = fake.requests_for("create")
+    assert req.body["serviceAccount"] == email
+
+
+def test_no_service_account_is_sent_when_none_is_set(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    tuner.create_job(spec())
+    (req,) = fake.requests_for("create")
+    assert "serviceAccount" not in req.body
