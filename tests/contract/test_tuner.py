@@ -17,6 +17,7 @@ known_answer)` where the tuned model was trained on data containing known_prompt
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -131,3 +132,32 @@ def test_unknown_job_is_not_found(tuner_probe: Any) -> None:
 
     with pytest.raises(errors.NotFound):
         tuner_probe.tuner.get_job(missing)
+
+
+def test_a_finished_job_reports_what_it_trained_with(tuner_probe: Any) -> None:
+    """Unset hyperparameters come back as the service's choice; a job that keeps checkpoints
+    lists one per epoch with its own endpoint; the data statistics are there."""
+    job = tuner_probe.tuner.create_job(
+        replace(
+            spec(tuner_probe, "run-report"),
+            epoch_count=None,
+            learning_rate_multiplier=None,
+            adapter_size=None,
+            export_last_checkpoint_only=False,
+        )
+    )
+    tuner_probe.finish(job.name, "SUCCEEDED")
+    done = tuner_probe.tuner.get_job(job.name)
+    assert done.epoch_count and done.learning_rate_multiplier and done.adapter_size
+    assert [c.epoch for c in done.checkpoints] == list(range(1, done.epoch_count + 1))
+    assert all(c.endpoint for c in done.checkpoints)
+    assert done.stats is not None and done.stats.billable_tokens and done.stats.examples
+    assert done.base_model == "gemini-3.5-flash"
+
+
+def test_a_last_checkpoint_only_job_keeps_one(tuner_probe: Any) -> None:
+    job = create(tuner_probe, "run-last")  # epoch_count=2, export_last_checkpoint_only=True
+    tuner_probe.finish(job.name, "SUCCEEDED")
+    done = tuner_probe.tuner.get_job(job.name)
+    assert [c.epoch for c in done.checkpoints] == [2]
+    assert done.epoch_count == 2

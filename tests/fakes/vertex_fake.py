@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 #: Wire numbers of `SupervisedHyperParameters.AdapterSize` -> adapter size (not monotonic!).
 ADAPTER_SIZE_BY_WIRE = {1: 1, 6: 2, 2: 4, 3: 8, 4: 16, 5: 32}
+ADAPTER_WIRE_BY_SIZE = {size: wire for wire, size in ADAPTER_SIZE_BY_WIRE.items()}
 #: Wire numbers of `JobState`.
 JOB_STATE_WIRE = {
     "QUEUED": 1,
@@ -77,6 +78,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/v1/(.+):generateContent$"), "generate"),
     ("POST", re.compile(r"^/v1/(.+):countTokens$"), "count_tokens"),
     ("POST", re.compile(rf"^/v1/({_LOC}):evaluateInstances$"), "evaluate"),
+    ("GET", re.compile(r"^/v1/(publishers/google/models/[^/:]+)$"), "publisher_model"),
 ]
 _FILTER_TERM = re.compile(r'^\s*labels\.([a-z][a-z0-9_-]*)\s*=\s*"([^"]*)"\s*$')
 
@@ -236,9 +238,35 @@ class VertexFake:
             if state in ("SUCCEEDED", "PARTIALLY_SUCCEEDED"):
                 num = job_name.rsplit("/", 1)[-1]
                 endpoint = f"{self.parent}/endpoints/{num}"
+                sft = job.setdefault("supervisedTuningSpec", {})
+                hp = sft.setdefault("hyperParameters", {})
+                # What Vertex reports back: its recommendation where the request left a gap
+                # (values of our choosing: the service's recommender is not public).
+                hp.setdefault("epochCount", "3")
+                hp.setdefault("learningRateMultiplier", 1.0)
+                hp.setdefault("adapterSize", ADAPTER_WIRE_BY_SIZE[4])
+                epochs = int(hp["epochCount"])
+                kept = [epochs] if sft.get("exportLastCheckpointOnly") else range(1, epochs + 1)
                 job["tunedModel"] = {
                     "model": f"{self.parent}/models/{num}@1",
                     "endpoint": endpoint,
+                    "checkpoints": [
+                        {
+                            "checkpointId": str(e),
+                            "epoch": str(e),
+                            "step": str(10 * e),
+                            "endpoint": f"{endpoint}-ckpt-{e}",
+                        }
+                        for e in kept
+                    ],
+                }
+                job["tuningDataStats"] = {
+                    "supervisedTuningDataStats": {
+                        "tuningDatasetExampleCount": "100",
+                        "totalBillableTokenCount": str(20_000 * epochs),
+                        "tuningStepCount": str(10 * epochs),
+                        "totalTruncatedExampleCount": "0",
+                    }
                 }
                 self.state.endpoints.add(endpoint)
             if state == "FAILED":
@@ -412,6 +440,13 @@ class VertexFake:
             known = model in self.state.endpoints or model in self.state.answers
         if not known:
             raise ApiError(404, f"Endpoint `{model}` not found.")
+
+    def _publisher_model(self, name: str, _: Any, __: Any) -> dict[str, Any]:
+        """ModelGardenService.GetPublisherModel: 404 for a model the fake does not serve."""
+        short = name.rsplit("/", 1)[-1]
+        if short not in SUPPORTED_ADAPTERS:
+            raise ApiError(404, f"Publisher Model `{name}` not found.")
+        return {"name": name, "launchStage": 4}  # GA
 
     def _generate(self, model: str, body: Mapping[str, Any], _: Any) -> dict[str, Any]:
         self._check_model(model)

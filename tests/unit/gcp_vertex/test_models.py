@@ -59,3 +59,20 @@ def test_count_tokens(models: VertexModels, fake: VertexFake) -> None:
     assert models.count_tokens("gemini-3.5-flash", contents) == 4  # 2 CJK chars + 2 words
     (req,) = fake.requests_for("count_tokens")
     assert req.path.endswith("/publishers/google/models/gemini-3.5-flash:countTokens")
+
+
+def test_publisher_model_check_reports_missing_models(fake: VertexFake) -> None:
+    """`gemini-tuning models --check` on the official client's REST transport."""
+    from shared.gcp.vertex_catalog import check_publisher_models
+
+    got = check_publisher_models(
+        ["gemini-3.5-flash", "gemini-0.9-gone"],
+        project=fake.project,
+        location=fake.location,
+        api_endpoint=fake.endpoint,
+    )
+    assert [(c.name, c.exists) for c in got] == [
+        ("gemini-3.5-flash", True),
+        ("gemini-0.9-gone", False),
+    ]
+    assert "not found" in got[1].detail
