@@ -230,6 +230,11 @@ class Tuner(Protocol):
         """The job's training (and validation) metric series so far; empty when none exist."""
         ...
 
+    def set_default_checkpoint(self, tuned_model_name: str, checkpoint_id: str) -> None:
+        """Make `checkpoint_id` the one the tuned model's endpoint serves
+        (`Model.default_checkpoint_id`). `NotFound` for an unknown model or checkpoint."""
+        ...
+
 
 # --------------------------------------------------------------------------------------------
 # Models (inference and judging)

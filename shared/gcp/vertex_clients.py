@@ -67,6 +67,7 @@ def make_client(
         "tokens": aiplatform_v1.LlmUtilityServiceClient,
         "evaluation": aiplatform_v1.EvaluationServiceClient,
         "model_garden": aiplatform_v1.ModelGardenServiceClient,
+        "model": aiplatform_v1.ModelServiceClient,
     }
     cls = classes[kind]
     endpoint = api_endpoint or regional_endpoint(location)

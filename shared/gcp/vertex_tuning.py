@@ -195,6 +195,8 @@ class VertexTuner:
         self.location = location
         self.parent = f"projects/{project}/locations/{location}"
         self._client = client or make_client("tuning", location, api_endpoint=api_endpoint)
+        self._endpoint = api_endpoint
+        self._model_client: Any = None
         self._policy = RetryPolicy(
             deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
         )
@@ -308,3 +310,26 @@ class VertexTuner:
         SFT_FACTS.md) and that path has not been built or verified against the service. The
         run shows the experiment link instead; the console draws the curves."""
         return {}
+
+    def set_default_checkpoint(self, tuned_model_name: str, checkpoint_id: str) -> None:
+        """PATCH the model's `defaultCheckpointId` with an update mask naming only that field.
+
+        python-genai sends this PATCH without a mask; the generated v1 client requires one.
+        The mask path `default_checkpoint_id` is the field's proto name; it is verified only
+        against the local fake, so the smoke test must exercise it on a real project.
+        """
+        from google.cloud.aiplatform_v1 import types
+        from google.protobuf import field_mask_pb2
+
+        if self._model_client is None:
+            self._model_client = make_client("model", self.location, api_endpoint=self._endpoint)
+        name = tuned_model_name.split("@", 1)[0]  # the model, not one of its versions
+        model = types.Model(name=name, default_checkpoint_id=checkpoint_id)
+        mask = field_mask_pb2.FieldMask(paths=["default_checkpoint_id"])
+        client = self._model_client
+        self._call(
+            lambda: client.update_model(
+                model=model, update_mask=mask, retry=None, timeout=self._timeout
+            ),
+            what=f"set default checkpoint {checkpoint_id} of {name}",
+        )

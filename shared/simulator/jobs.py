@@ -102,6 +102,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     forced_at REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_run_id ON jobs(run_id);
+CREATE TABLE IF NOT EXISTS default_checkpoints (
+    job_name TEXT PRIMARY KEY,
+    checkpoint_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS fault_budgets (
     key TEXT PRIMARY KEY,
     source TEXT NOT NULL,
@@ -180,6 +184,24 @@ class JobTable:
             (now, now),
         )
         return [_record(r) for r in rows]
+
+    def set_default_checkpoint(self, job_name: str, checkpoint_id: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO default_checkpoints (job_name, checkpoint_id) VALUES (?, ?)"
+                " ON CONFLICT(job_name) DO UPDATE SET checkpoint_id = excluded.checkpoint_id",
+                (job_name, checkpoint_id),
+            )
+
+    def default_checkpoint(self, job_name: str) -> str | None:
+        row = (
+            self._conn()
+            .execute(
+                "SELECT checkpoint_id FROM default_checkpoints WHERE job_name = ?", (job_name,)
+            )
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
 
     def take_fault(self, key: str, budget: int) -> bool:
         """Consume one error from the budget `key`; True if this call must fail.

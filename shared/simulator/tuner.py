@@ -394,3 +394,23 @@ class SimulatedTuner:
         tmp = self._page(job).with_suffix(".tmp")
         tmp.write_text(body, encoding="utf-8")
         tmp.replace(self._page(job))
+
+    def set_default_checkpoint(self, tuned_model_name: str, checkpoint_id: str) -> None:
+        """The simulated model's endpoint serves this checkpoint from now on."""
+        self._call()
+        m = re.fullmatch(r".*/models/sim-(\d+)(@\d+)?", tuned_model_name)
+        job = self._table.get(f"{self.parent}/tuningJobs/{m.group(1)}") if m else None
+        sim = job.spec.get("sim") if job is not None else None
+        if job is None or not sim or status_at(job, self._clock()).state != "SUCCEEDED":
+            raise errors.NotFound(f"404 Model {tuned_model_name} was not found (simulated).")
+        ids = [str(c[0]) for c in sim["checkpoints"]]
+        if checkpoint_id not in ids:
+            raise errors.PermanentError(
+                f"400 Checkpoint {checkpoint_id!r} does not exist for {tuned_model_name}; "
+                f"it has {', '.join(ids)} (simulated)."
+            )
+        self._table.set_default_checkpoint(job.name, checkpoint_id)
+
+    def default_checkpoint(self, job_name: str) -> str | None:
+        """The checkpoint a simulated tuned endpoint serves (None: the last one)."""
+        return self._table.default_checkpoint(job_name)

@@ -161,3 +161,15 @@ def test_a_last_checkpoint_only_job_keeps_one(tuner_probe: Any) -> None:
     done = tuner_probe.tuner.get_job(job.name)
     assert [c.epoch for c in done.checkpoints] == [2]
     assert done.epoch_count == 2
+
+
+def test_the_default_checkpoint_can_be_chosen(tuner_probe: Any) -> None:
+    job = tuner_probe.tuner.create_job(
+        replace(spec(tuner_probe, "run-ckpt"), export_last_checkpoint_only=False)
+    )
+    tuner_probe.finish(job.name, "SUCCEEDED")
+    done = tuner_probe.tuner.get_job(job.name)
+    assert done.tuned_model_name and len(done.checkpoints) == 2
+    tuner_probe.tuner.set_default_checkpoint(done.tuned_model_name, "1")
+    with pytest.raises(errors.PermanentError):  # NotFound is one too
+        tuner_probe.tuner.set_default_checkpoint(done.tuned_model_name, "no-such-checkpoint")

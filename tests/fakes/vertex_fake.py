@@ -79,6 +79,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/v1/(.+):countTokens$"), "count_tokens"),
     ("POST", re.compile(rf"^/v1/({_LOC}):evaluateInstances$"), "evaluate"),
     ("GET", re.compile(r"^/v1/(publishers/google/models/[^/:]+)$"), "publisher_model"),
+    ("PATCH", re.compile(rf"^/v1/({_LOC}/models/[^/:@]+)$"), "update_model"),
 ]
 _FILTER_TERM = re.compile(r'^\s*labels\.([a-z][a-z0-9_-]*)\s*=\s*"([^"]*)"\s*$')
 
@@ -111,6 +112,8 @@ class Recorded:
 class FakeState:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: set[str] = field(default_factory=set)
+    #: Model name -> the checkpoint id its endpoint serves (ModelService.UpdateModel).
+    default_checkpoints: dict[str, str] = field(default_factory=dict)
     answers: dict[str, dict[str, str]] = field(default_factory=dict)
     failures: list[Injected] = field(default_factory=list)
     #: (prompt, response) -> (score, explanation)
@@ -185,6 +188,9 @@ class VertexFake:
 
             def do_POST(self) -> None:
                 fake._dispatch(self, "POST")
+
+            def do_PATCH(self) -> None:
+                fake._dispatch(self, "PATCH")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -440,6 +446,27 @@ class VertexFake:
             known = model in self.state.endpoints or model in self.state.answers
         if not known:
             raise ApiError(404, f"Endpoint `{model}` not found.")
+
+    def _update_model(self, name: str, body: Mapping[str, Any], split: Any) -> dict[str, Any]:
+        """ModelService.UpdateModel: only `defaultCheckpointId`, which must name a checkpoint
+        of the job that made this model; the update mask must say so."""
+        mask = (parse_qs(split.query).get("updateMask") or [""])[0]
+        if mask not in ("defaultCheckpointId", "default_checkpoint_id"):
+            raise ApiError(400, f"update_mask must be default_checkpoint_id, got {mask!r}")
+        wanted = str(body.get("defaultCheckpointId") or "")
+        with self._lock:
+            jobs = [
+                j
+                for j in self.state.jobs.values()
+                if str((j.get("tunedModel") or {}).get("model", "")).split("@")[0] == name
+            ]
+            if not jobs:
+                raise ApiError(404, f"Model {name} not found.")
+            ids = [c["checkpointId"] for c in jobs[0]["tunedModel"].get("checkpoints", [])]
+            if wanted not in ids:
+                raise ApiError(400, f"Checkpoint {wanted!r} does not exist for {name}.")
+            self.state.default_checkpoints[name] = wanted
+        return {"name": name, "defaultCheckpointId": wanted}
 
     def _publisher_model(self, name: str, _: Any, __: Any) -> dict[str, Any]:
         """ModelGardenService.GetPublisherModel: 404 for a model the fake does not serve."""

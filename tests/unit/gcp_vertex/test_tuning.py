@@ -299,3 +299,18 @@ def test_no_service_account_is_sent_when_none_is_set(
     tuner.create_job(spec())
     (req,) = fake.requests_for("create")
     assert "serviceAccount" not in req.body
+
+
+def test_default_checkpoint_is_patched_with_an_update_mask(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    job = tuner.create_job(spec(export_last_checkpoint_only=False))
+    fake.finish(job.name, "SUCCEEDED")
+    model = tuner.get_job(job.name).tuned_model_name
+    assert model and model.endswith("@1")
+    tuner.set_default_checkpoint(model, "2")
+    (req,) = fake.requests_for("update_model")
+    assert req.path == f"/v1/{model.split('@')[0]}"
+    assert req.query["updateMask"] == ["defaultCheckpointId"]
+    assert req.body["defaultCheckpointId"] == "2"
+    assert fake.state.default_checkpoints[model.split("@")[0]] == "2"
