@@ -84,6 +84,7 @@ class _EchoModels:
         contents: Sequence[Mapping[str, Any]],
         *,
         system_instruction: Mapping[str, Any] | None = None,
+        settings: Any = None,
     ) -> Generation:
         q = contents[-1]["parts"][0]["text"]
         return Generation(self.answers[q] if model == "tuned" else q, simulated=True)

@@ -85,6 +85,16 @@ class Thinking:
     lowest: int | str
 
 
+def lowest_thinking(info: ModelInfo | None) -> dict[str, int | str]:
+    """Keyword arguments for `ports.GenerationSettings` that turn thinking off or to its
+    minimum for this model family (empty when the catalog does not know)."""
+    if info is None or info.thinking is None:
+        return {}
+    if info.thinking.control == "budget":
+        return {"thinking_budget": int(info.thinking.lowest)}
+    return {"thinking_level": str(info.thinking.lowest)}
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str

@@ -247,6 +247,18 @@ class Generation:
     simulated: bool = False
 
 
+@dataclass(frozen=True)
+class GenerationSettings:
+    """The same settings for every model compared, so the comparison is fair: thinking off or
+    at its minimum (the catalog says how per family: `thinking_budget` for 2.5, `thinking_level`
+    for 3.x; sending both is a 400), and an optional temperature / output cap."""
+
+    thinking_budget: int | None = None
+    thinking_level: str | None = None  #: "MINIMAL", "LOW", ...
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+
+
 @runtime_checkable
 class Models(Protocol):
     def generate(
@@ -255,6 +267,7 @@ class Models(Protocol):
         contents: Sequence[Mapping[str, Any]],
         *,
         system_instruction: Mapping[str, Any] | None = None,
+        settings: GenerationSettings | None = None,
     ) -> Generation:
         """One `generateContent` call on a base model name or a tuned endpoint."""
         ...

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from shared.errors import PermanentError, PipelineError
 from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
 from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, RetryPolicy, make_client
-from shared.ports import Generation
+from shared.ports import Generation, GenerationSettings
 
 T = TypeVar("T")
 
@@ -72,6 +72,7 @@ class VertexModels:
         contents: Sequence[Mapping[str, Any]],
         *,
         system_instruction: Mapping[str, Any] | None = None,
+        settings: GenerationSettings | None = None,
     ) -> Generation:
         from google.cloud.aiplatform_v1 import types
 
@@ -79,6 +80,8 @@ class VertexModels:
         request = types.GenerateContentRequest(model=name, contents=[dict(c) for c in contents])
         if system_instruction is not None:
             request.system_instruction = types.Content(mapping=dict(system_instruction))
+        if settings is not None:
+            request.generation_config = generation_config(settings)
         response = self._call(
             lambda: self._client.generate_content(
                 request=request, retry=None, timeout=self._timeout
@@ -101,3 +104,25 @@ class VertexModels:
             what=f"countTokens on {name}",
         )
         return int(response.total_tokens)
+
+
+def generation_config(settings: GenerationSettings) -> Any:
+    """The v1 `GenerationConfig` for `settings`; only what is set is sent."""
+    from google.cloud.aiplatform_v1 import types
+
+    config = types.GenerationConfig()
+    if settings.temperature is not None:
+        config.temperature = settings.temperature
+    if settings.max_output_tokens is not None:
+        config.max_output_tokens = settings.max_output_tokens
+    if settings.thinking_budget is not None and settings.thinking_level is not None:
+        raise ValueError("thinking_budget and thinking_level together are a 400 on Vertex AI")
+    thinking = types.GenerationConfig.ThinkingConfig()
+    if settings.thinking_budget is not None:
+        thinking.thinking_budget = settings.thinking_budget
+        config.thinking_config = thinking
+    elif settings.thinking_level is not None:
+        level = types.GenerationConfig.ThinkingConfig.ThinkingLevel
+        thinking.thinking_level = level[settings.thinking_level]  # by name, like adapter sizes
+        config.thinking_config = thinking
+    return config

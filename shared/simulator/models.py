@@ -17,7 +17,7 @@ from typing import Any
 
 from shared import errors
 from shared.catalog import BUILTIN
-from shared.ports import Generation
+from shared.ports import Generation, GenerationSettings
 from shared.simulator.config import SimConfig
 from shared.simulator.similarity import ExampleIndex, conversation_query
 from shared.simulator.text import check_contents, estimate_tokens, generic_reply
@@ -52,6 +52,7 @@ class SimulatedModels:
         contents: Sequence[Mapping[str, Any]],
         *,
         system_instruction: Mapping[str, Any] | None = None,
+        settings: GenerationSettings | None = None,
     ) -> Generation:
         self._call()
         check_contents(contents)

@@ -52,6 +52,7 @@ class FakeModels:
         contents: Sequence[Mapping[str, Any]],
         *,
         system_instruction: Mapping[str, Any] | None = None,
+        settings: Any = None,
     ) -> Generation:
         prompt = last_user_text(contents)
         with self._lock:

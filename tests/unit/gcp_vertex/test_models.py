@@ -76,3 +76,32 @@ def test_publisher_model_check_reports_missing_models(fake: VertexFake) -> None:
         ("gemini-0.9-gone", False),
     ]
     assert "not found" in got[1].detail
+
+
+@pytest.mark.parametrize(
+    ("model", "wire"),
+    [
+        ("gemini-3.5-flash", {"thinkingLevel": 4}),  # MINIMAL
+        ("gemini-2.5-flash", {"thinkingBudget": 0}),
+        ("gemini-2.5-pro", {"thinkingBudget": 128}),  # 2.5 Pro cannot turn thinking off
+    ],
+)
+def test_thinking_goes_to_its_lowest_per_model_family(
+    models: VertexModels, fake: VertexFake, model: str, wire: dict[str, int]
+) -> None:
+    from shared.catalog import BUILTIN, lowest_thinking
+    from shared.ports import GenerationSettings
+
+    settings = GenerationSettings(temperature=0.0, **lowest_thinking(BUILTIN.get(model)))
+    models.generate(model, PROMPT, settings=settings)
+    body = fake.requests_for("generate")[-1].body
+    assert body["generationConfig"]["thinkingConfig"] == wire
+    assert body["generationConfig"]["temperature"] == 0.0
+
+
+def test_sending_both_thinking_controls_is_refused_before_the_call() -> None:
+    from shared.gcp.vertex_models import generation_config
+    from shared.ports import GenerationSettings
+
+    with pytest.raises(ValueError, match="400"):
+        generation_config(GenerationSettings(thinking_budget=0, thinking_level="MINIMAL"))
