@@ -123,6 +123,6 @@ def generation_config(settings: GenerationSettings) -> Any:
         config.thinking_config = thinking
     elif settings.thinking_level is not None:
         level = types.GenerationConfig.ThinkingConfig.ThinkingLevel
-        thinking.thinking_level = level[settings.thinking_level]  # by name, like adapter sizes
+        thinking.thinking_level = level.__members__[settings.thinking_level]  # by name
         config.thinking_config = thinking
     return config
