@@ -1,6 +1,6 @@
-"""What an evaluation hands back: the verdict, the numbers, and the two artifacts the pipeline
+"""What an evaluation hands back: the verdict, the numbers, and the three artifacts the pipeline
 writes to the artifacts bucket (report.json from `report`, predictions.jsonl from
-`predictions_jsonl()`)."""
+`predictions_jsonl()`, report.html from `report_html()`)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ class EvaluationResult:
     def predictions_jsonl(self) -> bytes:
         """One JSON line per sampled example, UTF-8 with Chinese kept readable."""
         return self.predictions
+
+    def report_html(self) -> bytes:
+        """report.html: the page people read (`shared.evaluation.report_html`)."""
+        from shared.evaluation.report_html import render
+
+        return render(self.report).encode()
 
     def report_json(self) -> bytes:
         """report.json, indented for people, UTF-8 with Chinese kept readable."""

@@ -166,6 +166,8 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         result.report_json(),
         content_type="application/json",
     )
+    html_name = layout.evaluation_html_name(run.run_id)
+    blobs.write_bytes(s.artifacts_bucket, html_name, result.report_html(), content_type="text/html")
     info = EvaluationInfo(
         passed=result.passed,
         reason=result.reason,
@@ -175,6 +177,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         predictions_uri=blobs.uri(s.artifacts_bucket, pred_name),
         simulated=result.simulated,
         progress={"done": int(result.summary["sampled"]), "total": int(result.summary["sampled"])},
+        report_html_uri=blobs.uri(s.artifacts_bucket, html_name),
     )
 
     def record(r: Run) -> None:

@@ -68,6 +68,10 @@ def evaluation_report_name(run_id: str) -> str:
     return f"{report_prefix(run_id)}evaluation/report.json"
 
 
+def evaluation_html_name(run_id: str) -> str:
+    return f"{report_prefix(run_id)}evaluation/report.html"
+
+
 def predictions_name(run_id: str) -> str:
     return f"{report_prefix(run_id)}evaluation/predictions.jsonl"
 

@@ -39,6 +39,8 @@ def test_an_evaluation_past_its_budget_continues_from_its_saved_chunks(world: Wo
     assert run.status == S.SUCCEEDED and run.evaluation.progress == {"done": N, "total": N}
     assert [s for s, r in world.delivered if r == rid].count("t-evaluator") == 2
     report = json.loads(Path(run.evaluation.report_uri[7:]).read_text())  # type: ignore[index]
+    page = Path(run.evaluation.report_html_uri[7:]).read_text()  # type: ignore[index]
+    assert "PASSED" in page and rid in page and "SIMULATED" in page
     assert report["summary"]["scored"] == N and report["chunks"] == {
         "total": 2,
         "predicted_now": 1,
