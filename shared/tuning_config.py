@@ -48,7 +48,7 @@ class EvaluationConfig:
     enabled: bool = True
     sample_size: int = 50
     metrics: tuple[str, ...] = EVAL_METRICS
-    max_concurrency: int = 8
+    max_concurrency: int = 16  # calls in flight per evaluation; the adapters back off on 429
     gates: Mapping[str, Gate] = field(default_factory=dict)
     judge: bool = False  # pairwise autorater (Gen AI evaluation service): one paid call/example
 
