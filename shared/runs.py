@@ -203,6 +203,8 @@ class EvaluationInfo:
     report_uri: str | None = None
     predictions_uri: str | None = None
     simulated: bool = False
+    report_html_uri: str | None = None  #: report.html, the page people read
+    progress: dict[str, int] = field(default_factory=dict)  #: {"done": n, "total": N} so far
 
 
 @dataclass

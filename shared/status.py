@@ -142,6 +142,10 @@ def render_run_detail(run: Run) -> str:
             )
         lines.append(f"  gates: {'PASSED' if ev.passed else 'FAILED'} - {ev.reason}")
         lines.append(f"  report {ev.report_uri}")
+        if ev.report_html_uri:
+            lines.append(f"  page   {ev.report_html_uri}")
+    elif ev.progress and run.status == "EVALUATING":
+        lines.append(f"evaluating: {ev.progress['done']} / {ev.progress['total']} examples")
     lines.append("history:")
     for h in run.history:
         lines.append(f"  {h.at}  {h.status:10}  {h.note}")

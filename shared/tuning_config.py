@@ -38,6 +38,9 @@ class Gate:
 
     min: float | None = None
     min_delta: float | None = None
+    #: Judge by the 95% confidence interval's lower bound instead of the point estimate: the
+    #: tuned score's lower bound must reach `min`, the delta's lower bound `min_delta`.
+    use_lower_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class EvaluationConfig:
     enabled: bool = True
     sample_size: int = 50
     metrics: tuple[str, ...] = EVAL_METRICS
-    max_concurrency: int = 8
+    max_concurrency: int = 16  # calls in flight per evaluation; the adapters back off on 429
     gates: Mapping[str, Gate] = field(default_factory=dict)
     judge: bool = False  # pairwise autorater (Gen AI evaluation service): one paid call/example
 
@@ -94,7 +97,7 @@ _TOP_KEYS = {f for f in TuningConfig.__dataclass_fields__}
 #: Filled in from the bucket layout by the validator, never from tuning.yaml.
 DATASET_KEYS = ("train_dataset", "validation_dataset", "test_dataset")
 _EVAL_KEYS = {f for f in EvaluationConfig.__dataclass_fields__}
-_GATE_KEYS = {"min", "min_delta"}
+_GATE_KEYS = {"min", "min_delta", "use_lower_bound"}
 
 
 def _fail(where: str, problem: str, fix: str) -> ConfigError:
@@ -159,9 +162,18 @@ def _gates(where: str, raw: Any, metrics: tuple[str, ...]) -> dict[str, Gate]:
         _unknown(w, spec, _GATE_KEYS)
         lo = spec.get("min")
         delta = spec.get("min_delta")
+        lower = _bool(f"{w}.use_lower_bound", spec.get("use_lower_bound", False))
+        if lower and lo is None and delta is None:
+            raise _fail(
+                f"{w}.use_lower_bound",
+                "needs a threshold to compare the interval's lower bound with",
+                "Add min and/or min_delta to this gate, e.g. {min_delta: 0.05, "
+                "use_lower_bound: true}.",
+            )
         out[name] = Gate(
             min=None if lo is None else _float(f"{w}.min", lo, -1e-12, 1.0),
             min_delta=None if delta is None else _float(f"{w}.min_delta", delta, -1.0, 1.0),
+            use_lower_bound=lower,
         )
     return out
 

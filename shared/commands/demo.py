@@ -134,6 +134,25 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
     print()
     print(status.render_run_detail(run))
     print(f"\ndemo: finished in {time.monotonic() - started:.1f}s with status {run.status}")
+    page = _keep_report(run, root, keep=args.root is not None)
+    if page is not None:
+        print(f"demo: evaluation report (open in a browser): {page}")
     if args.root:
         print(f"demo: files kept in {root}; `gemini-tuning status --root {root}` shows the run")
     return 0 if run.status == "SUCCEEDED" else 1
+
+
+def _keep_report(run: Any, root: Path, *, keep: bool) -> Path | None:
+    """The run's report.html, copied out of a temp root (removed on exit) so it stays."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    uri = getattr(run.evaluation, "report_html_uri", None)
+    if not uri or urlparse(uri).scheme != "file":
+        return None
+    page = Path(url2pathname(urlparse(uri).path))
+    if keep or not page.is_file():
+        return page if page.is_file() else None
+    out = Path(tempfile.mkdtemp(prefix="gtp-demo-report-")) / "report.html"
+    shutil.copyfile(page, out)
+    return out

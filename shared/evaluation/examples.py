@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,16 +124,22 @@ def _key(seed: str, index: int) -> bytes:
     return hashlib.blake2b(f"{seed}\x00{index}".encode(), digest_size=8).digest()
 
 
-def sample(examples: Iterable[Any], *, size: int, seed: str) -> Extraction:
-    """Read every example once; keep the `size` scorable ones with the smallest seeded hash.
+@dataclass
+class Picked:
+    """The sample as positions only (flat memory at any size), plus what was seen and skipped."""
 
-    Returned in input order. Skipped lines are counted by reason and never take a sample slot,
-    so a few malformed lines do not shrink the evaluation.
-    """
+    indices: list[int]
+    seen: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def pick(examples: Iterable[Any], *, size: int, seed: str) -> Picked:
+    """The same choice as `sample`, keeping only positions: the examples are read again, chunk
+    by chunk, with `iter_picked`."""
     if size < 1:
         raise ValueError(f"sample size {size} must be at least 1.")
-    heap: list[tuple[bytes, int, EvalExample]] = []  # max-heap via inverted key
-    out = Extraction(examples=[])
+    heap: list[tuple[bytes, int]] = []
+    out = Picked(indices=[])
     for i, raw in enumerate(examples):
         out.seen += 1
         ex = extract(raw, i)
@@ -142,8 +148,38 @@ def sample(examples: Iterable[Any], *, size: int, seed: str) -> Extraction:
             continue
         inv = bytes(255 - b for b in _key(seed, i))
         if len(heap) < size:
-            heapq.heappush(heap, (inv, i, ex))
+            heapq.heappush(heap, (inv, i))
         elif inv > heap[0][0]:
-            heapq.heapreplace(heap, (inv, i, ex))
-    out.examples = sorted((e for _, _, e in heap), key=lambda e: e.index)
+            heapq.heapreplace(heap, (inv, i))
+    out.indices = sorted(i for _, i in heap)
     return out
+
+
+def iter_picked(examples: Iterable[Any], indices: Iterable[int]) -> Iterator[EvalExample]:
+    """The examples at `indices` (ascending), in order, reading `examples` once."""
+    wanted = iter(indices)
+    target = next(wanted, None)
+    for i, raw in enumerate(examples):
+        if target is None:
+            return
+        if i != target:
+            continue
+        ex = extract(raw, i)
+        if isinstance(ex, str):  # the input changed between passes: it must not
+            raise ValueError(f"example {i} was scorable when sampled and is not now ({ex})")
+        yield ex
+        target = next(wanted, None)
+    if target is not None:
+        raise ValueError(f"example {target} was sampled but the input ended before it")
+
+
+def sample(examples: Iterable[Any], *, size: int, seed: str) -> Extraction:
+    """The `size` scorable examples with the smallest seeded hash (`pick`, then `iter_picked`;
+    a one-shot iterator is read into a list first).
+
+    Returned in input order. Skipped lines are counted by reason and never take a sample slot,
+    so a few malformed lines do not shrink the evaluation.
+    """
+    items = examples if iter(examples) is not examples else list(examples)
+    picked = pick(items, size=size, seed=seed)
+    return Extraction(list(iter_picked(items, picked.indices)), picked.seen, picked.skipped)

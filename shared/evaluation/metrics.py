@@ -199,6 +199,16 @@ _CORPUS: Mapping[str, Callable[[Sequence[PairStats]], float]] = {
 }
 
 
+def bleu_of(summed: Sequence[int]) -> float:
+    """Corpus BLEU from `PairStats.bleu` columns summed over the examples."""
+    return _bleu_from_stats(summed, effective_order=False) if summed else 0.0
+
+
+def chrf_of(summed: Sequence[int]) -> float:
+    """Corpus chrF from `PairStats.chrf` columns summed over the examples."""
+    return _chrf_from_stats(summed) if summed else 0.0
+
+
 def sentence_scores(stats: PairStats, metrics: Sequence[str] = METRIC_NAMES) -> dict[str, float]:
     return {m: _SENTENCE[m](stats) for m in metrics}
 

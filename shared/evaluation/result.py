@@ -1,6 +1,6 @@
-"""What an evaluation hands back: the verdict, the numbers, and the two artifacts the pipeline
+"""What an evaluation hands back: the verdict, the numbers, and the three artifacts the pipeline
 writes to the artifacts bucket (report.json from `report`, predictions.jsonl from
-`predictions_jsonl()`)."""
+`predictions_jsonl()`, report.html from `report_html()`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,12 @@ class EvaluationResult:
     metrics: Mapping[str, Mapping[str, float]]
     summary: Mapping[str, Any]
     report: Mapping[str, Any]
-    rows: Sequence[Mapping[str, Any]] = field(default_factory=tuple, repr=False)
+    predictions: bytes = field(default=b"", repr=False)  #: predictions.jsonl, one row a line
+
+    @property
+    def rows(self) -> Sequence[Mapping[str, Any]]:
+        """The rows of predictions.jsonl, parsed (tests and small sets; large ones stream)."""
+        return tuple(json.loads(line) for line in self.predictions.splitlines())
 
     @property
     def simulated(self) -> bool:
@@ -28,10 +33,13 @@ class EvaluationResult:
 
     def predictions_jsonl(self) -> bytes:
         """One JSON line per sampled example, UTF-8 with Chinese kept readable."""
-        return b"".join(
-            json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-            for row in self.rows
-        )
+        return self.predictions
+
+    def report_html(self) -> bytes:
+        """report.html: the page people read (`shared.evaluation.report_html`)."""
+        from shared.evaluation.report_html import render
+
+        return render(self.report).encode()
 
     def report_json(self) -> bytes:
         """report.json, indented for people, UTF-8 with Chinese kept readable."""

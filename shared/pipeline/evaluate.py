@@ -11,19 +11,56 @@ a redelivered message (the evaluator crashed) is evaluated again with the same s
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
-from shared.errors import NotFound, PermanentError
+from shared.errors import NotFound, PermanentError, TransientError
+from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.pipeline import layout
-from shared.ports import Deps
+from shared.ports import Blobs, Deps
 from shared.runs import EvaluationInfo, Run, RunStatus
 
 from .transitions import advance, failing_run_on_permanent, require_run
 
 S = RunStatus
 
+#: Seconds one invocation spends starting new chunks; the function timeout is 540 s
+#: (infra/functions.tf), so the chunk in flight, scoring and writing the report still fit.
+TIME_BUDGET_SECONDS = 360.0
 
-def handle_evaluation_request(deps: Deps, run_id: str | None) -> str:
+
+class PinnedExamples:
+    """The eval set as a re-iterable: every pass opens the validated generation again (the
+    runner samples in one pass and reads chunks in another, holding neither in memory)."""
+
+    def __init__(self, blobs: Blobs, bucket: str, name: str, generation: str | None) -> None:
+        self.blobs, self.bucket, self.name, self.generation = blobs, bucket, name, generation
+
+    def __iter__(self) -> Iterator[Any]:
+        from shared.datasets import iter_examples
+
+        try:
+            stream = self.blobs.open_read(self.bucket, self.name, generation=self.generation)
+        except NotFound:
+            raise PermanentError(
+                f"{self.name} was replaced or deleted after validation (the run validated "
+                f"generation {self.generation}); a run is only evaluated on what was validated. "
+                "Upload train.jsonl again to validate and tune on the new set.",
+                code="eval_set_replaced",
+            ) from None
+        with stream:
+            for _, ex in iter_examples(stream):
+                yield ex
+
+
+def handle_evaluation_request(
+    deps: Deps, run_id: str | None, *, time_budget: float | None = None
+) -> str:
+    """Claim and evaluate a trained run. After `time_budget` seconds (default
+    `TIME_BUDGET_SECONDS`) no new chunk starts: the saved chunks stay, a fresh
+    `evaluation-requested` message continues the work, and this one is acknowledged."""
     found = require_run(deps, run_id)
     run: Run | None = found
     if found.status == S.TRAINED:
@@ -36,7 +73,8 @@ def handle_evaluation_request(deps: Deps, run_id: str | None) -> str:
         return f"nothing to do: run is {found.status}"
     assert run is not None
     with failing_run_on_permanent(deps, run.run_id, "evaluation", [S.EVALUATING]):
-        return _evaluate(deps, run)
+        budget = TIME_BUDGET_SECONDS if time_budget is None else time_budget
+        return _evaluate(deps, run, deadline=time.monotonic() + budget)
 
 
 def eval_set(run: Run) -> tuple[str, str | None] | None:
@@ -55,9 +93,10 @@ def _skipped(r: Run) -> None:
     r.evaluation.reason = "no test or validation set to evaluate on"
 
 
-def _evaluate(deps: Deps, run: Run) -> str:
-    from shared.datasets import iter_examples
+def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
     from shared.evaluation import evaluate
+    from shared.evaluation.chunks import BlobCheckpoints, fingerprint
+    from shared.evaluation.runner import EvaluationIncomplete
 
     blobs, s = deps.blobs, deps.settings
     bucket = run.dataset.bucket
@@ -74,28 +113,46 @@ def _evaluate(deps: Deps, run: Run) -> str:
         return "skipped"
     name, generation = target
     config = run.tuning
-    try:
-        with blobs.open_read(bucket, name, generation=generation) as stream:
-            examples = [ex for _, ex in iter_examples(stream)]
-    except NotFound:
-        raise PermanentError(
-            f"{name} was replaced or deleted after validation (the run validated generation "
-            f"{generation}); a run is only evaluated on what was validated. Upload train.jsonl "
-            "again to validate and tune on the new set.",
-            code="eval_set_replaced",
-        ) from None
+    examples = PinnedExamples(blobs, bucket, name, generation)
     endpoint = run.job.tuned_model_endpoint
     if not endpoint:
         raise PermanentError("the run has no tuned model endpoint to evaluate")
-    result = evaluate(
-        deps.models,
-        examples,
-        tuned_model=endpoint,
-        base_model=config.source_model_name,
-        config=config.evaluation,
-        seed=run.run_id,
-        judge=deps.judge if config.evaluation.judge else None,
+    ev = config.evaluation
+    key = fingerprint(
+        [endpoint, config.source_model_name, name, generation, ev.sample_size, ev.judge, ev.metrics]
     )
+    checkpoints = BlobCheckpoints(
+        blobs, s.artifacts_bucket, layout.evaluation_chunks_prefix(run.run_id, key)
+    )
+
+    def progress(done: int, total: int) -> None:
+        def change(r: Run) -> None:
+            r.evaluation.progress = {"done": done, "total": total}
+
+        deps.store.update(run.run_id, change, expected=[S.EVALUATING])
+
+    try:
+        result = evaluate(
+            deps.models,
+            examples,
+            tuned_model=endpoint,
+            base_model=config.source_model_name,
+            config=ev,
+            seed=run.run_id,
+            judge=deps.judge if ev.judge else None,
+            checkpoints=checkpoints,
+            deadline=deadline,
+            on_progress=progress,
+        )
+    except EvaluationIncomplete as e:
+        # The platform's next delivery continues: a fresh message (not a retry of this one,
+        # which would count towards the dead-letter limit) and this one is acknowledged.
+        data, attrs = encode_message(EVALUATION_REQUESTED, run.run_id)
+        try:
+            deps.bus.publish(s.topic_evaluation_requested, data, attrs)
+        except TransientError:
+            raise e from None  # redelivery of this message continues instead
+        return f"continuing: {e.done}/{e.total} examples evaluated"
     where = {"run_id": run.run_id, "eval_set": blobs.uri(bucket, name)}
     result = replace(result, report={**result.report, **where})
     report_name = layout.evaluation_report_name(run.run_id)
@@ -109,6 +166,8 @@ def _evaluate(deps: Deps, run: Run) -> str:
         result.report_json(),
         content_type="application/json",
     )
+    html_name = layout.evaluation_html_name(run.run_id)
+    blobs.write_bytes(s.artifacts_bucket, html_name, result.report_html(), content_type="text/html")
     info = EvaluationInfo(
         passed=result.passed,
         reason=result.reason,
@@ -117,6 +176,8 @@ def _evaluate(deps: Deps, run: Run) -> str:
         report_uri=blobs.uri(s.artifacts_bucket, report_name),
         predictions_uri=blobs.uri(s.artifacts_bucket, pred_name),
         simulated=result.simulated,
+        progress={"done": int(result.summary["sampled"]), "total": int(result.summary["sampled"])},
+        report_html_uri=blobs.uri(s.artifacts_bucket, html_name),
     )
 
     def record(r: Run) -> None:

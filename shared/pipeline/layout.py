@@ -68,5 +68,14 @@ def evaluation_report_name(run_id: str) -> str:
     return f"{report_prefix(run_id)}evaluation/report.json"
 
 
+def evaluation_html_name(run_id: str) -> str:
+    return f"{report_prefix(run_id)}evaluation/report.html"
+
+
 def predictions_name(run_id: str) -> str:
     return f"{report_prefix(run_id)}evaluation/predictions.jsonl"
+
+
+def evaluation_chunks_prefix(run_id: str, key: str) -> str:
+    """Where the evaluation's prediction checkpoints live (`key`: what they answer)."""
+    return f"{report_prefix(run_id)}evaluation/chunks/{key}/"

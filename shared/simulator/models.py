@@ -1,9 +1,10 @@
 """`SimulatedModels`: inference on simulated tuned endpoints and base models.
 
 A tuned endpoint answers with the model turn of the most similar training example (so an
-evaluation sees a tuned model that learned its data); a base model answers generically in the
-prompt's language and never reads the data (so the comparison has a real gap). Both return
-`Generation(simulated=True)`.
+evaluation sees a tuned model that learned its data), read from the copy of the training file
+its job took when it was created (`shared.simulator.snapshots`), never from the file as it is
+now; a base model answers generically in the prompt's language and never reads the data (so the
+comparison has a real gap). Both return `Generation(simulated=True)`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from shared.ports import Generation, GenerationSettings
 from shared.simulator.config import SimConfig
 from shared.simulator.similarity import ExampleIndex, conversation_query
 from shared.simulator.text import check_contents, estimate_tokens, generic_reply
-from shared.simulator.tuner import Clock, SimulatedTuner, local_path
+from shared.simulator.tuner import Clock, SimulatedTuner
 
 #: Dataset versions whose index is kept in memory (an evaluation uses one or two).
 INDEX_CACHE_SIZE = 4
@@ -76,8 +77,8 @@ class SimulatedModels:
             st = dataset.stat()
         except FileNotFoundError:
             raise errors.PermanentError(
-                f"The simulated tuned model cannot answer: its training data {dataset} was "
-                "removed. Restore the file or re-run the dataset."
+                f"The simulated tuned model cannot answer: its training data snapshot {dataset} "
+                "was removed from the simulator's state folder. Re-run the dataset."
             ) from None
         key = (str(dataset), st.st_mtime_ns, st.st_size)
         with self._lock:
@@ -98,8 +99,16 @@ class SimulatedModels:
             )
         return cfg
 
+    def trained_on(self, endpoint: str) -> Path:
+        """The training data snapshot a tuned endpoint answers from."""
+        path = self._resolve(endpoint)
+        if path is None:
+            raise ValueError(f"{endpoint} is a base model, not a tuned endpoint")
+        return path
+
     def _resolve(self, model: str) -> Path | None:
-        """The training file behind a tuned endpoint, or None for a base model."""
+        """The training data behind a tuned endpoint (the snapshot taken when its job was
+        created), or None for a base model."""
         if "/endpoints/" in model:
             job = self._tuner.endpoint_job(model)
             if job is None:
@@ -107,9 +116,7 @@ class SimulatedModels:
                     f"404 Endpoint {model} was not found in the local Vertex AI simulator. "
                     "Use the tuned_model_endpoint of a SUCCEEDED simulated job."
                 )
-            path = local_path(str(job.spec["training_dataset_uri"]))
-            assert path is not None  # create_job accepts only file:// URIs
-            return path
+            return self._tuner.trained_on(job)
         short = BUILTIN.normalize(model)
         if BUILTIN.get(model) is None and not short.startswith("gemini-"):
             raise errors.NotFound(

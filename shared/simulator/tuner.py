@@ -27,9 +27,13 @@ from shared.local.paths import SIMULATOR_PAGES, LocalLayout
 from shared.ports import Checkpoint, TrainingCurves, TuningJob, TuningJobSpec, TuningStats
 from shared.simulator.config import ConfigSource, SimConfig, from_env
 from shared.simulator.jobs import END_STATES, JobRecord, JobTable, rfc3339, status_at
+from shared.simulator.snapshots import SNAPSHOTS_DIR, take
 from shared.simulator.training import SimTraining, example_tokens, simulate
 
 Clock = Callable[[], float]
+
+#: Key in a job's stored spec: the path of the training data snapshot taken at creation.
+TRAINED_ON = "trained_on_snapshot"
 
 #: Job ids look like Vertex's (large integers) so nothing downstream assumes small numbers.
 _ID_BASE = 7_000_000_000_000_000_000
@@ -98,6 +102,7 @@ class SimulatedTuner:
     ) -> None:
         self._table = JobTable(db_path)
         self._pages = db_path.parent / SIMULATOR_PAGES
+        self._snapshots = db_path.parent / SNAPSHOTS_DIR
         self._config = ConfigSource(config or SimConfig(), control)
         self._clock = clock
         self.parent = f"projects/{project}/locations/{location}"
@@ -169,6 +174,8 @@ class SimulatedTuner:
         # The same reconciliation labels the Vertex adapter sets (shared.gcp.vertex_tuning).
         labels = {**spec.labels, "run_id": spec.run_id, "display_name": spec.display_name}
         check_labels(labels)
+        # What the tuned model will answer from, whatever later happens to the file.
+        trained_on = take(train_path, self._snapshots)
 
         now = self._clock()
         with self._table.transaction() as db:
@@ -191,6 +198,7 @@ class SimulatedTuner:
                         "labels": dict(spec.labels),
                         "base_model": base_model,
                         "sim": training.to_json(),
+                        TRAINED_ON: str(trained_on),
                     },
                     "created_at": now,
                     "queued_seconds": cfg.training_seconds * cfg.queued_fraction,
@@ -265,6 +273,16 @@ class SimulatedTuner:
         if job is None or status_at(job, self._clock()).state != "SUCCEEDED":
             return None
         return job
+
+    def trained_on(self, job: JobRecord) -> Path:
+        """The training data the job's model answers from: its snapshot, or (a job recorded
+        before snapshots existed) the training file itself."""
+        snap = job.spec.get(TRAINED_ON)
+        if isinstance(snap, str):
+            return Path(snap)
+        path = local_path(str(job.spec["training_dataset_uri"]))
+        assert path is not None  # create_job accepts only file:// URIs
+        return path
 
     def current_config(self) -> SimConfig:
         """The effective settings now (defaults, env, then the live control file)."""

@@ -29,7 +29,7 @@ LAYER_OF: dict[str, str] = {
     "shared.events": "domain",
     "shared.ports": "domain",
     "shared.routes": "domain",
-    "shared.model_limits": "domain",
+    "shared.catalog": "domain",
     "shared.logs": "domain",
     "shared.status": "domain",
     "shared.datasets": "domain",

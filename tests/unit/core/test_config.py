@@ -33,7 +33,11 @@ def test_overrides_apply_and_model_name_is_normalised() -> None:
     assert c.evaluation.sample_size == 10
     assert c.evaluation.gates["chrf"].min == 0.3
     assert c.evaluation.gates["rouge_l"].min_delta == 0.05
-    assert c.to_dict()["evaluation"]["gates"]["chrf"] == {"min": 0.3, "min_delta": None}
+    assert c.to_dict()["evaluation"]["gates"]["chrf"] == {
+        "min": 0.3,
+        "min_delta": None,
+        "use_lower_bound": False,
+    }
 
 
 def test_evaluation_judge_is_off_by_default_and_must_be_a_boolean() -> None:

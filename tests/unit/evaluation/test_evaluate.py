@@ -60,8 +60,8 @@ def test_tuned_beats_base_and_the_gates_and_artifacts_say_so() -> None:
     report = json.loads(res.report_json())
     assert report["models"] == {"tuned": TUNED, "base": BASE}
     assert report["config"]["gates"] == {
-        "chrf": {"min": 0.3, "min_delta": None},
-        "rouge_l": {"min": None, "min_delta": 0.05},
+        "chrf": {"min": 0.3, "min_delta": None, "use_lower_bound": False},
+        "rouge_l": {"min": None, "min_delta": 0.05, "use_lower_bound": False},
     }
     assert [g["passed"] for g in report["gates"]] == [True, True]
     assert report["metrics"] == res.metrics and report["simulated"] is False

@@ -107,17 +107,33 @@ def test_endpoints_exist_only_for_succeeded_jobs(tmp_path: Path) -> None:
         models.generate("llama-3", user("hi"))
 
 
-def test_the_index_is_cached_per_dataset_version(tmp_path: Path) -> None:
+def test_the_tuned_model_answers_from_what_it_was_trained_on(tmp_path: Path) -> None:
+    """Replacing or appending to train.jsonl after the job was created changes nothing: the
+    simulated tuned model learned the file as it was (Vertex reads the data once)."""
     models, endpoint = tuned(tmp_path)
     path = tmp_path / "bucket" / "incoming" / "ds" / "train.jsonl"
-    first = models.index(path)
-    assert models.index(path) is first
+    before = models.generate(endpoint, user("游戏闪退怎么办？")).text
+    assert before == "ANSWER-CRASH"
 
     line = {"contents": [user("新问题")[0], {"role": "model", "parts": [{"text": "NEW"}]}]}
-    with path.open("a", encoding="utf-8") as fh:
+    with path.open("a", encoding="utf-8") as fh:  # rewritten in place, same inode
         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-    assert models.index(path) is not first
-    assert models.generate(endpoint, user("新问题")).text == "NEW"
+    dataset(tmp_path, [(q, a + "-V2") for q, a in CS_PAIRS])  # and replaced
+    assert models.generate(endpoint, user("新问题")).text != "NEW"
+    assert models.generate(endpoint, user("游戏闪退怎么办？")).text == before
+    path.unlink()  # even a deleted training file does not silence a trained model
+    assert models.generate(endpoint, user("游戏闪退怎么办？")).text == before
+
+
+def test_jobs_on_the_same_data_share_one_snapshot_and_its_index(tmp_path: Path) -> None:
+    tuner = make_tuner(tmp_path, training_seconds=0)
+    uri = dataset(tmp_path, CS_PAIRS)
+    a = tuner.get_job(tuner.create_job(make_spec(uri, run_id="a")).name).tuned_model_endpoint
+    b = tuner.get_job(tuner.create_job(make_spec(uri, run_id="b")).name).tuned_model_endpoint
+    assert a and b
+    models = SimulatedModels(tuner)
+    assert models.trained_on(a) == models.trained_on(b)
+    assert models.index(models.trained_on(a)) is models.index(models.trained_on(b))
 
 
 def test_bad_contents_are_a_clear_400(tmp_path: Path) -> None:

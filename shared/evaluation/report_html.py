@@ -1,0 +1,201 @@
+"""report.html: the evaluation as one self-contained page a person reads.
+
+From top to bottom: the verdict (and whether the models were simulated), the summary table (every
+metric for both models with its 95% interval, the delta with its interval, each gate and whether
+it passed), what was scored and why the rest was not, one inline SVG histogram per metric of the
+per-example scores, and the worst regressions with both answers side by side.
+
+No external asset (no script, stylesheet, font or image URL): the page opens the same from a
+bucket, a laptop or an e-mail attachment. Chinese renders with the system's CJK fonts (the font
+stack names the common ones) and every text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Noto Sans SC",
+"PingFang SC","Microsoft YaHei","Source Han Sans SC",sans-serif;margin:2rem auto;max-width:72rem;
+padding:0 1rem;color:#1b1b1b;line-height:1.45}
+h1{font-size:1.6rem;margin:.2rem 0}.verdict{padding:1rem 1.2rem;border-radius:.4rem}
+.pass{background:#e6f4ea;border:1px solid #1e8e3e}.fail{background:#fce8e6;border:1px solid #d93025}
+.sim{display:inline-block;background:#fef7e0;border:1px solid #f9ab00;padding:0 .4rem;
+border-radius:.3rem;font-size:.85rem}
+table{border-collapse:collapse;margin:.6rem 0;width:100%}th,td{border:1px solid #ccc;
+padding:.3rem .5rem;text-align:left;vertical-align:top}th{background:#f1f3f4}
+td.num{font-variant-numeric:tabular-nums;white-space:nowrap}.ok{color:#1e8e3e;font-weight:600}
+.bad{color:#d93025;font-weight:600}.charts{display:flex;flex-wrap:wrap;gap:1rem}
+figure{margin:0}figcaption{font-size:.9rem}.small{font-size:.85rem;color:#555}
+"""
+_TUNED_COLOR, _BASE_COLOR = "#1a73e8", "#9aa0a6"
+
+
+def _e(x: Any) -> str:
+    return html.escape("" if x is None else str(x))
+
+
+def _num(x: Any) -> str:
+    return "–" if not isinstance(x, int | float) else f"{x:.3f}"
+
+
+def _signed(x: Any) -> str:
+    return "–" if not isinstance(x, int | float) else f"{x:+.3f}"
+
+
+def _iv(pair: Any, signed: bool = False) -> str:
+    if not isinstance(pair, Sequence) or len(pair) != 2:
+        return ""
+    f = _signed if signed else _num
+    return f' <span class="small">[{f(pair[0])}, {f(pair[1])}]</span>'
+
+
+def _gate_cell(outcome: Mapping[str, Any] | None) -> tuple[str, str]:
+    if outcome is None:
+        return "–", ""
+    parts = []
+    if outcome.get("min") is not None:
+        parts.append(f"≥ {_num(outcome['min'])}")
+    if outcome.get("min_delta") is not None:
+        parts.append(f"delta ≥ {_signed(outcome['min_delta'])}")
+    rule = ", ".join(parts) + (" (95% lower bound)" if outcome.get("use_lower_bound") else "")
+    mark = '<span class="ok">pass</span>' if outcome["passed"] else '<span class="bad">FAIL</span>'
+    return _e(rule), f"{mark}<br><span class='small'>{_e(outcome.get('reason'))}</span>"
+
+
+def _summary_table(report: Mapping[str, Any]) -> str:
+    metrics: Mapping[str, Mapping[str, float]] = report.get("metrics", {})
+    intervals: Mapping[str, Mapping[str, Any]] = report.get("intervals", {})
+    gates = {g["metric"]: g for g in report.get("gates", [])}
+    rows = []
+    for m, v in metrics.items():
+        iv = intervals.get(m, {})
+        rule, result = _gate_cell(gates.get(m))
+        rows.append(
+            f"<tr><th>{_e(m)}</th>"
+            f"<td class='num'>{_num(v.get('tuned'))}{_iv(iv.get('tuned'))}</td>"
+            f"<td class='num'>{_num(v.get('base'))}{_iv(iv.get('base'))}</td>"
+            f"<td class='num'>{_signed(v['tuned'] - v['base'])}{_iv(iv.get('delta'), True)}</td>"
+            f"<td>{rule}</td><td>{result}</td></tr>"
+        )
+    return (
+        "<table id='summary'><tr><th>metric</th><th>tuned [95% CI]</th><th>base [95% CI]</th>"
+        "<th>delta [95% CI]</th><th>gate</th><th>result</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _counts(report: Mapping[str, Any]) -> str:
+    s = report.get("summary", {})
+    reasons: Mapping[str, str] = report.get("skip_reasons", {})
+    not_scored: Mapping[str, int] = report.get("not_scored", {})
+    items = "".join(
+        f"<li>{n} — {_e(reasons.get(code, code))}</li>" for code, n in not_scored.items()
+    )
+    judge = s.get("judge", {}).get("pairwise") if isinstance(s.get("judge"), Mapping) else None
+    judged = ""
+    if judge:
+        judged = (
+            f"<p>Pairwise judge: tuned wins {judge['candidate_wins']}, base wins "
+            f"{judge['baseline_wins']}, ties {judge['ties']} of {judge['judged']} "
+            f"(win rate {_num(judge['win_rate'])}).</p>"
+        )
+    return (
+        f"<p><strong>{_e(s.get('scored'))}</strong> examples scored of {_e(s.get('sampled'))} "
+        f"sampled ({_e(s.get('examples_seen'))} read). "
+        f"{_e(report.get('interval_method', ''))}.</p>"
+        + (f"<p>Not scored:</p><ul>{items}</ul>" if items else "")
+        + judged
+    )
+
+
+def histogram_svg(metric: str, bins: Mapping[str, Sequence[int]]) -> str:
+    """Two bar series (tuned, base) over score tenths 0..1, as an inline SVG."""
+    width, height, pad = 320, 160, 24
+    n = max((len(v) for v in bins.values()), default=0)
+    top = max((max(v, default=0) for v in bins.values()), default=0) or 1
+    if n == 0:
+        return ""
+    slot = (width - pad) / n
+    bars = []
+    for i in range(n):
+        for j, (role, color) in enumerate((("tuned", _TUNED_COLOR), ("base", _BASE_COLOR))):
+            count = bins.get(role, [0] * n)[i]
+            h = (height - 2 * pad) * count / top
+            x = pad + i * slot + j * slot / 2
+            y = height - pad - h
+            bars.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot / 2 - 1:.1f}" height="{h:.1f}" '
+                f'fill="{color}"><title>{role} {i / n:.1f}–{(i + 1) / n:.1f}: {count}</title>'
+                "</rect>"
+            )
+    axis = (
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width}" y2="{height - pad}" stroke="#555"/>'
+        f'<text x="{pad}" y="{height - 6}" font-size="10">0</text>'
+        f'<text x="{width - 10}" y="{height - 6}" font-size="10">1</text>'
+        f'<text x="{pad}" y="12" font-size="10">max {top}</text>'
+    )
+    return (
+        f'<figure><svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" aria-label="{_e(metric)} per-example scores">{axis}{"".join(bars)}</svg>'
+        f"<figcaption>{_e(metric)}: per-example scores "
+        f'(<span style="color:{_TUNED_COLOR}">tuned</span>, '
+        f'<span style="color:{_BASE_COLOR}">base</span>)</figcaption></figure>'
+    )
+
+
+def _highlights(report: Mapping[str, Any]) -> str:
+    rows = report.get("highlights", [])
+    if not rows:
+        return ""
+    key = "chrf" if "chrf" in report.get("metrics", {}) else next(iter(report["metrics"]), "")
+    out = []
+    for r in rows:
+        scores = r.get("scores") or {}
+        t, b = (scores.get("tuned") or {}).get(key), (scores.get("base") or {}).get(key)
+        delta = t - b if isinstance(t, float | int) and isinstance(b, float | int) else None
+        out.append(
+            f"<tr><td class='num'>{_e(r.get('index'))}</td><td class='num'>{_signed(delta)}</td>"
+            f"<td>{_e(r.get('prompt'))}</td><td>{_e(r.get('reference'))}</td>"
+            f"<td>{_e(r.get('tuned'))}</td><td>{_e(r.get('base'))}</td></tr>"
+        )
+    return (
+        f"<h2>Per-example answers, worst regressions first ({_e(key)} tuned − base)</h2>"
+        "<table id='examples'><tr><th>#</th><th>delta</th><th>prompt</th><th>reference</th>"
+        "<th>tuned</th><th>base</th></tr>" + "".join(out) + "</table>"
+    )
+
+
+def render(report: Mapping[str, Any]) -> str:
+    """The whole page for one report.json document."""
+    passed = bool(report.get("passed"))
+    simulated = bool(report.get("simulated"))
+    models = report.get("models", {})
+    verdict = "PASSED: the tuned model meets every gate" if passed else "FAILED: a gate was missed"
+    sim = (
+        ' <span class="sim">SIMULATED: local Vertex AI simulator, not a real model</span>'
+        if simulated
+        else ""
+    )
+    charts = "".join(histogram_svg(m, bins) for m, bins in (report.get("histograms") or {}).items())
+    return (
+        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>Evaluation {_e(report.get('run_id', ''))}: {'PASSED' if passed else 'FAILED'}"
+        f"</title><style>{_CSS}</style></head><body>"
+        f"<div class='verdict {'pass' if passed else 'fail'}'><h1>{verdict}</h1>"
+        f"<p>{_e(report.get('reason'))}</p>{sim}</div>"
+        f"<p class='small'>run {_e(report.get('run_id', ''))} · tuned "
+        f"<code>{_e(models.get('tuned'))}</code> vs base <code>{_e(models.get('base'))}</code>"
+        f" · eval set {_e(report.get('eval_set', ''))}</p>"
+        "<h2>Summary</h2>"
+        + _summary_table(report)
+        + _counts(report)
+        + "<h2>Score distributions</h2><div class='charts'>"
+        + charts
+        + "</div>"
+        + _highlights(report)
+        + "<p class='small'>Files: report.json (every number on this page), "
+        "predictions.jsonl (every example).</p></body></html>\n"
+    )

@@ -1,0 +1,93 @@
+"""report.html as a reader sees it: rendered by headless Chromium, printed to PDF, read back as
+text. The page must carry the verdict, a summary row and the Chinese answers, with no external
+asset. `make test` installs Debian's chromium and poppler-utils where missing (mk/report.mk)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.evaluation import evaluate
+from shared.evaluation.report_html import render
+from shared.tuning_config import EvaluationConfig, Gate
+
+from .fakes import FakeModels, example
+
+TUNED, BASE = "projects/p/locations/l/endpoints/t", "gemini-2.5-flash"
+QA = [(f"第{i}个问题：账号被盗了怎么找回？", f"请立即修改密码并提交申诉{i}。") for i in range(12)]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _report(passed: bool) -> dict[str, Any]:
+    tuned = {q: a for q, a in QA}
+    tuned[QA[3][0]] = "我不清楚。"  # one regression, which must come first
+    fake = FakeModels(answers={TUNED: tuned, BASE: {q: "您好，请稍等。" for q, _ in QA}})
+    gates = {"chrf": Gate(min_delta=0.2 if passed else 0.99, use_lower_bound=True)}
+    res = evaluate(
+        fake,
+        [example(q, a) for q, a in QA],
+        tuned_model=TUNED,
+        base_model=BASE,
+        config=EvaluationConfig(gates=gates),
+        seed="run-html",
+        resamples=100,
+    )
+    assert res.passed is passed
+    return {**res.report, "run_id": "run-html"}
+
+
+def test_the_page_is_self_contained_and_escaped() -> None:
+    report = _report(True)
+    report["highlights"][0]["tuned"] = "<script>alert(1)</script>"
+    page = render(report)
+    assert not re.search(r"""(src|href)\s*=|<script|@import|url\(""", page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.index("PASSED") < page.index("id='summary'") < page.index("<svg")
+    assert page.index(QA[3][0]) < page.index(QA[0][0])  # the worst regression first
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    _chromium() is None or shutil.which("pdftotext") is None,
+    reason="SKIPPED: Debian chromium / poppler-utils not installed (make test installs them)",
+)
+def test_a_reader_sees_the_verdict_the_summary_row_and_the_chinese_answers(
+    tmp_path: Path,
+) -> None:
+    chromium = _chromium()
+    assert chromium
+    for passed, verdict in ((True, "PASSED"), (False, "FAILED")):
+        page = tmp_path / f"report-{passed}.html"
+        page.write_text(render(_report(passed)), encoding="utf-8")
+        pdf = tmp_path / f"report-{passed}.pdf"
+        with tempfile.TemporaryDirectory() as profile:
+            subprocess.run(
+                [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                 "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri()],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+        text = subprocess.run(
+            ["pdftotext", str(pdf), "-"], check=True, capture_output=True, timeout=30
+        ).stdout.decode()
+        words = re.sub(r"\s+", " ", text).strip()
+        assert words.startswith(f"{verdict}: ")  # the verdict comes first
+        assert re.search(r"chrf \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", words)  # a summary row
+        assert re.search(r"\b(pass|FAIL)\b", words).group(1) == ("pass" if passed else "FAIL")  # type: ignore[union-attr]
+        assert "我不清楚。" in words and "第3个问题" in words  # Chinese, as text
