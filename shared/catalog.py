@@ -85,14 +85,14 @@ class Thinking:
     lowest: int | str
 
 
-def lowest_thinking(info: ModelInfo | None) -> dict[str, int | str]:
-    """Keyword arguments for `ports.GenerationSettings` that turn thinking off or to its
-    minimum for this model family (empty when the catalog does not know)."""
+def lowest_thinking(info: ModelInfo | None) -> tuple[int | None, str | None]:
+    """(thinking_budget, thinking_level) that turn thinking off or to its minimum for this
+    model family; at most one is set (both None when the catalog does not know)."""
     if info is None or info.thinking is None:
-        return {}
+        return None, None
     if info.thinking.control == "budget":
-        return {"thinking_budget": int(info.thinking.lowest)}
-    return {"thinking_level": str(info.thinking.lowest)}
+        return int(info.thinking.lowest), None
+    return None, str(info.thinking.lowest)
 
 
 @dataclass(frozen=True)

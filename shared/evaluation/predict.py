@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shared.evaluation.examples import EvalExample
-from shared.ports import Models
+from shared.ports import GenerationSettings, Models
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}"
 
 
-def predict_one(models: Models, model: str, ex: EvalExample) -> Prediction:
+def predict_one(
+    models: Models, model: str, ex: EvalExample, settings: GenerationSettings | None = None
+) -> Prediction:
     try:
-        gen = models.generate(model, ex.contents, system_instruction=ex.system_instruction)
+        gen = models.generate(
+            model, ex.contents, system_instruction=ex.system_instruction, settings=settings
+        )
     except Exception as e:  # any adapter failure is recorded on the example, never fatal
         return Prediction(None, _describe(e), False)
     if not isinstance(gen.text, str):
@@ -51,6 +55,7 @@ def predict(
     examples: Sequence[EvalExample],
     *,
     max_concurrency: int,
+    settings: GenerationSettings | None = None,
 ) -> list[list[Prediction]]:
     """One list per entry of `model_names` (same order), each aligned with `examples`.
 
@@ -63,7 +68,7 @@ def predict(
         return out
     with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(jobs)))) as pool:
         results = pool.map(
-            lambda job: predict_one(models, model_names[job[0]], examples[job[1]]), jobs
+            lambda job: predict_one(models, model_names[job[0]], examples[job[1]], settings), jobs
         )
         for (m, _), pred in zip(jobs, results, strict=True):
             out[m].append(pred)

@@ -35,7 +35,7 @@ from shared.evaluation.metrics import METRIC_NAMES, pair_stats, sentence_scores
 from shared.evaluation.predict import Prediction, predict
 from shared.evaluation.result import EvaluationResult
 from shared.evaluation.stats import RESAMPLES, Columns, intervals_to_dict, paired_bootstrap
-from shared.ports import Judge, Models, PairwiseJudgement
+from shared.ports import GenerationSettings, Judge, Models, PairwiseJudgement
 from shared.tuning_config import EvaluationConfig
 
 REPORT_VERSION = 2
@@ -112,13 +112,18 @@ def _run_chunk(
     config: EvaluationConfig,
     metrics_wanted: Sequence[str],
     judge: Judge | None,
+    settings: GenerationSettings | None = None,
 ) -> list[dict[str, Any]]:
     """Predict, score and (optionally) judge one chunk: its rows of predictions.jsonl.
 
     Raises `TransientError` when more than half of the chunk's calls failed (nothing is saved,
     so the retry pays only for this chunk)."""
     tuned_preds, base_preds = predict(
-        models, (tuned_model, base_model), chunk, max_concurrency=config.max_concurrency
+        models,
+        (tuned_model, base_model),
+        chunk,
+        max_concurrency=config.max_concurrency,
+        settings=settings,
     )
     errors = {"tuned": 0, "base": 0}
     first: str | None = None
@@ -171,6 +176,7 @@ def predict_all(
     chunk_size: int = CHUNK_SIZE,
     deadline: float | None = None,
     on_progress: Progress | None = None,
+    settings: GenerationSettings | None = None,
 ) -> int:
     """Make sure every chunk of the sample is saved; returns how many chunks this call paid for.
 
@@ -200,6 +206,7 @@ def predict_all(
             config=config,
             metrics_wanted=metrics_wanted,
             judge=judge,
+            settings=settings,
         )
         checkpoints.save(k, rows_to_jsonl(rows))
         paid += 1
@@ -293,6 +300,7 @@ def evaluate(
     deadline: float | None = None,
     on_progress: Progress | None = None,
     resamples: int | None = None,
+    settings: GenerationSettings | None = None,
 ) -> EvaluationResult:
     """Compare `tuned_model` with `base_model` on a seeded sample of `examples`.
 
@@ -333,6 +341,7 @@ def evaluate(
         chunk_size=chunk_size,
         deadline=deadline,
         on_progress=on_progress,
+        settings=settings,
     )
     t2 = time.perf_counter()
 
@@ -394,6 +403,8 @@ def evaluate(
     report: dict[str, Any] = {
         "version": REPORT_VERSION,
         "models": {"tuned": tuned_model, "base": base_model},
+        # The same for both models: a fair comparison (thinking off or at its lowest).
+        "generation_settings": asdict(settings) if settings is not None else None,
         "seed": seed,
         "config": {
             "sample_size": config.sample_size,

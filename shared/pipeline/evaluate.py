@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+from shared.catalog import lowest_thinking
 from shared.errors import NotFound, PermanentError, TransientError
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.pipeline import layout
-from shared.ports import Blobs, Deps
+from shared.ports import Blobs, Deps, GenerationSettings
 from shared.runs import EvaluationInfo, Run, RunStatus
 
 from .transitions import advance, failing_run_on_permanent, require_run
@@ -118,8 +119,21 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
     if not endpoint:
         raise PermanentError("the run has no tuned model endpoint to evaluate")
     ev = config.evaluation
+    # Tuned and base model alike: thinking off or at its lowest for the family (the catalog),
+    # as Google advises for tuned models and as a fair comparison needs.
+    budget, level = lowest_thinking(s.catalog.get(config.source_model_name))
+    settings = GenerationSettings(thinking_budget=budget, thinking_level=level)
     key = fingerprint(
-        [endpoint, config.source_model_name, name, generation, ev.sample_size, ev.judge, ev.metrics]
+        [
+            endpoint,
+            config.source_model_name,
+            name,
+            generation,
+            ev.sample_size,
+            ev.judge,
+            ev.metrics,
+            repr(settings),
+        ]
     )
     checkpoints = BlobCheckpoints(
         blobs, s.artifacts_bucket, layout.evaluation_chunks_prefix(run.run_id, key)
@@ -143,6 +157,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
             checkpoints=checkpoints,
             deadline=deadline,
             on_progress=progress,
+            settings=settings,
         )
     except EvaluationIncomplete as e:
         # The platform's next delivery continues: a fresh message (not a retry of this one,

@@ -92,7 +92,8 @@ def test_thinking_goes_to_its_lowest_per_model_family(
     from shared.catalog import BUILTIN, lowest_thinking
     from shared.ports import GenerationSettings
 
-    settings = GenerationSettings(temperature=0.0, **lowest_thinking(BUILTIN.get(model)))
+    budget, level = lowest_thinking(BUILTIN.get(model))
+    settings = GenerationSettings(temperature=0.0, thinking_budget=budget, thinking_level=level)
     models.generate(model, PROMPT, settings=settings)
     body = fake.requests_for("generate")[-1].body
     assert body["generationConfig"]["thinkingConfig"] == wire

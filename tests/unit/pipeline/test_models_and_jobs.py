@@ -3,7 +3,11 @@ continued tuning — through the real steps on the local adapters and the simula
 
 from __future__ import annotations
 
+from typing import Any
+
+from shared.composition import LazyDeps
 from shared.pipeline import launch, poll, validation
+from shared.ports import GenerationSettings
 from shared.runs import RunStatus
 
 from .conftest import ZH_EXAMPLES, World, dataset_bytes
@@ -97,3 +101,36 @@ def test_continue_from_a_run_of_another_base_model_is_rejected(world: World) -> 
     missing = world.drop_dataset("v3", tuning_yaml="continue_from: {run: no-such-run}\n")
     out = validation.handle_upload(world.deps, missing)
     assert world.run(out.run_id or "").status == S.REJECTED
+
+
+class RecordingModels:
+    """Passes every call to the simulator and keeps the settings each model was called with."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.settings: dict[str, set[Any]] = {}
+
+    def generate(self, model: str, contents: Any, **kw: Any) -> Any:
+        self.settings.setdefault("tuned" if "/endpoints/" in model else "base", set()).add(
+            kw.get("settings")
+        )
+        return self.inner.generate(model, contents, **kw)
+
+    def count_tokens(self, model: str, contents: Any) -> int:
+        return int(self.inner.count_tokens(model, contents))
+
+
+def test_tuned_and_base_are_asked_with_the_same_lowest_thinking(world: World) -> None:
+    recording = RecordingModels(world.deps.models)
+    d = world.deps
+    world.deps = LazyDeps(
+        d.settings, blobs=d.blobs, bus=d.bus, store=d.store, tuner=d.tuner, models=recording
+    )
+    world.drop("incoming/ds/test.jsonl", VAL_SET)
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
+    world.pump()
+    finish(world)
+    assert world.run(rid).status == S.SUCCEEDED
+    # gemini-3.5-flash: thinking_level MINIMAL (the catalog), identical for both models.
+    want = {GenerationSettings(thinking_level="MINIMAL")}
+    assert recording.settings == {"tuned": want, "base": want}
