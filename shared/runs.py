@@ -205,6 +205,10 @@ class EvaluationInfo:
     simulated: bool = False
     report_html_uri: str | None = None  #: report.html, the page people read
     progress: dict[str, int] = field(default_factory=dict)  #: {"done": n, "total": N} so far
+    #: Every checkpoint's screening score, and the one evaluated and served (its id).
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    chosen_checkpoint: str | None = None
+    checkpoint_note: str | None = None
 
 
 @dataclass

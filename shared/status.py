@@ -141,6 +141,14 @@ def render_run_detail(run: Run) -> str:
                 f"  {m:12} tuned {v.get('tuned') or 0:.3f}   base {v.get('base') or 0:.3f}"
             )
         lines.append(f"  gates: {'PASSED' if ev.passed else 'FAILED'} - {ev.reason}")
+        if ev.checkpoints:
+            metric = next((k for k in ev.checkpoints[0] if k in EVAL_METRICS), "score")
+            scores = ", ".join(f"{c['checkpoint_id']}: {c.get(metric)}" for c in ev.checkpoints)
+            lines.append(
+                f"  checkpoints ({metric} on a screening sample): {scores}; "
+                f"evaluated {ev.chosen_checkpoint}"
+                + (f" ({ev.checkpoint_note})" if ev.checkpoint_note else "")
+            )
         lines.append(f"  report {ev.report_uri}")
         if ev.report_html_uri:
             lines.append(f"  page   {ev.report_html_uri}")

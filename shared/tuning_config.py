@@ -51,6 +51,10 @@ class EvaluationConfig:
     max_concurrency: int = 16  # calls in flight per evaluation; the adapters back off on 429
     gates: Mapping[str, Gate] = field(default_factory=dict)
     judge: bool = False  # pairwise autorater (Gen AI evaluation service): one paid call/example
+    #: Screen every exported checkpoint on a small sample and evaluate (and serve) the best.
+    choose_checkpoint: bool = True
+    checkpoint_metric: str = "chrf"
+    checkpoint_sample_size: int = 20
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,26 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         ev = replace(ev, enabled=_bool(f"{where}.enabled", raw["enabled"]))
     if "judge" in raw:
         ev = replace(ev, judge=_bool(f"{where}.judge", raw["judge"]))
+    if "choose_checkpoint" in raw:
+        ev = replace(
+            ev, choose_checkpoint=_bool(f"{where}.choose_checkpoint", raw["choose_checkpoint"])
+        )
+    if "checkpoint_metric" in raw:
+        metric = raw["checkpoint_metric"]
+        if metric not in EVAL_METRICS:
+            raise _fail(
+                f"{where}.checkpoint_metric",
+                f"unknown metric {metric!r}",
+                f"Use one of: {', '.join(EVAL_METRICS)}.",
+            )
+        ev = replace(ev, checkpoint_metric=metric)
+    if "checkpoint_sample_size" in raw:
+        ev = replace(
+            ev,
+            checkpoint_sample_size=check_int(
+                f"{where}.checkpoint_sample_size", raw["checkpoint_sample_size"], 1, 500
+            ),
+        )
     if "sample_size" in raw:
         ev = replace(ev, sample_size=check_int(f"{where}.sample_size", raw["sample_size"], 1, 5000))
     if "max_concurrency" in raw:

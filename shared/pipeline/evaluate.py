@@ -78,6 +78,67 @@ def handle_evaluation_request(
         return _evaluate(deps, run, deadline=time.monotonic() + budget)
 
 
+def choose_checkpoint(
+    deps: Deps, run: Run, examples: Any, settings: GenerationSettings
+) -> str | None:
+    """Screen every checkpoint the job exported and make the best the model's default; its
+    endpoint is what the full evaluation then scores. None: nothing to choose (one checkpoint,
+    or `evaluation.choose_checkpoint: false`). A redelivery reuses the recorded choice."""
+    from shared.evaluation.checkpoint_choice import CheckpointCandidate, best, screen
+
+    ev = run.tuning.evaluation
+    cands = [
+        CheckpointCandidate(c.checkpoint_id, c.epoch, c.endpoint)
+        for c in run.job.checkpoints
+        if c.endpoint
+    ]
+    if not ev.choose_checkpoint or len(cands) < 2:
+        return None
+    if run.evaluation.chosen_checkpoint:
+        return next(
+            (c.endpoint for c in cands if c.checkpoint_id == run.evaluation.chosen_checkpoint),
+            None,
+        )
+    scores = screen(
+        deps.models,
+        examples,
+        cands,
+        metric=ev.checkpoint_metric,
+        size=ev.checkpoint_sample_size,
+        seed=run.run_id,
+        settings=settings,
+        max_concurrency=ev.max_concurrency,
+    )
+    chosen = best(scores)
+    if chosen is None:
+        return None
+    note = None
+    if chosen.checkpoint_id != cands[-1].checkpoint_id and run.job.tuned_model_name:
+        try:
+            deps.tuner.set_default_checkpoint(run.job.tuned_model_name, chosen.checkpoint_id)
+            note = f"checkpoint {chosen.checkpoint_id} is now the tuned model's default"
+        except PermanentError as e:  # the choice still stands for the evaluation and the record
+            note = f"checkpoint {chosen.checkpoint_id} is best, but setting it failed: {e.message}"
+
+    def record(r: Run) -> None:
+        r.evaluation.checkpoints = [
+            {
+                "checkpoint_id": c.checkpoint_id,
+                "epoch": c.epoch,
+                "endpoint": c.endpoint,
+                ev.checkpoint_metric: c.score,
+                "scored": c.scored,
+                "errors": c.errors,
+            }
+            for c in scores
+        ]
+        r.evaluation.chosen_checkpoint = chosen.checkpoint_id
+        r.evaluation.checkpoint_note = note
+
+    deps.store.update(run.run_id, record, expected=[S.EVALUATING])
+    return chosen.endpoint
+
+
 def eval_set(run: Run) -> tuple[str, str | None] | None:
     """The object the run is evaluated on and the generation that was validated:
     `test.jsonl`, else `validation.jsonl`, else None."""
@@ -123,6 +184,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
     # as Google advises for tuned models and as a fair comparison needs.
     budget, level = lowest_thinking(s.catalog.get(config.source_model_name))
     settings = GenerationSettings(thinking_budget=budget, thinking_level=level)
+    endpoint = choose_checkpoint(deps, run, examples, settings) or endpoint
     key = fingerprint(
         [
             endpoint,
@@ -168,7 +230,13 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         except TransientError:
             raise e from None  # redelivery of this message continues instead
         return f"continuing: {e.done}/{e.total} examples evaluated"
-    where = {"run_id": run.run_id, "eval_set": blobs.uri(bucket, name)}
+    current = deps.store.get(run.run_id) or run
+    where = {
+        "run_id": run.run_id,
+        "eval_set": blobs.uri(bucket, name),
+        "checkpoints": current.evaluation.checkpoints,
+        "chosen_checkpoint": current.evaluation.chosen_checkpoint,
+    }
     result = replace(result, report={**result.report, **where})
     report_name = layout.evaluation_report_name(run.run_id)
     pred_name = layout.predictions_name(run.run_id)
@@ -196,7 +264,13 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
     )
 
     def record(r: Run) -> None:
-        r.evaluation = info
+        screened = r.evaluation
+        r.evaluation = replace(
+            info,
+            checkpoints=screened.checkpoints,
+            chosen_checkpoint=screened.chosen_checkpoint,
+            checkpoint_note=screened.checkpoint_note,
+        )
 
     verdict = "gates passed" if result.passed else "gates FAILED"
     note = f"evaluation done: {verdict} ({result.reason})" + (

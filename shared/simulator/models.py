@@ -9,6 +9,7 @@ comparison has a real gap). Both return `Generation(simulated=True)`.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -59,11 +60,15 @@ class SimulatedModels:
         check_contents(contents)
         last_user, history = conversation_query(contents)
         dataset = self._resolve(model)
-        if dataset is not None:
+        if dataset is not None and _lucky(last_user or history, self._quality(model)):
             hit = self.index(dataset).nearest(last_user, history)
             if hit is not None:
                 return Generation(hit[0].answer, simulated=True)
         return Generation(generic_reply(last_user or history), simulated=True)
+
+    def _quality(self, endpoint: str) -> float:
+        job = self._tuner.endpoint_job(endpoint)
+        return 1.0 if job is None else self._tuner.answer_quality(endpoint, job)
 
     def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int:
         self._call()
@@ -124,3 +129,11 @@ class SimulatedModels:
                 "Use a Gemini model name such as gemini-3.5-flash."
             )
         return None
+
+
+def _lucky(question: str, quality: float) -> bool:
+    """Deterministic per question: the same checkpoint always gets the same questions right."""
+    if quality >= 1.0:
+        return True
+    h = int.from_bytes(hashlib.blake2b(question.encode(), digest_size=8).digest(), "big")
+    return h / 2**64 < quality

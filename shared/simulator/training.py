@@ -73,6 +73,27 @@ class SimTraining:
         )
 
 
+def checkpoint_quality(training: SimTraining, checkpoint_id: str | None) -> float:
+    """How often (0..1) a simulated checkpoint answers like its training data: 1.0 at the
+    checkpoint with the lowest validation loss (training loss without a validation set), less
+    for under-trained early checkpoints and over-fitted late ones, so choosing the best
+    checkpoint has something to find. None: the last checkpoint (what the endpoint serves)."""
+    if not training.checkpoints:
+        return 1.0
+    curve = training.curves.get("eval_total_loss") or training.curves.get("train_total_loss")
+    if not curve:
+        return 1.0
+
+    def loss_at(step: int) -> float:
+        before = [v for s, v in curve if s <= step]
+        return before[-1] if before else curve[0][1]
+
+    losses = {cid: loss_at(step) for cid, _, step in training.checkpoints}
+    cid = checkpoint_id if checkpoint_id in losses else training.checkpoints[-1][0]
+    best = min(losses.values())
+    return float(min(1.0, (best / losses[cid]) ** 2))
+
+
 def example_tokens(lines: Iterable[bytes]) -> list[int]:
     """Estimated tokens of each readable example (unreadable lines count as 0)."""
     out = []

@@ -28,7 +28,12 @@ from shared.ports import Checkpoint, TrainingCurves, TuningJob, TuningJobSpec, T
 from shared.simulator.config import ConfigSource, SimConfig, from_env
 from shared.simulator.jobs import END_STATES, JobRecord, JobTable, rfc3339, status_at
 from shared.simulator.snapshots import SNAPSHOTS_DIR, take
-from shared.simulator.training import SimTraining, example_tokens, simulate
+from shared.simulator.training import (
+    SimTraining,
+    checkpoint_quality,
+    example_tokens,
+    simulate,
+)
 
 Clock = Callable[[], float]
 
@@ -273,6 +278,16 @@ class SimulatedTuner:
         if job is None or status_at(job, self._clock()).state != "SUCCEEDED":
             return None
         return job
+
+    def answer_quality(self, endpoint: str, job: JobRecord) -> float:
+        """How well the checkpoint behind `endpoint` answers (see `checkpoint_quality`): a
+        checkpoint's own endpoint (`...-ckpt-<id>`), else the default checkpoint."""
+        sim = job.spec.get("sim")
+        if not sim:
+            return 1.0
+        _, _, cid = endpoint.partition("-ckpt-")
+        chosen = cid or self.default_checkpoint(job.name)
+        return checkpoint_quality(SimTraining.from_json(dict(sim)), chosen)
 
     def trained_on(self, job: JobRecord) -> Path:
         """The training data the job's model answers from: its snapshot, or (a job recorded

@@ -134,3 +134,47 @@ def test_tuned_and_base_are_asked_with_the_same_lowest_thinking(world: World) ->
     # gemini-3.5-flash: thinking_level MINIMAL (the catalog), identical for both models.
     want = {GenerationSettings(thinking_level="MINIMAL")}
     assert recording.settings == {"tuned": want, "base": want}
+
+
+ITEMS = ["金币", "钻石", "体力", "皮肤", "坐骑", "宠物", "公会", "副本", "装备", "称号"]
+PAIRS = [
+    (f"我的{item}第{i}次充值没有到账怎么办？", f"请提供订单号{i}，我们会在24小时内为您补发{item}。")
+    for item in ITEMS
+    for i in range(1, 5)
+]
+
+
+def test_every_checkpoint_is_screened_and_the_best_is_evaluated_and_served(world: World) -> None:
+    world.drop("incoming/ds/validation.jsonl", VAL_SET)
+    paraphrased = [(q.replace("怎么办", "该怎么处理"), a) for q, a in PAIRS]
+    world.drop("incoming/ds/test.jsonl", dataset_bytes(paraphrased))
+    obj = world.drop_dataset(train=dataset_bytes(PAIRS), tuning_yaml=LARGE_SCREEN)
+    rid = validation.handle_upload(world.deps, obj).run_id or ""
+    world.pump()
+    finish(world)
+    run = world.run(rid)
+    assert run.status == S.SUCCEEDED
+    ev = run.evaluation
+    assert [c["checkpoint_id"] for c in ev.checkpoints] == ["1", "2", "3", "4", "5"]
+    best = max(ev.checkpoints, key=lambda c: (c["chrf"], int(c["checkpoint_id"])))
+    assert ev.chosen_checkpoint == best["checkpoint_id"]
+    # The simulated validation loss turns up after epoch 2, so an earlier checkpoint wins here,
+    # becomes the model's default, and the full evaluation scored that checkpoint's endpoint.
+    assert ev.chosen_checkpoint != "5"
+    job = world.tuner.find_jobs(rid)[0]
+    assert world.tuner.default_checkpoint(job.name) == ev.chosen_checkpoint
+    assert ev.checkpoint_note and "now the tuned model's default" in ev.checkpoint_note
+
+
+LARGE_SCREEN = "evaluation: {checkpoint_sample_size: 40, sample_size: 40}\n"
+
+
+def test_checkpoint_choice_can_be_switched_off(world: World) -> None:
+    world.drop("incoming/ds/test.jsonl", VAL_SET)
+    yaml = "evaluation: {choose_checkpoint: false}\n"
+    rid = validation.handle_upload(world.deps, world.drop_dataset(tuning_yaml=yaml)).run_id or ""
+    world.pump()
+    finish(world)
+    run = world.run(rid)
+    assert run.status == S.SUCCEEDED
+    assert run.evaluation.checkpoints == [] and run.evaluation.chosen_checkpoint is None
