@@ -97,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             with open(args.config, "rb") as f:
                 config = parse_tuning_yaml(f.read(), source=args.config, base=config)
-    except ConfigError as e:
-        return _fail(e.message)
+    except ConfigError as e:  # the input is invalid (exit 1), like an invalid dataset
+        _fail(e.message)
+        return 1
     except OSError as e:
         return _fail(f"cannot read --config {args.config!r}: {e.strerror or e}.")
     model = args.model or config.source_model_name
