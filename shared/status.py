@@ -62,7 +62,11 @@ def summary_line(run: Run) -> str:
             for m, v in sorted(ev.metrics.items(), key=lambda kv: _metric_key(kv[0]))
         )
         verdict = {True: "PASSED", False: "FAILED", None: "-"}[ev.passed]
+        if ev.passed is False and ev.reason:  # name the gate that failed, not only the metrics
+            return f"gates FAILED ({ev.reason.removeprefix('failed: ')}): {metrics}"
         return f"gates {verdict}: {metrics}"
+    if ev.reason and ev.passed is None:
+        return f"evaluation skipped: {ev.reason}"
     if run.job.state:
         return f"job {run.job.state}"
     if run.dry_run and str(run.status) == "VALIDATED":

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.5) and not runtime.stopped.is_set():
             pass
     except KeyboardInterrupt:
         pass
@@ -107,4 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print("stopping (finishing handlers in flight)...", file=sys.stderr, flush=True)
         runtime.stop()
         signal.signal(signal.SIGTERM, previous)
+    if runtime.failure is not None:
+        print(f"error: {runtime.failure}", file=sys.stderr)
+        return 2
     return 0

@@ -120,6 +120,42 @@ def open_for_writing(path: Path) -> bool:
     return False
 
 
+def _disk_full(e: BaseException) -> bool:
+    import errno
+    import sqlite3
+
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(e, sqlite3.OperationalError) and "full" in str(e)
+
+
+class Trouble:
+    """A failure that repeats every loop is logged once when it starts (with a traceback only
+    when it is unexpected) and once when it clears, never every few seconds."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.current: str | None = None
+
+    def failed(self, e: BaseException) -> None:
+        full = _disk_full(e)
+        key = "disk full" if full else f"{type(e).__name__}: {e}"
+        if key == self.current:
+            return
+        self.current = key
+        if full:
+            log.error(
+                "%s: the disk is full (%s). Free some space; it resumes by itself.", self.what, e
+            )
+        else:
+            log.error("%s: %s (retrying; logged once)", self.what, key, exc_info=e)
+
+    def ok(self) -> None:
+        if self.current is not None:
+            log.warning("%s: working again after: %s", self.what, self.current)
+            self.current = None
+
+
 class BucketWatcher:
     """Turns new or changed files under a bucket folder into storage events on the bus."""
 
@@ -234,6 +270,7 @@ class BucketWatcher:
     def _loop(self) -> None:
         next_scan = self._now() + self.rescan
         step = max(0.02, min(0.1, self.settle / 3))
+        trouble = Trouble("bucket watcher")
         while not self._stop.wait(step):
             try:
                 if self._rescan_soon.is_set() or self._now() >= next_scan:
@@ -241,8 +278,10 @@ class BucketWatcher:
                     self.scan()
                     next_scan = self._now() + self.rescan
                 self._check_pending()
-            except Exception:  # keep watching; the next rescan retries
-                log.exception("bucket watcher: unexpected error")
+            except Exception as e:  # keep watching; the next rescan retries
+                trouble.failed(e)
+            else:
+                trouble.ok()
 
     def _check_pending(self) -> None:
         """Fire files that have settled — but only once nothing else in their folder is still
@@ -375,8 +414,11 @@ class Ticker:
         return True
 
     def _loop(self) -> None:
+        trouble = Trouble("poll ticker: could not publish a tick")
         while not self._stop.wait(self.interval):
             try:
                 self.tick()
-            except Exception:
-                log.exception("poll ticker: could not publish a tick")
+            except Exception as e:
+                trouble.failed(e)
+            else:
+                trouble.ok()

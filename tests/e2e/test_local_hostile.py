@@ -132,3 +132,42 @@ def test_hidden_folders_and_a_folder_named_train_jsonl_start_nothing_and_log_onc
     assert sum(".draft" in m for m in ignored) == 1, ignored
     named = "odd/train.jsonl: a folder named like a dataset file"
     assert sum(m.endswith(named) for m in ignored) == 1, ignored
+
+
+def test_a_deleted_state_database_stops_the_runtime_with_the_reason(stack: StartStack) -> None:
+    rt = stack()
+    rt.layout.runs_db.unlink()
+    assert rt.stopped.wait(5), "the runtime did not notice its run store was deleted"
+    assert rt.failure is not None and str(rt.layout.runs_db) in rt.failure
+    assert "start `gemini-tuning local` again" in rt.failure
+
+
+def test_a_full_disk_is_one_line_when_it_starts_and_one_when_it_clears(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from shared.host.sources import Ticker
+    from shared.local.bus import SqliteBus
+
+    caplog.set_level(logging.INFO, logger="gemini_tuning.local")
+    bus = SqliteBus(tmp_path / "bus.sqlite")
+    full = True
+
+    def publish(*args: object, **kw: object) -> None:
+        if full:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(bus, "publish", publish)
+    ticker = Ticker(bus, "local-poller", 0.01)
+    ticker.start()
+    time.sleep(0.3)  # ~30 failing ticks
+    full = False
+    time.sleep(0.1)
+    ticker.stop()
+    bus.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2, lines
+    assert "the disk is full" in lines[0] and "Free some space" in lines[0]
+    assert "working again" in lines[1]
+    assert not [r for r in caplog.records if r.exc_info]
