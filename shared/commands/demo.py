@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import tempfile
 import time
@@ -61,7 +60,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--root",
         metavar="DIR",
-        help="keep the run's files here (default: a temp folder, removed afterwards)",
+        help="keep the run's files here (default: a new temp folder, kept and named at the end)",
     )
     p.add_argument("--verbose", action="store_true", help="show the runtime's log lines")
     p.set_defaults(func=run)
@@ -72,13 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if not (dataset / "train.jsonl").is_file():
         print(f"error: {dataset}/train.jsonl not found; pass --dataset DIR", file=sys.stderr)
         return 2
-    keep = args.root is not None
-    root = Path(args.root).resolve() if keep else Path(tempfile.mkdtemp(prefix="gtp-demo-"))
-    try:
-        return _run(args, dataset, root)
-    finally:
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
+    # The folder is kept (and named at the end): the summary links to reports inside it.
+    root = Path(args.root).resolve() if args.root else Path(tempfile.mkdtemp(prefix="gtp-demo-"))
+    return _run(args, dataset, root)
 
 
 def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
@@ -134,6 +129,9 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
     print()
     print(status.render_run_detail(run))
     print(f"\ndemo: finished in {time.monotonic() - started:.1f}s with status {run.status}")
-    if args.root:
-        print(f"demo: files kept in {root}; `gemini-tuning status --root {root}` shows the run")
+    print(
+        f"demo: files kept in {root} (the links above point there); "
+        f"`gemini-tuning status --root {root}` shows the run"
+        + ("" if args.root else "; delete the folder when done")
+    )
     return 0 if run.status == "SUCCEEDED" else 1
