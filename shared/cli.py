@@ -4,13 +4,15 @@ Each subcommand lives in `shared/commands/<name>.py` with `add_parser(subparsers
 its arguments and sets `func` (taking the parsed args, returning the exit code). Modules import
 their heavy dependencies inside `func` so `gemini-tuning --help` stays fast.
 
-Exit codes everywhere: 0 success, 1 the input is invalid / the run failed, 2 usage or I/O error.
+Exit codes everywhere: 0 success, 1 the input is invalid / the run failed / no such run, 2 usage
+or I/O error. A reader that closes the pipe early (`| head`) ends the command quietly with 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -37,10 +39,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.func(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     return code
+
+
+def _reader_went_away() -> int:
+    """`gemini-tuning status | head`: the reader closed the pipe, which is not an error. Point
+    stdout at /dev/null so the interpreter's final flush does not complain, and end quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,11 +7,14 @@ the JSON agree. Simulated runs say so in every rendering.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.clock import age_seconds, parse_time
+from shared.ports import RunStore
 from shared.runs import Run
 from shared.tuning_config import EVAL_METRICS
 
@@ -62,7 +65,11 @@ def summary_line(run: Run) -> str:
             for m, v in sorted(ev.metrics.items(), key=lambda kv: _metric_key(kv[0]))
         )
         verdict = {True: "PASSED", False: "FAILED", None: "-"}[ev.passed]
+        if ev.passed is False and ev.reason:  # name the gate that failed, not only the metrics
+            return f"gates FAILED ({ev.reason.removeprefix('failed: ')}): {metrics}"
         return f"gates {verdict}: {metrics}"
+    if ev.reason and ev.passed is None:
+        return f"evaluation skipped: {ev.reason}"
     if run.job.state:
         return f"job {run.job.state}"
     if run.dry_run and str(run.status) == "VALIDATED":
@@ -202,38 +209,214 @@ def _job_lines(run: Run) -> list[str]:
     return out
 
 
-def render_html(runs: Sequence[Run], *, refresh_seconds: int = 15) -> str:
-    """The status page: a self-refreshing table, no scripts, every value escaped."""
+Link = Callable[[str], "str | None"]
+
+
+def public_link(uri: str | None) -> str | None:
+    """A link a browser can open for a stored URI: https as is, gs:// through the Cloud
+    console; anything else (file://, blocked from an http page) has none."""
+    if not uri:
+        return None
+    if uri.startswith("https://"):
+        return uri
+    if uri.startswith("gs://"):
+        return "https://console.cloud.google.com/storage/browser/_details/" + uri[len("gs://") :]
+    return None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTTP answer of the status page, for any host (Cloud Function or local server)."""
+
+    status: int
+    content_type: str
+    body: str
+
+
+def respond(
+    store: RunStore, params: Mapping[str, str], *, accept: str = "", link: Link = public_link
+) -> Page:
+    """The status page: `?run_id=ID` one run, else the runs table; `?format=json|html` or the
+    Accept header chooses JSON or HTML (without either: the table as HTML, one run as JSON,
+    as before)."""
+    fmt = params.get("format", "")
+    wants_html = fmt == "html" or (fmt != "json" and "text/html" in accept)
+    wants_json = not wants_html and (fmt == "json" or "application/json" in accept)
+    run_id = params.get("run_id")
+    if run_id:
+        run = store.get(run_id)
+        if run is None:
+            if wants_html:
+                return Page(404, HTML, _document("No such run", f"<p>No run {_e(run_id)}.</p>"))
+            return Page(404, JSON, json.dumps({"error": f"no run {run_id!r}"}))
+        if wants_html:
+            return Page(200, HTML, render_run_html(run, link=link))
+        return Page(200, JSON, json.dumps(run_view(run), ensure_ascii=False))
+    try:
+        limit = max(1, min(int(params.get("limit", "50")), 500))
+    except ValueError:
+        limit = 50
+    runs = store.list_recent(limit=limit)
+    if wants_json:
+        return Page(200, JSON, json.dumps([run_view(r) for r in runs], ensure_ascii=False))
+    return Page(200, HTML, render_html(runs))
+
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+#: Seconds between reloads while something is still moving (a finished page stays still).
+REFRESH_SECONDS = 5
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _a(href: str | None, text: str) -> str:
+    return f'<a href="{_e(href)}">{_e(text)}</a>' if href else _e(text)
+
+
+def _document(title: str, body: str, *, refresh: bool = False) -> str:
+    """A whole page: UTF-8 (Chinese renders), inline style, no script, no external asset."""
+    meta = f'<meta http-equiv="refresh" content="{REFRESH_SECONDS}">' if refresh else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>{meta}
+<style>body{{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em}}
+table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;
+text-align:left;vertical-align:top}}.s-rejected,.s-failed,.s-cancelled{{background:#fde8e8}}
+.s-succeeded{{background:#e8f8ec}}.why{{color:#a00}}</style></head>
+<body>{body}</body></html>
+"""
+
+
+def render_html(runs: Sequence[Run], *, refresh_seconds: int | None = None) -> str:
+    """The runs table: status, age, time per stage, why it stopped (error or failed gate);
+    each run links to its page. Reloads itself only while a run is still moving."""
     rows = []
     for run in runs:
-        stages = _stage_summary(run)
-        link = html.escape(run.job.console_url or "")
-        job = f'<a href="{link}">job</a>' if link.startswith("https://") else ""
         rows.append(
-            "<tr class='s-{cls}'><td><code>{rid}</code></td><td>{st}</td><td>{age}</td>"
-            "<td>{stages}</td><td>{detail}</td><td>{job}</td></tr>".format(
-                cls=html.escape(str(run.status).lower()),
-                rid=html.escape(run.run_id),
-                st=html.escape(str(run.status))
-                + (" <em>(simulated)</em>" if run.simulated else ""),
+            "<tr class='s-{cls}'><td>{rid}</td><td>{st}</td><td>{age}</td>"
+            "<td>{stages}</td><td>{why}</td></tr>".format(
+                cls=_e(str(run.status).lower()),
+                rid=f'<a href="?run_id={_e(run.run_id)}&amp;format=html">{_e(run.run_id)}</a>',
+                st=_e(run.status) + (" <em>(simulated)</em>" if run.simulated else ""),
                 age=_fmt_age(age_seconds(run.created_at) or 0.0),
-                stages=html.escape(stages),
-                detail=html.escape(summary_line(run)),
-                job=job,
+                stages=_e(_stage_summary(run)),
+                why=_e(summary_line(run)),
             )
         )
     body = (
-        "\n".join(rows) or "<tr><td colspan=6>No runs yet: drop a dataset into incoming/.</td></tr>"
+        "\n".join(rows) or "<tr><td colspan=5>No runs yet: drop a dataset into incoming/.</td></tr>"
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Gemini tuning runs</title>
-<meta http-equiv="refresh" content="{refresh_seconds}">
-<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}
-.s-rejected,.s-failed{{background:#fde8e8}}.s-succeeded{{background:#e8f8ec}}</style></head>
-<body><h1>Gemini tuning runs</h1>
-<table><tr><th>run</th><th>status</th><th>age</th><th>time per stage</th><th>detail</th>
-<th></th></tr>
-{body}
-</table><p>JSON: add <code>?format=json</code>; one run: <code>?run_id=ID</code>.</p></body></html>
-"""
+    active = any(not r.is_terminal for r in runs)
+    return _document(
+        "Gemini tuning runs",
+        "<h1>Gemini tuning runs</h1>\n<table id='runs'><tr><th>run</th><th>status</th>"
+        "<th>age</th><th>time per stage</th><th>why it stopped / where it is</th></tr>\n"
+        f"{body}\n</table><p>Same data as JSON: "
+        '<a href="?format=json">?format=json</a>'
+        + (" · this page reloads while runs are active" if active else "")
+        + "</p>",
+        refresh=active if refresh_seconds is None else refresh_seconds > 0,
+    )
+
+
+def render_run_html(run: Run, *, link: Link = public_link) -> str:
+    """One run: why it stopped, timeline, validation (summary, findings with line numbers,
+    report), the tuning job (console link), the evaluation (verdict, metrics, report)."""
+    parts = [
+        f"<h1>Run <code>{_e(run.run_id)}</code></h1>",
+        f"<p>Status <b id='status'>{_e(run.status)}</b>"
+        + (" <em>(simulated backend)</em>" if run.simulated else "")
+        + f" · dataset {_a(link(run.dataset.uri), run.dataset.uri)}</p>",
+    ]
+    if run.error is not None:
+        parts.append(
+            f"<p class='why' id='why'>Stopped in {_e(run.error.stage)} "
+            f"({_e(run.error.code)}): {_e(run.error.message)}</p>"
+        )
+    else:
+        parts.append(f"<p id='why'>{_e(summary_line(run))}</p>")
+    stages = stage_seconds(run)
+    timeline = "".join(
+        f"<tr><td>{_e(h.at)}</td><td>{_e(h.status)}</td><td>{_e(h.note)}</td></tr>"
+        for h in run.history
+    )
+    parts.append(
+        "<h2>Timeline</h2><table id='timeline'><tr><th>at</th><th>status</th><th>note</th></tr>"
+        f"{timeline}</table><p>time per stage: "
+        + _e(", ".join(f"{k} {_fmt_age(v)}" for k, v in stages.items()) or "-")
+        + "</p>"
+    )
+    v = run.validation
+    if v.valid is not None or v.findings:
+        vs = v.summary
+        facts = ", ".join(
+            f"{k.replace('_', ' ')} {vs[k]:,}" if isinstance(vs[k], int) else f"{k} {vs[k]}"
+            for k in ("examples", "estimated_tokens", "billable_tokens", "cost_usd")
+            if vs.get(k) is not None
+        )
+        rows = "".join(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+                _e(f.get("code")),
+                _e(f.get("file")),
+                _e(f.get("line") if f.get("line") is not None else "whole file"),
+                _e(f.get("path")),
+                _e(f.get("message")),
+            )
+            for f in v.findings
+        )
+        parts.append(
+            "<h2>Validation</h2><p>"
+            + {True: "valid", False: "invalid", None: "-"}[v.valid]
+            + (f" · {_e(facts)}" if facts else "")
+            + (f" · {_a(link(v.report_uri), 'validation report')}" if v.report_uri else "")
+            + "</p>"
+            + (
+                "<table id='findings'><tr><th>code</th><th>file</th><th>line</th><th>path</th>"
+                f"<th>message</th></tr>{rows}</table>"
+                if rows
+                else ""
+            )
+        )
+    j = run.job
+    if j.name:
+        console = public_link(j.console_url) or link(j.console_url or "")
+        parts.append(
+            "<h2>Tuning job</h2><p>"
+            + _e(j.name)
+            + f" · {_e(j.state)}"
+            + (f" · {_a(console, 'Vertex AI console')}" if console else "")
+            + (f" · tuned model {_e(j.tuned_model_name)}" if j.tuned_model_name else "")
+            + (f" · endpoint {_e(j.tuned_model_endpoint)}" if j.tuned_model_endpoint else "")
+            + (f"<br>{_e(j.error_message)}" if j.error_message else "")
+            + "</p>"
+        )
+    ev = run.evaluation
+    if ev.metrics or ev.reason:
+        metric_rows = "".join(
+            f"<tr><td>{_e(m)}</td><td>{(m_v.get('tuned') or 0):.3f}</td>"
+            f"<td>{(m_v.get('base') or 0):.3f}</td></tr>"
+            for m, m_v in sorted(ev.metrics.items(), key=lambda kv: _metric_key(kv[0]))
+        )
+        verdict = {True: "gates PASSED", False: "gates FAILED", None: "not gated"}[ev.passed]
+        parts.append(
+            "<h2>Evaluation"
+            + (" (simulated models)" if ev.simulated else "")
+            + f"</h2><p id='verdict'>{verdict}: {_e(ev.reason)}</p>"
+            + (
+                f"<table id='metrics'><tr><th>metric</th><th>tuned</th><th>base</th></tr>"
+                f"{metric_rows}</table>"
+                if metric_rows
+                else ""
+            )
+            + "<p>"
+            + (_a(link(ev.report_uri), "evaluation report") if ev.report_uri else "")
+            + (" · " + _a(link(ev.predictions_uri), "predictions") if ev.predictions_uri else "")
+            + "</p>"
+        )
+    parts.append(
+        f'<p><a href="?">all runs</a> · <a href="?run_id={_e(run.run_id)}&amp;format=json">'
+        "this run as JSON</a></p>"
+    )
+    return _document(f"Run {run.run_id}", "\n".join(parts), refresh=not run.is_terminal)

@@ -105,7 +105,7 @@ _GATE_KEYS = {"min", "min_delta", "use_lower_bound"}
 
 
 def _fail(where: str, problem: str, fix: str) -> ConfigError:
-    return ConfigError(f"{where}: {problem}. {fix}")
+    return ConfigError(f"{where}: {problem}. {fix}" if where else f"{problem}. {fix}")
 
 
 def check_int(where: str, v: Any, lo: int, hi: int) -> int:
@@ -117,13 +117,14 @@ def check_int(where: str, v: Any, lo: int, hi: int) -> int:
     return v
 
 
-def _float(where: str, v: Any, lo_exclusive: float, hi: float) -> float:
+def _float(where: str, v: Any, lo_exclusive: float, hi: float, *, lo: float | None = None) -> float:
+    """A finite number above `lo_exclusive` (or from `lo`, inclusive) and at most `hi`."""
+    span = f"from {lo:g} to {hi:g}" if lo is not None else f"above {lo_exclusive:g} up to {hi:g}"
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise _fail(
-            where, f"expected a number, got {v!r}", f"Use a number in ({lo_exclusive}, {hi}]."
-        )
-    if not lo_exclusive < float(v) <= hi:
-        raise _fail(where, f"{v} is out of range", f"Use a number in ({lo_exclusive}, {hi}].")
+        raise _fail(where, f"expected a number, got {v!r}", f"Use a number {span}.")
+    low_ok = float(v) >= lo if lo is not None else float(v) > lo_exclusive
+    if not (low_ok and float(v) <= hi):
+        raise _fail(where, f"{v} is out of range", f"Use a number {span}.")
     return float(v)
 
 
@@ -147,7 +148,7 @@ def _unknown(where: str, got: Mapping[str, Any], allowed: set[str]) -> None:
         raise _fail(
             where,
             f"unknown key(s) {', '.join(map(repr, extra))}",
-            f"Allowed keys: {', '.join(sorted(allowed))}.",
+            f"Allowed keys: {', '.join(sorted(allowed - set(DATASET_KEYS)))}.",
         )
 
 
@@ -175,7 +176,7 @@ def _gates(where: str, raw: Any, metrics: tuple[str, ...]) -> dict[str, Gate]:
                 "use_lower_bound: true}.",
             )
         out[name] = Gate(
-            min=None if lo is None else _float(f"{w}.min", lo, -1e-12, 1.0),
+            min=None if lo is None else _float(f"{w}.min", lo, 0.0, 1.0, lo=0.0),
             min_delta=None if delta is None else _float(f"{w}.min_delta", delta, -1.0, 1.0),
             use_lower_bound=lower,
         )
@@ -224,7 +225,9 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         m = raw["metrics"]
         if not isinstance(m, list) or not m or not all(isinstance(x, str) for x in m):
             raise _fail(
-                f"{where}.metrics", "expected a non-empty list", f"Use {list(EVAL_METRICS)}."
+                f"{where}.metrics",
+                f"expected a non-empty list of metric names, got {m!r}",
+                f"Use some of {list(EVAL_METRICS)}.",
             )
         bad = [x for x in m if x not in EVAL_METRICS]
         if bad:
@@ -375,7 +378,7 @@ def parse_tuning_yaml(
     except UnicodeDecodeError as e:
         raise ConfigError(f"{source}: not UTF-8 text (byte {e.start}). Save it as UTF-8.") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -391,4 +394,62 @@ def parse_tuning_yaml(
                 "files beside tuning.yaml (train.jsonl, validation.jsonl, test.jsonl). Remove "
                 "the key(s) and put the files in the folder."
             )
-    return apply_overrides(base, raw, source=source, catalog=catalog)
+    try:
+        return apply_overrides(base, raw, source=source, catalog=catalog)
+    except ConfigError as first:
+        problems = every_problem(base, raw, source=source, catalog=catalog)
+        if len(problems) <= 1:
+            raise
+        raise ConfigError(
+            f"{source}: {len(problems)} problems:\n  - " + "\n  - ".join(problems)
+        ) from first
+
+
+#: Keys checked together: an adapter size is valid or not for a model.
+_CHECKED_WITH = {"adapter_size": ("source_model_name",), "source_model_name": ("adapter_size",)}
+
+
+def every_problem(
+    base: TuningConfig, raw: Any, *, source: str, catalog: Catalog = BUILTIN
+) -> list[str]:
+    """Every problem of `raw`, not only the first: each top-level key is checked on its own
+    (with the keys it depends on), so a user fixes a file in one round trip."""
+    if not isinstance(raw, Mapping):
+        return []
+    prefix = f"{source}: "
+    out: list[str] = []
+    unknown = {k: v for k, v in raw.items() if k not in _TOP_KEYS}
+    parts = [unknown] if unknown else []
+    for key in raw:
+        if key in _TOP_KEYS:
+            parts.append({k: raw[k] for k in (key, *_CHECKED_WITH.get(key, ())) if k in raw})
+    for part in parts:
+        try:
+            apply_overrides(base, part, source=source, catalog=catalog)
+        except ConfigError as e:
+            message = e.message.removeprefix(prefix)
+            if message not in out:
+                out.append(message)
+    return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice (first on line {first + 1}); keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)

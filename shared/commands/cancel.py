@@ -17,9 +17,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shared import logs
     from shared.errors import PermanentError
     from shared.pipeline.cancel import cancel_run
 
+    logs.set_level("WARNING")  # the step's info entries are for the pipeline's logs, not here
     deps = deps_for(args)
     try:
         print(cancel_run(deps, args.run_id))

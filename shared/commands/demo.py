@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import tempfile
 import time
@@ -61,7 +60,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--root",
         metavar="DIR",
-        help="keep the run's files here (default: a temp folder, removed afterwards)",
+        help="keep the run's files here (default: a new temp folder, kept and named at the end)",
     )
     p.add_argument("--verbose", action="store_true", help="show the runtime's log lines")
     p.set_defaults(func=run)
@@ -72,13 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if not (dataset / "train.jsonl").is_file():
         print(f"error: {dataset}/train.jsonl not found; pass --dataset DIR", file=sys.stderr)
         return 2
-    keep = args.root is not None
-    root = Path(args.root).resolve() if keep else Path(tempfile.mkdtemp(prefix="gtp-demo-"))
-    try:
-        return _run(args, dataset, root)
-    finally:
-        if not keep:
-            shutil.rmtree(root, ignore_errors=True)
+    # The folder is kept (and named at the end): the summary links to reports inside it.
+    root = Path(args.root).resolve() if args.root else Path(tempfile.mkdtemp(prefix="gtp-demo-"))
+    return _run(args, dataset, root)
 
 
 def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
@@ -134,16 +129,19 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
     print()
     print(status.render_run_detail(run))
     print(f"\ndemo: finished in {time.monotonic() - started:.1f}s with status {run.status}")
-    page = _keep_report(run, root, keep=args.root is not None)
+    page = _report_page(run)
     if page is not None:
         print(f"demo: evaluation report (open in a browser): {page}")
-    if args.root:
-        print(f"demo: files kept in {root}; `gemini-tuning status --root {root}` shows the run")
+    print(
+        f"demo: files kept in {root} (the links above point there); "
+        f"`gemini-tuning status --root {root}` shows the run"
+        + ("" if args.root else "; delete the folder when done")
+    )
     return 0 if run.status == "SUCCEEDED" else 1
 
 
-def _keep_report(run: Any, root: Path, *, keep: bool) -> Path | None:
-    """The run's report.html, copied out of a temp root (removed on exit) so it stays."""
+def _report_page(run: Any) -> Path | None:
+    """The run's report.html on disk (the demo's folder is kept, so the path stays valid)."""
     from urllib.parse import urlparse
     from urllib.request import url2pathname
 
@@ -151,8 +149,4 @@ def _keep_report(run: Any, root: Path, *, keep: bool) -> Path | None:
     if not uri or urlparse(uri).scheme != "file":
         return None
     page = Path(url2pathname(urlparse(uri).path))
-    if keep or not page.is_file():
-        return page if page.is_file() else None
-    out = Path(tempfile.mkdtemp(prefix="gtp-demo-report-")) / "report.html"
-    shutil.copyfile(page, out)
-    return out
+    return page if page.is_file() else None

@@ -54,7 +54,23 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="handlers running at once (1-8, default: 3)",
     )
+    p.add_argument(
+        "--port",
+        type=_port,
+        metavar="N",
+        help="serve the status page on http://127.0.0.1:N/ (runs, findings, reports)",
+    )
     p.set_defaults(func=run)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text}: use a port from 1 to 65535")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,25 +102,46 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"error: cannot use --root {root}: {e.strerror or e}", file=sys.stderr)
         return 2
+    page = None
+    if args.port is not None:
+        from shared.host.statuspage import StatusServer
+
+        try:
+            page = StatusServer(runtime.layout, deps.store, args.port)
+        except OSError as e:
+            print(
+                f"error: cannot serve the status page on 127.0.0.1:{args.port}: "
+                f"{e.strerror or e}; choose another --port",
+                file=sys.stderr,
+            )
+            return 2
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     runtime.start()
+    if page is not None:
+        page.start()
     incoming = runtime.layout.incoming
     print(
         f"Local pipeline running (Vertex AI simulated). Drop a dataset folder to start a run:\n"
         f"  cp -r my-dataset {incoming}/\n"
         f"Reports: {runtime.layout.artifacts}   State: {runtime.layout.state}\n"
-        f"Status:  gemini-tuning status --root {runtime.layout.root} [--watch]   Stop: Ctrl-C",
+        f"Status:  gemini-tuning status --root {runtime.layout.root} [--watch]   Stop: Ctrl-C"
+        + (f"\nStatus page: {page.url}" if page is not None else ""),
         file=sys.stderr,
         flush=True,
     )
     try:
-        while not stop.wait(0.5):
+        while not stop.wait(0.5) and not runtime.stopped.is_set():
             pass
     except KeyboardInterrupt:
         pass
     finally:
         print("stopping (finishing handlers in flight)...", file=sys.stderr, flush=True)
+        if page is not None:
+            page.stop()
         runtime.stop()
         signal.signal(signal.SIGTERM, previous)
+    if runtime.failure is not None:
+        print(f"error: {runtime.failure}", file=sys.stderr)
+        return 2
     return 0

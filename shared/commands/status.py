@@ -27,7 +27,11 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("status", help="show tuning runs (a table, one run, or JSON)")
     p.add_argument("run_id", nargs="?", metavar="RUN_ID", help="show one run in detail")
     add_root_argument(p)
-    p.add_argument("--watch", action="store_true", help="refresh every 2 seconds until Ctrl-C")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="refresh every 2 seconds until Ctrl-C (with RUN_ID: until that run ends)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON (a list, or one object)")
     p.add_argument("--limit", type=_count, default=50, help="runs to list (default 50)")
     p.set_defaults(func=run)
@@ -53,7 +57,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot open the run store: {e}", file=sys.stderr)
         return 2
 
+    tty = sys.stdout.isatty()
+    # Watching into a pipe or file: one compact JSON document per line (JSON Lines).
+    indent = None if args.watch and not tty else 1
+    ended = False  # the watched run reached a final status
+
     def once() -> int:
+        nonlocal ended
         if args.run_id:
             r = store.get(args.run_id)
             if r is None:
@@ -61,21 +71,25 @@ def run(args: argparse.Namespace) -> int:
                     f"error: no run {args.run_id!r}; list runs with `gemini-tuning status`",
                     file=sys.stderr,
                 )
-                return 2
+                return 1
+            ended = r.is_terminal
             if args.json:
-                print(json.dumps(status.run_view(r), ensure_ascii=False, indent=1))
+                print(json.dumps(status.run_view(r), ensure_ascii=False, indent=indent))
             else:
                 print(status.render_run_detail(r))
+            _note_if_nothing_advances(deps, [r])
             return 0
         runs = store.list_recent(limit=args.limit)
         if args.json:
-            print(json.dumps([status.run_view(r) for r in runs], ensure_ascii=False, indent=1))
+            print(json.dumps([status.run_view(r) for r in runs], ensure_ascii=False, indent=indent))
         elif not runs:
             print("no runs yet: drop a dataset into the bucket's incoming/ folder")
         else:
             from rich.console import Console
 
-            Console().print(status.render_table(runs))
+            # A pipe gets whole lines, not a table squeezed to 80 columns.
+            Console(width=None if tty else 250).print(status.render_table(runs))
+        _note_if_nothing_advances(deps, runs)
         return 0
 
     where = "Firestore" if deps.settings.backend == "gcp" else str(deps.settings.local_root)
@@ -84,11 +98,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.watch:
             return once()
         while True:
-            print("\033[2J\033[H", end="")
-            once()
+            if tty:
+                print("\033[2J\033[H", end="")
+            code = once()
+            sys.stdout.flush()
+            if code != 0 or ended:
+                return code
             time.sleep(2)
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:
+        raise  # the reader went away: `shared.cli` ends quietly
     except Exception as e:  # the store's client: credentials, permissions, network
         hint = (
             " Check GCP_PROJECT, FIRESTORE_DATABASE, RUNS_COLLECTION and your credentials "
@@ -100,3 +120,17 @@ def run(args: argparse.Namespace) -> int:
             f"error: cannot read runs from {where}: {type(e).__name__}: {e}.{hint}", file=sys.stderr
         )
         return 2
+
+
+def _note_if_nothing_advances(deps: Any, runs: list[Any]) -> None:
+    """Locally, runs move only while `gemini-tuning local` runs: say so when it does not."""
+    if deps.settings.backend != "local" or all(r.is_terminal for r in runs):
+        return
+    from shared.host.runtime import runtime_running
+
+    if not runtime_running(deps.layout):
+        print(
+            f"note: no `gemini-tuning local` is running on {deps.layout.root}: unfinished runs "
+            f"will not advance until you start it (gemini-tuning local --root {deps.layout.root})",
+            file=sys.stderr,
+        )

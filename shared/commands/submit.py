@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 ORDER = ("tuning.yaml", "validation.jsonl", "test.jsonl", "train.jsonl")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def add_parser(sub: Any) -> None:
@@ -73,12 +71,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from shared.pipeline.layout import dataset_name_problem
+
     name = args.name or folder.resolve().name
-    if not _NAME.match(name):
-        print(
-            f"error: dataset name {name!r}: use letters, digits, '.', '_' or '-' (pass --name)",
-            file=sys.stderr,
-        )
+    problem = dataset_name_problem(name)
+    if problem is not None:
+        print(f"error: {problem}; choose another with --name", file=sys.stderr)
         return 2
     if not args.no_validate:
         code = _validate_first(folder, files)
@@ -138,16 +136,20 @@ def _validate_first(folder: Path, files: list[Path]) -> int:
         for f in opened.values():
             f.close()
     if not report.valid:
+        from shared.datasets import CODES
+
+        total = sum(n for c, n in report.counts.items() if CODES[c] == "error")
+        shown = report.errors[:10]
         print(
-            f"error: the dataset is invalid ({len(report.errors)} error(s) shown); nothing "
-            "was uploaded. Details: gemini-tuning validate "
+            f"error: the dataset is invalid ({total:,} error(s), the first {len(shown)} below); "
+            "nothing was uploaded. Details: gemini-tuning validate "
             f"{folder / 'train.jsonl'}",
             file=sys.stderr,
         )
-        for finding in report.errors[:10]:
+        for finding in shown:
+            where = finding.file + (f":{finding.line}" if finding.line is not None else "")
             print(
-                f"  {finding.code}  {finding.file}:{finding.line}  {finding.path or ''}  "
-                f"{finding.message}",
+                f"  {finding.code}  {where}  {finding.path or ''}  {finding.message}",
                 file=sys.stderr,
             )
         return 1
@@ -156,8 +158,16 @@ def _validate_first(folder: Path, files: list[Path]) -> int:
 
 def _copy_local(bucket: Path, name: str, files: list[Path]) -> list[str]:
     """Copy with a hidden temporary name then rename, so the watcher sees whole files only."""
+    if bucket.exists() and not bucket.is_dir():
+        raise OSError(
+            f"--to {bucket} is a file, not a bucket folder; pass the bucket folder of "
+            "`gemini-tuning local` (ROOT/bucket) or gs://BUCKET"
+        )
     if not bucket.is_dir():
-        raise OSError(f"{bucket} does not exist (is the local runtime's root right?)")
+        raise OSError(
+            f"--to {bucket} does not exist; pass the bucket folder of `gemini-tuning local` "
+            "(ROOT/bucket) or gs://BUCKET"
+        )
     target = bucket / "incoming" / name
     target.mkdir(parents=True, exist_ok=True)
     out = []

@@ -97,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             with open(args.config, "rb") as f:
                 config = parse_tuning_yaml(f.read(), source=args.config, base=config)
-    except ConfigError as e:
-        return _fail(e.message)
+    except ConfigError as e:  # the input is invalid (exit 1), like an invalid dataset
+        _fail(e.message)
+        return 1
     except OSError as e:
         return _fail(f"cannot read --config {args.config!r}: {e.strerror or e}.")
     model = args.model or config.source_model_name
@@ -168,11 +169,28 @@ def _progress_bar(total: int, stack: contextlib.ExitStack) -> Any:
 def _print_report(report: ValidationReport) -> None:
     """Summary table, then the first findings grouped by code (the counts say how many)."""
     from rich.console import Console
-    from rich.table import Table
-
-    from shared.datasets import CODES
 
     out = Console(highlight=False)
+    st = report.stats
+    legacy = _legacy_files(report)
+    for name, n in legacy.items():
+        out.print(
+            f'{name}: {n} use the OpenAI chat "messages" format, which Vertex AI '
+            "rejects. Convert the file, then validate the result:\n"
+            f"  gemini-tuning convert {_converted_command(name)}",
+            markup=False,
+            soft_wrap=True,  # the command must stay copyable in one piece
+        )
+    # No valid example at all: a table of zeros would say nothing.
+    if not (legacy and not any(f["examples"] for f in st["files"].values())):
+        _print_summary(out, report)
+    _print_findings(out, report)
+    print_verdict(out, report)
+
+
+def _print_summary(out: Any, report: ValidationReport) -> None:
+    from rich.table import Table
+
     st, est = report.stats, report.estimate
     tok = st["estimated_tokens"]
     table = Table(title="Dataset summary", show_header=False)
@@ -205,7 +223,13 @@ def _print_report(report: ValidationReport) -> None:
         f"{est['billable_tokens']:,} ({est['epochs']} epochs), cost {cost} — estimate",
     )
     out.print(table)
+
+
+def _print_findings(out: Any, report: ValidationReport) -> None:
     for title, findings in (("Errors", report.errors), ("Warnings", report.warnings)):
+        if not findings:
+            continue
+        findings = [f for f in findings if f.code != LEGACY]
         if not findings:
             continue
         out.print(f"\n[bold]{title}[/bold]")
@@ -217,6 +241,33 @@ def _print_report(report: ValidationReport) -> None:
             where = f"{f.file}:{f.line}" if f.line is not None else f.file
             path = f" {f.path}" if f.path else ""
             out.print(f"    {where}{path}: {f.message}", markup=False)
+
+
+LEGACY = "legacy_messages_format"
+
+
+def _legacy_files(report: ValidationReport) -> dict[str, str]:
+    """Files with OpenAI-format lines and how many (one grouped finding, not one per line);
+    the count is exact when one file has them (counts are per code, not per file)."""
+    if not report.counts.get(LEGACY):
+        return {}
+    files = sorted({f.file for f in report.errors if f.code == LEGACY})
+    if len(files) == 1:
+        return {files[0]: f"{report.counts[LEGACY]:,} line(s)"}
+    return dict.fromkeys(files, "lines")
+
+
+def _converted_command(name: str) -> str:
+    """`IN OUT` for `gemini-tuning convert`, the output beside the input."""
+    import shlex
+
+    stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+    return f"{shlex.quote(name)} {shlex.quote(stem + '.gemini.jsonl')}"
+
+
+def print_verdict(out: Any, report: ValidationReport) -> None:
+    from shared.datasets import CODES
+
     errors = sum(n for c, n in report.counts.items() if CODES[c] == "error")
     verdict = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
     out.print(

@@ -28,7 +28,7 @@ import orjson
 
 from shared import composition
 from shared.events import pubsub_published_event
-from shared.host.sources import POLL_TOPIC, STORAGE_TOPIC, BucketWatcher, Ticker
+from shared.host.sources import POLL_TOPIC, STORAGE_TOPIC, BucketWatcher, Ticker, Trouble
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import DeadLetter, Leased, SqliteBus, SubscriptionPolicy
 from shared.local.paths import DATASETS_BUCKET, LocalLayout
@@ -71,6 +71,23 @@ class RuntimeOptions:
             ack_deadline=600.0, max_attempts=5, min_backoff=1.0, max_backoff=60.0
         )
     )
+
+
+def runtime_running(layout: LocalLayout) -> bool:
+    """Whether a `gemini-tuning local` (any process) holds the root's runtime lock."""
+    import fcntl
+
+    try:
+        f = layout.runtime_lock.open("a")
+    except OSError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return False
 
 
 def functions_dir() -> Path:
@@ -162,6 +179,11 @@ class LocalRuntime:
             else None
         )
         self._stop = threading.Event()
+        #: Set when the runtime stopped itself; `failure` says why (the CLI prints it).
+        self.stopped = threading.Event()
+        self.failure: str | None = None
+        self._state_at_start: dict[Path, tuple[int, int] | None] = {}
+        self._lock_file: Any = None
         self._inflight = 0
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -187,6 +209,10 @@ class LocalRuntime:
     # ---- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
+        self._hold_runtime_lock()
+        if self._installed:
+            self.deps.store.get("-")  # opens (creates) the run store, so its file is watched
+        self._state_at_start = self._state_files()
         self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="handler")
         self.watcher.start()
         if self.ticker is not None:
@@ -209,9 +235,24 @@ class LocalRuntime:
             self._pool.shutdown(wait=True)
         self._report_dead_letters()
         self.bus.close()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the flock
+            self._lock_file = None
         if self._installed:
             composition.install(None)
         log.info("runtime  stopped")
+
+    def _hold_runtime_lock(self) -> None:
+        """Tell `gemini-tuning status` that a runtime is advancing runs on this root."""
+        import fcntl
+
+        f = self.layout.runtime_lock.open("a")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return  # another runtime holds it (tests start two on one root on purpose)
+        self._lock_file = f
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -241,16 +282,49 @@ class LocalRuntime:
 
     def _dispatch(self) -> None:
         next_report = 0.0
+        trouble = Trouble("dispatcher")
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= next_report:
+                    self._check_state()
                     self._report_dead_letters()
                     next_report = time.monotonic() + 0.5
                 if not self._pull_some():
                     self._wait_for_work()
-            except Exception:
-                log.exception("dispatcher: unexpected error (retrying)")
+            except Exception as e:
+                trouble.failed(e)
                 self._stop.wait(0.5)
+            else:
+                trouble.ok()
+
+    def _state_files(self) -> dict[Path, tuple[int, int] | None]:
+        out: dict[Path, tuple[int, int] | None] = {}
+        for path in (self.layout.runs_db, self.layout.bus_db):
+            try:
+                st = path.stat()
+                out[path] = (st.st_dev, st.st_ino)
+            except OSError:
+                out[path] = None
+        return out
+
+    def _check_state(self) -> None:
+        """A state database deleted (or replaced) under a running runtime would swallow every
+        later change unseen: stop and say so instead of losing runs without a word."""
+        if self.failure is not None:
+            return
+        for path, was in self._state_at_start.items():
+            now = self._state_files()[path]
+            if was is not None and now != was:
+                self.failure = (
+                    f"the state database {path} was deleted or replaced while the runtime was "
+                    "running; stopping so no run is lost silently. Runs recorded in it are gone "
+                    "unless you restore the file; start `gemini-tuning local` again to continue "
+                    "with a new one."
+                )
+                log.error("STOPPED  %s", self.failure)
+                self._stop.set()
+                self.stopped.set()
+                return
 
     def _pull_some(self) -> bool:
         got = False

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from typing import Any
 import orjson
 
 from shared.events import POLL_TICK, STORAGE_FINALIZED, encode_message, storage_finalized_event
-from shared.local.blobs import FolderBlobs, generation_of
+from shared.local.blobs import FolderBlobs, UnsafeObjectName, generation_of
 from shared.local.bus import SqliteBus
 
 log = logging.getLogger("gemini_tuning.local")
@@ -52,6 +53,109 @@ def _folder(rel: str) -> str:
     return rel.rsplit("/", 1)[0] if "/" in rel else ""
 
 
+#: A `.jsonl` file whose last line is cut off waits this many settle times before it fires
+#: anyway (then the validator says what is wrong with it).
+INCOMPLETE_FACTOR = 20
+
+
+def _complete(path: Path) -> bool:
+    """A JSONL file is complete when it is empty, ends with a newline or its last line parses:
+    a writer that pauses mid-line has not finished. Other files are complete when settled."""
+    if path.suffix != ".jsonl":
+        return True
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return True
+            f.seek(max(0, size - 65536))
+            tail = f.read()
+    except OSError:
+        return True
+    if tail.endswith(b"\n"):
+        return True
+    try:
+        orjson.loads(tail.rsplit(b"\n", 1)[-1])
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
+
+
+def open_for_writing(path: Path) -> bool:
+    """Whether a process this user can see holds `path` open for writing (Linux `/proc`;
+    elsewhere always False and the settle time alone decides). A writer that pauses longer
+    than the settle time must not start one run per pause."""
+    try:
+        target = path.stat()
+    except OSError:
+        return False
+    proc = Path("/proc")
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        fd_dir = proc / pid / "fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(fd_dir / fd)
+            except OSError:
+                continue
+            if st.st_ino != target.st_ino or st.st_dev != target.st_dev:
+                continue
+            try:
+                info = (proc / pid / "fdinfo" / fd).read_text()
+            except OSError:
+                continue
+            for line in info.splitlines():
+                if line.startswith("flags:") and int(line.split()[1], 8) & _WRITE_FLAGS:
+                    return True
+    return False
+
+
+def _disk_full(e: BaseException) -> bool:
+    import errno
+    import sqlite3
+
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, errno.EDQUOT)
+    return isinstance(e, sqlite3.OperationalError) and "full" in str(e)
+
+
+class Trouble:
+    """A failure that repeats every loop is logged once when it starts (with a traceback only
+    when it is unexpected) and once when it clears, never every few seconds."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.current: str | None = None
+
+    def failed(self, e: BaseException) -> None:
+        full = _disk_full(e)
+        key = "disk full" if full else f"{type(e).__name__}: {e}"
+        if key == self.current:
+            return
+        self.current = key
+        if full:
+            log.error(
+                "%s: the disk is full (%s). Free some space; it resumes by itself.", self.what, e
+            )
+        else:
+            log.error("%s: %s (retrying; logged once)", self.what, key, exc_info=e)
+
+    def ok(self) -> None:
+        if self.current is not None:
+            log.warning("%s: working again after: %s", self.what, self.current)
+            self.current = None
+
+
 class BucketWatcher:
     """Turns new or changed files under a bucket folder into storage events on the bus."""
 
@@ -71,6 +175,7 @@ class BucketWatcher:
         self.settle, self.rescan, self.use_watchdog = settle, rescan, use_watchdog
         self._now = clock
         self._pending: dict[str, tuple[tuple[int, int, int], float]] = {}
+        self._ignored: set[Path] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._rescan_soon = threading.Event()
@@ -140,15 +245,22 @@ class BucketWatcher:
         """Queue every file whose current generation has not been published yet."""
         found = 0
         for dirpath, dirnames, filenames in os.walk(self.folder):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            kept = [d for d in dirnames if not d.startswith(".")]
+            for d in set(dirnames) - set(kept):
+                self._ignore(Path(dirpath) / d, "a hidden folder")
+            for d in kept:
+                if d.endswith(".jsonl"):
+                    self._ignore(Path(dirpath) / d, "a folder named like a dataset file")
+            dirnames[:] = kept
+            for fn in [f for f in filenames if f.startswith(".")]:
+                self._ignore(Path(dirpath) / fn, "a hidden file")
             for fn in filenames:
                 path = Path(dirpath) / fn
                 rel = self._rel(path)
                 if rel is None:
                     continue
-                try:
-                    st = path.stat()
-                except OSError:
+                st = self._stat(rel, path)
+                if st is None:
                     continue
                 if not self.bus.seen(storage_key(self.bucket, rel, generation_of(st))):
                     self.notice(path)
@@ -158,6 +270,7 @@ class BucketWatcher:
     def _loop(self) -> None:
         next_scan = self._now() + self.rescan
         step = max(0.02, min(0.1, self.settle / 3))
+        trouble = Trouble("bucket watcher")
         while not self._stop.wait(step):
             try:
                 if self._rescan_soon.is_set() or self._now() >= next_scan:
@@ -165,8 +278,10 @@ class BucketWatcher:
                     self.scan()
                     next_scan = self._now() + self.rescan
                 self._check_pending()
-            except Exception:  # keep watching; the next rescan retries
-                log.exception("bucket watcher: unexpected error")
+            except Exception as e:  # keep watching; the next rescan retries
+                trouble.failed(e)
+            else:
+                trouble.ok()
 
     def _check_pending(self) -> None:
         """Fire files that have settled — but only once nothing else in their folder is still
@@ -179,9 +294,8 @@ class BucketWatcher:
         busy_folders: set[str] = set()
         for rel, (sig, since) in items:
             path = self.folder / rel
-            try:
-                st = path.stat()
-            except OSError:
+            st = self._stat(rel, path)
+            if st is None:
                 with self._lock:
                     self._pending.pop(rel, None)
                 continue
@@ -194,6 +308,14 @@ class BucketWatcher:
             if now - since < self.settle:
                 busy_folders.add(_folder(rel))
                 continue
+            if now - since < self.settle * INCOMPLETE_FACTOR and not _complete(path):
+                busy_folders.add(_folder(rel))
+                continue
+            if open_for_writing(path):
+                with self._lock:  # restart the settle clock: the writer may pause again
+                    self._pending[rel] = (new_sig, now)
+                busy_folders.add(_folder(rel))
+                continue
             ready.append(rel)
         for rel in ready:
             if _folder(rel) in busy_folders:
@@ -202,34 +324,69 @@ class BucketWatcher:
                 self._pending.pop(rel, None)
             self._fire(rel)
 
+    def _stat(self, rel: str, path: Path) -> os.stat_result | None:
+        """The file's own status: a name the bucket refuses (a symlink out of it, a backslash)
+        is described by the link itself, so it still fires once and its run says why."""
+        try:
+            self.blobs.path(self.bucket, rel)
+            st = path.stat()
+        except UnsafeObjectName:
+            try:
+                return path.lstat()
+            except OSError:
+                return None
+        except OSError:
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            self._ignore(path, "a folder, not a file")
+            return None
+        return st
+
+    def _ignore(self, path: Path, why: str) -> None:
+        """One debug line per ignored path, not one per rescan."""
+        if path not in self._ignored:
+            if len(self._ignored) > 10000:
+                self._ignored.clear()
+            self._ignored.add(path)
+            log.debug("ignored  %s: %s", path, why)
+
     def _fire(self, rel: str) -> None:
-        info = self.blobs.stat(self.bucket, rel)
-        if info is None:
+        try:
+            info = self.blobs.stat(self.bucket, rel)
+            unsafe = None
+        except UnsafeObjectName as e:
+            st = self._stat(rel, self.folder / rel)
+            if st is None:
+                return
+            info, unsafe = None, e
+            generation, size, md5, ctype = generation_of(st), st.st_size, None, "inode/symlink"
+        if info is not None:
+            generation, size, md5 = info.generation, info.size, info.md5
+            ctype = info.content_type or "application/octet-stream"
+        elif unsafe is None:
             return
-        key = storage_key(self.bucket, rel, info.generation)
+        key = storage_key(self.bucket, rel, generation)
         attrs, data = storage_finalized_event(
             bucket=self.bucket,
             name=rel,
-            generation=info.generation,
-            size=info.size,
-            md5=info.md5,
-            content_type=info.content_type or "application/octet-stream",
+            generation=generation,
+            size=size,
+            md5=md5,
+            content_type=ctype,
         )
         body = orjson.dumps({"attributes": attrs, "data": data})
         msg_attrs = {
             "type": STORAGE_FINALIZED,
             "bucket": self.bucket,
             "name": rel,
-            "generation": info.generation,
+            "generation": generation,
         }
-        if self.bus.publish_once(key, STORAGE_TOPIC, body, msg_attrs) is not None:
-            log.info(
-                "upload   %s/%s (%d bytes, generation %s)",
-                self.bucket,
-                rel,
-                info.size,
-                info.generation,
-            )
+        if self.bus.publish_once(key, STORAGE_TOPIC, body, msg_attrs) is None:
+            return
+        if unsafe is not None:
+            log.warning("refused  %s/%s: %s", self.bucket, rel, unsafe.message)
+        else:
+            log.info("upload   %s/%s (%d bytes, generation %s)", self.bucket, rel, size, generation)
 
 
 class Ticker:
@@ -257,8 +414,11 @@ class Ticker:
         return True
 
     def _loop(self) -> None:
+        trouble = Trouble("poll ticker: could not publish a tick")
         while not self._stop.wait(self.interval):
             try:
                 self.tick()
-            except Exception:
-                log.exception("poll ticker: could not publish a tick")
+            except Exception as e:
+                trouble.failed(e)
+            else:
+                trouble.ok()

@@ -68,7 +68,13 @@ def _check_bucket(bucket: str) -> None:
 
 
 def _check_name(name: str) -> None:
-    if not name or "\0" in name or name.startswith("/") or "\\" in name:
+    if "\\" in name:
+        raise UnsafeObjectName(
+            f"object name {name!r} contains a backslash, which a local folder bucket cannot "
+            "hold safely (it reads as a folder separator on Windows); rename the folder or "
+            "file without '\\'"
+        )
+    if not name or "\0" in name or name.startswith("/"):
         raise UnsafeObjectName(
             f"object name {name!r} is not allowed: use a relative name like "
             "'incoming/my-dataset/train.jsonl'"

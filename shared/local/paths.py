@@ -19,6 +19,7 @@ BUS_DB = "bus.sqlite"
 SIMULATOR_DB = "simulator.sqlite"
 SIMULATOR_CONTROL = "simulator.json"
 SIMULATOR_PAGES = "simulator-jobs"
+RUNTIME_LOCK = "runtime.lock"
 
 #: Folder inside every bucket folder for temp files and locks. Its leading dot keeps it out of
 #: listings and away from the watcher, so a half-written file never looks like an upload.
@@ -68,6 +69,11 @@ class LocalLayout:
     def simulator_pages(self) -> Path:
         """Local stand-ins for the Cloud console pages of simulated jobs."""
         return self.state / SIMULATOR_PAGES
+
+    @property
+    def runtime_lock(self) -> Path:
+        """Held (flock) by the running `gemini-tuning local`: `status` checks it."""
+        return self.state / RUNTIME_LOCK
 
     def create(self) -> LocalLayout:
         """Make the folders (idempotent) and return self."""

@@ -31,6 +31,19 @@ class DatasetObjects:
     config: str | None
 
 
+def dataset_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a dataset folder under incoming/, or None. `submit` and the
+    validator apply the same rule, so a name `submit` accepts never ends in a rejected run."""
+    if not name or name.startswith("."):
+        return f"dataset name {name!r} is empty or starts with '.' (hidden folders are ignored)"
+    if len(name) > 100:
+        return f"dataset name {name[:20]!r}... is longer than 100 characters"
+    bad = sorted({c for c in name if c in "/\\" or not c.isprintable()})
+    if bad:
+        return f"dataset name {name!r} contains {', '.join(map(repr, bad))}"
+    return None
+
+
 def trigger_objects(name: str) -> DatasetObjects | None:
     """The dataset an object name starts, or None when the object is not a trigger.
 

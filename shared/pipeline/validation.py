@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 from shared import logs
 from shared.catalog import ModelProblem
 from shared.clock import older_than, today, utcnow
-from shared.errors import ConfigError, NotFound, TransientError
+from shared.errors import ConfigError, NotFound, PermanentError, TransientError
 from shared.events import DATASET_VALIDATED, Envelope, StorageObject, encode_message
 from shared.pipeline import layout
 from shared.pipeline.entry import too_old
@@ -56,11 +56,20 @@ def handle_upload(deps: Deps, obj: StorageObject, env: Envelope | None = None) -
         return Outcome("dropped", run_id, "event older than MAX_EVENT_AGE_SECONDS")
 
     blobs = deps.blobs
+    refused: tuple[str, str] | None = None  # (code, message): a run that says why, no traceback
+    try:
+        uri = blobs.uri(obj.bucket, obj.name)
+    except PermanentError as e:  # a local name that is no safe path: a symlink out, a backslash
+        uri, refused = f"{obj.bucket}/{obj.name}", (e.code, e.message)
+    folder = obj.name.split("/")[1] if obj.name.count("/") == 2 else None
+    problem = layout.dataset_name_problem(folder) if folder is not None else None
+    if refused is None and problem is not None:
+        refused = ("invalid_dataset_name", f"{problem}; rename the folder")
     dataset = DatasetInfo(
         bucket=obj.bucket,
         name=obj.name,
         generation=obj.generation,
-        uri=blobs.uri(obj.bucket, obj.name),
+        uri=uri,
         size=obj.size,
         md5=obj.md5,
     )
@@ -70,6 +79,10 @@ def handle_upload(deps: Deps, obj: StorageObject, env: Envelope | None = None) -
     run = _claim(deps, run_id)
     if isinstance(run, Outcome):
         return run
+    if refused is not None:
+        code, message = refused
+        finding = {"code": code, "file": obj.name, "line": None, "path": None, "message": message}
+        return _reject(deps, run_id, [finding], {}, None, message)
     with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING]):
         return _validate(deps, run, obj, objects)
 
@@ -230,7 +243,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     if not report.valid:
         findings = [_finding_dict(f) for f in report.errors[:FINDINGS_ON_RUN]]
         first = findings[0]["message"] if findings else "the dataset is invalid"
-        where = f" ({findings[0]['file']} line {findings[0]['line']})" if findings else ""
+        where = _where(findings[0]) if findings else ""
         return _reject(
             deps, run_id, findings, summary, report_uri, first + where, files=record_files
         )
@@ -299,6 +312,12 @@ def resolve_continue_from(deps: Deps, config: TuningConfig) -> TuningConfig:
             f"source_model_name: {base}."
         )
     return replace(config, continue_from=replace(cont, model=prev.job.tuned_model_name))
+
+
+def _where(finding: dict[str, Any]) -> str:
+    """` (train.jsonl line 3)`, or ` (train.jsonl)` for a finding about the whole file."""
+    line = finding.get("line")
+    return f" ({finding['file']}" + (f" line {line})" if line is not None else ")")
 
 
 def _finding_dict(f: Any) -> dict[str, Any]:

@@ -16,7 +16,9 @@ def test_cancel_a_queued_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     rid = _new(store, "waiting")
     _walk(store, rid, [(S.VALIDATING, None), (S.VALIDATED, None), (S.QUEUED, None)])
     assert main(["cancel", rid, "--root", str(tmp_path)]) == 0
-    assert "cancelled" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "cancelled" in out and len(out.splitlines()) == 1
+    assert err == "", err  # one clear line, no internal log entries
     run = store.get(rid)
     assert run is not None and run.status == S.CANCELLED
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -40,15 +42,19 @@ def test_demo_on_a_broken_dataset_exits_1_and_shows_why(tmp_path: Path, capsys: 
     assert dropped.read_bytes() == (BROKEN / "train.jsonl").read_bytes()
 
 
-def test_demo_without_root_prints_rejected_and_removes_its_temp_folder(
+def test_demo_without_root_keeps_its_temp_folder_so_every_printed_link_works(
     tmp_path: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     code = main(["demo", "--dataset", str(BROKEN), "--training-seconds", "0.5"])
     out = capsys.readouterr().out
     assert code == 1 and "REJECTED" in out
-    assert f"demo: local pipeline on {tmp_path}" in out  # it did use the temp folder
-    assert list(tmp_path.glob("gtp-demo-*")) == []
+    (kept,) = tmp_path.glob("gtp-demo-*")
+    assert f"demo: files kept in {kept}" in out
+    links = re.findall(r"file://(\S+)", out)
+    assert links, out
+    for link in links:
+        assert Path(unquote(link)).exists(), link
 
 
 def test_demo_without_a_train_file_exits_2(tmp_path: Path, capsys: Cap) -> None:

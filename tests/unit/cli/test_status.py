@@ -124,10 +124,10 @@ def test_one_run_in_detail_and_as_one_json_object(root: Path, capsys: Cap) -> No
 
 
 @pytest.mark.parametrize("as_json", [False, True])
-def test_unknown_run_id_exits_2_with_a_hint(root: Path, capsys: Cap, as_json: bool) -> None:
+def test_unknown_run_id_exits_1_like_cancel(root: Path, capsys: Cap, as_json: bool) -> None:
     succeeded_run(store_for(root))
     code, out, err = status(capsys, "no-such-run", "--root", str(root), *(["--json"] * as_json))
-    assert code == 2 and out == ""
+    assert code == 1 and out == ""
     assert "no run 'no-such-run'" in err and "gemini-tuning status" in err
     assert "Traceback" not in err
 
@@ -171,3 +171,18 @@ def test_limit_lists_the_most_recent_runs(root: Path, capsys: Cap) -> None:
     code, out, _ = status(capsys, "--root", str(root), "--json", "--limit", "1")
     assert code == 0
     assert [d["run_id"] for d in json.loads(out)] == [newest.run_id]
+
+
+def test_a_failed_gate_is_named_and_a_skipped_evaluation_says_why(root: Path) -> None:
+    from shared import status as view
+    from shared.runs import EvaluationInfo, Run
+
+    from .runs import METRICS
+
+    run = Run.from_dict(succeeded_run(store_for(root)).to_dict())
+    run.evaluation = EvaluationInfo(
+        passed=False, reason="failed: chrf 0.20 < min 0.30; passed: bleu ok", metrics=METRICS
+    )
+    assert view.summary_line(run).startswith("gates FAILED (chrf 0.20 < min 0.30; passed")
+    run.evaluation = EvaluationInfo(passed=None, reason="no test or validation set to evaluate on")
+    assert view.summary_line(run) == "evaluation skipped: no test or validation set to evaluate on"

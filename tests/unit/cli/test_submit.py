@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -13,6 +14,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from shared.cli import main
+from shared.pipeline import layout
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "datasets" / "game-cs-en"
@@ -155,7 +157,7 @@ def test_no_validate_uploads_an_invalid_dataset_anyway(
     assert "submitted" in out
 
 
-@pytest.mark.parametrize("name", ["../escape", "has space", ".hidden", "a/b", "x" * 101, "中文"])
+@pytest.mark.parametrize("name", ["../escape", ".hidden", "a/b", "x" * 101, "a\\b"])
 def test_a_bad_name_is_refused_before_anything_is_uploaded(
     tmp_path: Path, bucket: Path, capsys: Cap, name: str
 ) -> None:
@@ -166,12 +168,42 @@ def test_a_bad_name_is_refused_before_anything_is_uploaded(
     assert list(bucket.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["has space", "中文"])
+def test_names_the_watcher_accepts_are_accepted(
+    tmp_path: Path, bucket: Path, capsys: Cap, name: str
+) -> None:
+    folder = copy_of(EXAMPLE, tmp_path / "ds")
+    code, _, err = submit(capsys, str(folder), "--to", str(bucket), "--name", name)
+    assert code == 0, err
+    assert layout.trigger_objects(f"incoming/{name}/train.jsonl") is not None
+    assert (bucket / "incoming" / name / "train.jsonl").is_file()
+
+
+def test_a_destination_that_is_a_file_says_so(tmp_path: Path, capsys: Cap) -> None:
+    folder = copy_of(EXAMPLE, tmp_path / "ds")
+    code, _, err = submit(capsys, str(folder), "--to", "/etc/passwd")
+    assert code == 2 and "/etc/passwd is a file, not a bucket folder" in err
+
+
+def test_the_error_total_counts_every_error_not_the_ones_shown(
+    tmp_path: Path, bucket: Path, capsys: Cap
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("not json\n" * 30)
+    code, _, err = submit(capsys, str(folder), "--to", str(bucket))
+    assert code == 1
+    total = re.search(r"invalid \(([\d,]+) error\(s\), the first 10 below\)", err)
+    assert total is not None and int(total.group(1)) >= 30, err  # 30 bad lines, 10 shown
+    assert "None" not in err
+
+
 def test_a_folder_name_that_is_not_a_dataset_name_asks_for_name(
     tmp_path: Path, bucket: Path, capsys: Cap
 ) -> None:
-    folder = copy_of(EXAMPLE, tmp_path / "my data")
+    folder = copy_of(EXAMPLE, tmp_path / ".my-data")
     code, _, err = submit(capsys, str(folder), "--to", str(bucket))
-    assert code == 2 and "'my data'" in err and "--name" in err
+    assert code == 2 and "'.my-data'" in err and "--name" in err
     assert list(bucket.iterdir()) == []
 
 

@@ -121,3 +121,46 @@ def test_simulator_knobs_are_registered_settings() -> None:
     from shared.simulator.config import ENV_VARS
 
     assert {k for k in LOCAL_ONLY_ENV if k.startswith("SIM_")} == set(ENV_VARS)
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ConfigError) as e:
+        parse(text)
+    return e.value.message
+
+
+def test_unknown_key_at_the_top_has_no_empty_path_and_lists_only_usable_keys() -> None:
+    msg = _error("epochs: 3\n")
+    assert msg.startswith("tuning.yaml: unknown key(s) 'epochs'")
+    assert "::" not in msg and ": :" not in msg
+    assert "train_dataset" not in msg and "epoch" in msg
+
+
+def test_every_problem_is_reported_not_only_the_first() -> None:
+    msg = _error("epoch: 0\nlearning_rate_multiplier: -1\nbogus: 1\ndry_run: maybe\n")
+    assert "4 problems" in msg
+    for key in ("epoch", "learning_rate_multiplier", "'bogus'", "dry_run"):
+        assert key in msg, key
+
+
+def test_a_valid_model_and_adapter_pair_is_not_a_problem_when_another_key_is() -> None:
+    msg = _error("source_model_name: gemini-2.5-pro\nadapter_size: 8\nepoch: 0\n")
+    assert "adapter_size" not in msg and msg.startswith("tuning.yaml: epoch:")
+
+
+def test_a_duplicate_key_is_refused_with_both_lines() -> None:
+    msg = _error("epoch: 3\ndry_run: true\nepoch: 5\n")
+    assert "'epoch' appears twice (first on line 1)" in msg and "line 3" in msg
+    assert "appears twice" in _error("evaluation: {judge: true, judge: false}\n")
+
+
+def test_a_nested_list_of_metrics_says_what_was_expected() -> None:
+    msg = _error("evaluation: {metrics: [[bleu]]}\n")
+    assert "list of metric names, got [['bleu']]" in msg
+
+
+def test_ranges_read_as_words_not_interval_notation() -> None:
+    msg = _error("evaluation: {gates: {bleu: {min: 2}}}\n")
+    assert "Use a number from 0 to 1." in msg and "1e-12" not in msg
+    assert parse("evaluation: {gates: {bleu: {min: 0}}}\n").evaluation.gates["bleu"].min == 0
+    assert "above 0 up to 10" in _error("learning_rate_multiplier: 0\n")

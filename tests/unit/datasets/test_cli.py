@@ -101,5 +101,28 @@ def test_bad_config_value(
 ) -> None:
     cfg = tmp_path / "tuning.yaml"
     cfg.write_text("epoch: 0\n")
-    assert main(["validate", str(files["good"]), "--config", str(cfg)]) == 2
+    # An invalid tuning.yaml is invalid input (1), like an invalid dataset; 2 is usage or I/O.
+    assert main(["validate", str(files["good"]), "--config", str(cfg)]) == 1
     assert "epoch" in capsys.readouterr().err
+
+
+def test_an_openai_format_file_is_one_grouped_finding_with_the_exact_convert_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    line = {
+        "messages": [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "在"}]
+    }
+    Path("my data.jsonl").write_text((json.dumps(line, ensure_ascii=False) + "\n") * 30)
+    assert main(["validate", "my data.jsonl"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("messages") == 1 and "30 line(s)" in out
+    assert "Dataset summary" not in out  # no table of zeros
+    command = [ln for ln in out.splitlines() if "gemini-tuning convert" in ln]
+    assert len(command) == 1
+    args = shlex.split(command[0].split("gemini-tuning ", 1)[1])
+    assert main(args) == 0  # the printed command works as printed
+    capsys.readouterr()
+    assert main(["validate", args[-1]]) == 0

@@ -378,3 +378,19 @@ def test_messages_without_a_known_run_are_acknowledged_not_retried(world: World)
         with pytest.raises(InvalidMessage):
             launch.handle_validated(world.deps, run_id)
         assert outcome(InvalidMessage("x")) == "acknowledge"
+
+
+@pytest.mark.parametrize("data", [b"", b"\x1f\x8b\x08\x00" + b"\x00" * 20, "{}\n".encode("utf-16")])
+def test_a_finding_about_the_whole_file_names_no_line(world: World, data: bytes) -> None:
+    out = validation.handle_upload(world.deps, world.drop_dataset(train=data))
+    run = world.run(out.run_id or "")
+    assert run.status == S.REJECTED and run.error is not None
+    assert "line None" not in run.error.message and "None" not in run.error.message
+    assert run.error.message.endswith("(incoming/ds/train.jsonl)"), run.error.message
+
+
+def test_a_dataset_folder_name_submit_refuses_is_rejected_by_the_validator(world: World) -> None:
+    name = "incoming/" + "x" * 101 + "/train.jsonl"
+    run = world.run(validation.handle_upload(world.deps, world.drop(name, b"{}\n")).run_id or "")
+    assert run.status == S.REJECTED and run.error is not None
+    assert run.error.code == "invalid_dataset_name" and "rename the folder" in run.error.message
