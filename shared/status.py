@@ -321,6 +321,57 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int | None = None) -> s
     )
 
 
+_CURVE_COLORS = {"train_total_loss": "#1f6feb", "eval_total_loss": "#d1242f"}
+
+
+def _curves_svg(curves: Mapping[str, list[list[float]]], w: int = 480, h: int = 160) -> str:
+    """Training and validation loss as inline SVG (no script, no external asset)."""
+    series = {k: v for k, v in curves.items() if k in _CURVE_COLORS and v}
+    if not series:
+        return ""
+    xs = [p[0] for pts in series.values() for p in pts]
+    ys = [p[1] for pts in series.values() for p in pts]
+    x0, x1, y0, y1 = min(xs), max(xs) or 1.0, min(ys), max(ys)
+    span_x, span_y = (x1 - x0) or 1.0, (y1 - y0) or 1.0
+
+    def xy(p: list[float]) -> str:
+        return (
+            f"{20 + (p[0] - x0) / span_x * (w - 30):.1f},{10 + (y1 - p[1]) / span_y * (h - 30):.1f}"
+        )
+
+    lines = "".join(
+        f"<polyline fill='none' stroke='{_CURVE_COLORS[k]}' stroke-width='2' "
+        f"points='{' '.join(xy(p) for p in pts)}'><title>{_e(k)}</title></polyline>"
+        for k, pts in series.items()
+    )
+    legend = " · ".join(f"<span style='color:{_CURVE_COLORS[k]}'>{_e(k)}</span>" for k in series)
+    return (
+        f"<figure id='curves'><svg width='{w}' height='{h}' role='img' "
+        f"aria-label='training curves'>{lines}</svg><figcaption>{legend} "
+        f"(loss {y0:.3f} to {y1:.3f}, steps {int(x0)} to {int(x1)})</figcaption></figure>"
+    )
+
+
+def _checkpoint_table(rows: Sequence[Mapping[str, Any]], chosen: str | None) -> str:
+    if not rows:
+        return ""
+    metric = next((k for k in rows[0] if k in EVAL_METRICS), "score")
+
+    def row(r: Mapping[str, Any]) -> str:
+        mine = r["checkpoint_id"] == chosen
+        return (
+            f"<tr{' class=chosen' if mine else ''}><td>{_e(r['checkpoint_id'])}</td>"
+            f"<td>{_e(r.get('epoch'))}</td><td>{_e(r.get(metric))}</td>"
+            f"<td>{'evaluated, served' if mine else ''}</td></tr>"
+        )
+
+    body = "".join(row(r) for r in rows)
+    return (
+        f"<table id='checkpoints'><tr><th>checkpoint</th><th>epoch</th><th>{_e(metric)} "
+        f"(screening)</th><th></th></tr>{body}</table>"
+    )
+
+
 def render_run_html(run: Run, *, link: Link = public_link) -> str:
     """One run: why it stopped, timeline, validation (summary, findings with line numbers,
     report), the tuning job (console link), the evaluation (verdict, metrics, report)."""
@@ -391,6 +442,8 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             + (f" · endpoint {_e(j.tuned_model_endpoint)}" if j.tuned_model_endpoint else "")
             + (f"<br>{_e(j.error_message)}" if j.error_message else "")
             + "</p>"
+            + "".join(f"<p class='job'>{_e(line)}</p>" for line in _job_lines(run))
+            + _curves_svg(j.curves)
         )
     ev = run.evaluation
     if ev.metrics or ev.reason:
@@ -410,7 +463,15 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
                 if metric_rows
                 else ""
             )
+            + _checkpoint_table(ev.checkpoints, ev.chosen_checkpoint)
+            + (
+                f"<p id='progress'>evaluating: {ev.progress.get('done')} / "
+                f"{ev.progress.get('total')} examples</p>"
+                if ev.progress and ev.passed is None and str(run.status) == "EVALUATING"
+                else ""
+            )
             + "<p>"
+            + (_a(link(ev.report_html_uri), "report (page)") + " · " if ev.report_html_uri else "")
             + (_a(link(ev.report_uri), "evaluation report") if ev.report_uri else "")
             + (" · " + _a(link(ev.predictions_uri), "predictions") if ev.predictions_uri else "")
             + "</p>"

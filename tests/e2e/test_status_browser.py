@@ -97,7 +97,16 @@ def site(tmp_path: Path) -> Iterator[tuple[str, dict[str, Run]]]:
             reason="failed: chrf 0.91 < min 0.95",
             metrics=METRICS,
             report_uri=report.as_uri(),
+            checkpoints=[
+                {"checkpoint_id": "1", "epoch": 1, "chrf": 0.41},
+                {"checkpoint_id": "2", "epoch": 2, "chrf": 0.93},
+            ],
+            chosen_checkpoint="2",
         )
+        r.job.curves = {
+            "train_total_loss": [[1.0, 2.3], [10.0, 0.9], [20.0, 0.4]],
+            "eval_total_loss": [[10.0, 1.1], [20.0, 1.3]],
+        }
 
     done = _walk(
         store,
@@ -139,5 +148,10 @@ def test_what_a_person_sees_in_the_browser(site: tuple[str, dict[str, Run]]) -> 
     done = dom(urljoin(url, f"?run_id={runs['done'].run_id}&format=html"))
     href = re.search(r'<a href="([^"]+)">evaluation report</a>', done)
     assert href is not None, done
+    seen_done = text(done)
+    assert "train_total_loss" in seen_done and "<polyline" in done  # the curves, drawn
+    chosen = re.search(r"<tr class=\"chosen\">.*?</tr>", done, re.S)
+    assert chosen is not None and "evaluated, served" in text(chosen.group(0))
+    assert text(chosen.group(0)).strip().startswith("2 2 0.93")
     report = dom(urljoin(url, unescape(href.group(1))))
     assert "通过" in text(report)  # the report opens, and its Chinese decodes
