@@ -24,6 +24,10 @@ from shared.errors import ConfigError
 MAX_TUNING_YAML_BYTES = 64 * 1024
 #: The overlap metrics the evaluator computes, in display order (the one list of their names).
 EVAL_METRICS = ("exact_match", "bleu", "chrf", "rouge_l")
+#: The customer-service rubric's dimensions (templates: shared/evaluation/rubric.py).
+RUBRIC_DIMENSIONS = ("correctness", "policy", "tone", "language")
+#: Gates on judge results: the pairwise win rate (0..1) and each rubric mean (1..5).
+JUDGE_GATES = ("win_rate", *(f"rubric_{d}" for d in RUBRIC_DIMENSIONS))
 MAX_EPOCHS = 50
 MAX_LEARNING_RATE_MULTIPLIER = 10.0
 MAX_DISPLAY_NAME = 128
@@ -51,6 +55,9 @@ class EvaluationConfig:
     max_concurrency: int = 16  # calls in flight per evaluation; the adapters back off on 429
     gates: Mapping[str, Gate] = field(default_factory=dict)
     judge: bool = False  # pairwise autorater (Gen AI evaluation service): one paid call/example
+    #: Pointwise customer-service rubric (1..5 per dimension) on tuned and base answers.
+    rubric: bool = False
+    rubric_dimensions: tuple[str, ...] = RUBRIC_DIMENSIONS
     #: Screen every exported checkpoint on a small sample and evaluate (and serve) the best.
     choose_checkpoint: bool = True
     checkpoint_metric: str = "chrf"
@@ -158,8 +165,13 @@ def _gates(where: str, raw: Any, metrics: tuple[str, ...]) -> dict[str, Gate]:
     out: dict[str, Gate] = {}
     for name, spec in raw.items():
         w = f"{where}.{name}"
+        if name in JUDGE_GATES:
+            out[name] = _judge_gate(w, name, spec)
+            continue
         if name not in EVAL_METRICS:
-            raise _fail(w, "unknown metric", f"Gate one of: {', '.join(EVAL_METRICS)}.")
+            raise _fail(
+                w, "unknown metric", f"Gate one of: {', '.join((*EVAL_METRICS, *JUDGE_GATES))}."
+            )
         if name not in metrics:
             raise _fail(w, "gate on a metric that is not computed", "Add it to evaluation.metrics.")
         if not isinstance(spec, Mapping) or not spec:
@@ -183,6 +195,22 @@ def _gates(where: str, raw: Any, metrics: tuple[str, ...]) -> dict[str, Gate]:
     return out
 
 
+def _judge_gate(w: str, name: str, spec: Any) -> Gate:
+    """`win_rate: {min: 0.55}` (share of pairwise wins over the base model, 0..1) or
+    `rubric_<dimension>: {min: 4.0, min_delta: 0.5}` (mean rubric score, 1..5)."""
+    if not isinstance(spec, Mapping) or not spec:
+        raise _fail(w, "expected {min: X}", "Example: {min: 0.55}.")
+    allowed = {"min"} if name == "win_rate" else {"min", "min_delta"}
+    _unknown(w, spec, allowed)
+    if name == "win_rate":
+        return Gate(min=_float(f"{w}.min", spec["min"], 0.0, 1.0, lo=0.0))
+    lo, delta = spec.get("min"), spec.get("min_delta")
+    return Gate(
+        min=None if lo is None else _float(f"{w}.min", lo, 1.0, 5.0, lo=1.0),
+        min_delta=None if delta is None else _float(f"{w}.min_delta", delta, -4.0, 4.0),
+    )
+
+
 def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
     where = "evaluation"
     if raw is None:
@@ -195,6 +223,17 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         ev = replace(ev, enabled=_bool(f"{where}.enabled", raw["enabled"]))
     if "judge" in raw:
         ev = replace(ev, judge=_bool(f"{where}.judge", raw["judge"]))
+    if "rubric" in raw:
+        ev = replace(ev, rubric=_bool(f"{where}.rubric", raw["rubric"]))
+    if "rubric_dimensions" in raw:
+        dims = raw["rubric_dimensions"]
+        if not isinstance(dims, list) or not dims or any(d not in RUBRIC_DIMENSIONS for d in dims):
+            raise _fail(
+                f"{where}.rubric_dimensions",
+                f"expected a list of {', '.join(RUBRIC_DIMENSIONS)}",
+                f"Use e.g. {list(RUBRIC_DIMENSIONS)}.",
+            )
+        ev = replace(ev, rubric_dimensions=tuple(dict.fromkeys(dims)))
     if "choose_checkpoint" in raw:
         ev = replace(
             ev, choose_checkpoint=_bool(f"{where}.choose_checkpoint", raw["choose_checkpoint"])
@@ -237,6 +276,20 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         ev = replace(ev, metrics=tuple(dict.fromkeys(m)))
     if "gates" in raw:
         ev = replace(ev, gates=_gates(f"{where}.gates", raw["gates"], ev.metrics))
+        for name in ev.gates:
+            if name == "win_rate" and not ev.judge:
+                raise _fail(
+                    f"{where}.gates.win_rate",
+                    "gates on the pairwise judge, which is off",
+                    "Add `judge: true` under evaluation (one paid judge call per example).",
+                )
+            dim = name.removeprefix("rubric_")
+            if name.startswith("rubric_") and not (ev.rubric and dim in ev.rubric_dimensions):
+                raise _fail(
+                    f"{where}.gates.{name}",
+                    f"gates on the rubric's {dim!r} score, which is not computed",
+                    "Add `rubric: true` under evaluation (and the dimension to rubric_dimensions).",
+                )
     return ev
 
 

@@ -34,6 +34,8 @@ from shared.evaluation.judging import Verdict, judge_pairs, summarize
 from shared.evaluation.metrics import METRIC_NAMES, pair_stats, sentence_scores
 from shared.evaluation.predict import Prediction, predict
 from shared.evaluation.result import EvaluationResult
+from shared.evaluation.rubric import DIMENSIONS, rate_rows
+from shared.evaluation.rubric import means as rubric_means
 from shared.evaluation.stats import RESAMPLES, Columns, intervals_to_dict, paired_bootstrap
 from shared.ports import GenerationSettings, Judge, Models, PairwiseJudgement
 from shared.tuning_config import EvaluationConfig
@@ -143,7 +145,18 @@ def _run_chunk(
             }
         rows.append(_row(ex, preds, scores))
     _too_many_failures(errors, 2 * len(chunk), first)
-    if judge is not None:
+    if judge is not None and config.rubric:
+        answers = [
+            (ex, {"tuned": tp.text, "base": bp.text})
+            for ex, tp, bp in zip(chunk, tuned_preds, base_preds, strict=True)
+        ]
+        ratings = rate_rows(
+            judge, answers, config.rubric_dimensions, max_concurrency=config.max_concurrency
+        )
+        for row, rated in zip(rows, ratings, strict=True):
+            if rated:
+                row["rubric"] = rated
+    if judge is not None and config.judge:
         both = [
             (ex, tp.text, bp.text)
             for ex, tp, bp in zip(chunk, tuned_preds, base_preds, strict=True)
@@ -231,6 +244,7 @@ class _Tally:
     worst: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
     rows: int = 0
     simulated: bool = False
+    rubric: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.tuned, self.base = Columns(self.metrics), Columns(self.metrics)
@@ -238,6 +252,8 @@ class _Tally:
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
+        if row.get("rubric"):
+            self.rubric.append({"rubric": row["rubric"]})
         self.simulated = self.simulated or bool(row.get("simulated"))
         texts = {role: row.get(role) for role in ROLES}
         for role in ROLES:
@@ -367,7 +383,8 @@ def evaluate(
             f"{first_error}. The evaluation will be retried.",
             code="evaluation_predictions_failed",
         )
-    judge_summary = summarize(tally.verdicts) if judge is not None else None
+    judge_summary = summarize(tally.verdicts) if judge is not None and config.judge else None
+    rubric = rubric_means(tally.rubric, config.rubric_dimensions) if config.rubric else None
     metrics = {
         m: {
             "tuned": round(tally.tuned.score(m, None), _ROUND),
@@ -383,7 +400,9 @@ def evaluate(
         **({} if resamples is None else {"resamples": resamples}),
     )
     t_booted = time.perf_counter()
-    passed, reason, outcomes = check_gates(config.gates, metrics, intervals)
+    passed, reason, outcomes = check_gates(
+        config.gates, {**metrics, **judge_scores(judge_summary, rubric)}, intervals
+    )
     t3 = time.perf_counter()
 
     skipped_predictions = tally.rows - n_scored
@@ -397,6 +416,8 @@ def evaluate(
     }
     if judge_summary is not None:
         summary["judge"] = judge_summary
+    if rubric is not None:
+        summary["rubric"] = rubric
     not_scored: dict[str, int] = {c: n for c, n in picked.skipped.items()}
     if skipped_predictions:
         not_scored["prediction_failed"] = skipped_predictions
@@ -453,6 +474,12 @@ def evaluate(
     }
     if judge_summary is not None:
         report["judge"] = judge_summary
+    if rubric is not None:
+        report["rubric"] = {
+            "scores": rubric,
+            "scale": "1 (misses the criterion) .. 5 (fully meets it)",
+            "criteria": {d: DIMENSIONS[d][1] for d in config.rubric_dimensions},
+        }
     return EvaluationResult(
         passed=passed,
         reason=reason,
@@ -461,6 +488,24 @@ def evaluate(
         report=report,
         predictions=predictions,
     )
+
+
+def judge_scores(
+    judge_summary: Mapping[str, Any] | None, rubric: Mapping[str, Any] | None
+) -> dict[str, dict[str, float]]:
+    """What judge gates read, shaped like the metrics: `win_rate` (tuned only; its delta is
+    not meaningful and its gate allows `min` only) and `rubric_<dimension>` means."""
+    out: dict[str, dict[str, float]] = {}  # absent: not computed (the gate says so)
+    pairwise = (judge_summary or {}).get("pairwise") or {}
+    rate = pairwise.get("win_rate")
+    if rate is not None:
+        out["win_rate"] = {"tuned": float(rate), "base": float(rate)}
+    for dim, scores in (rubric or {}).items():
+        if isinstance(scores, Mapping):
+            tuned, base = scores.get("tuned"), scores.get("base")
+            if tuned is not None and base is not None:
+                out[f"rubric_{dim}"] = {"tuned": float(tuned), "base": float(base)}
+    return out
 
 
 def _attach_verdicts(

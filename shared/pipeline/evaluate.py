@@ -193,6 +193,8 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
             generation,
             ev.sample_size,
             ev.judge,
+            ev.rubric,
+            ev.rubric_dimensions,
             ev.metrics,
             repr(settings),
         ]
@@ -215,7 +217,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
             base_model=config.source_model_name,
             config=ev,
             seed=run.run_id,
-            judge=deps.judge if ev.judge else None,
+            judge=deps.judge if ev.judge or ev.rubric else None,
             checkpoints=checkpoints,
             deadline=deadline,
             on_progress=progress,

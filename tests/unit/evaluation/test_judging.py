@@ -104,7 +104,9 @@ def _run(models: FakeModels, judge: Judge | None, lines: list[Any] = LINES, **cf
         lines,
         tuned_model=TUNED,
         base_model=BASE,
-        config=EvaluationConfig(**{"sample_size": 50, "max_concurrency": 4, **cfg}),
+        config=EvaluationConfig(
+            **{"sample_size": 50, "max_concurrency": 4, "judge": judge is not None, **cfg}
+        ),
         seed="run-judge",
         judge=judge,
     )
@@ -208,3 +210,85 @@ def test_summarize_counts_and_labels() -> None:
 def test_the_default_rubric_names_every_field_the_instance_sends() -> None:
     for key in ("{prompt}", "{reference}", "{response}", "{baseline_model_response}"):
         assert key in DEFAULT_PAIRWISE_TEMPLATE
+
+
+# ---- the customer-service rubric and judge gates --------------------------------------------
+
+
+@dataclass
+class TemplateRecordingJudge(FlakyJudge):
+    """Keeps which rubric template each pointwise call carried (by its criterion's name)."""
+
+    templates: list[str] = field(default_factory=list)
+
+    def pointwise(
+        self, *, prompt: str, response: str, reference: str | None, metric_prompt_template: str
+    ) -> PointwiseJudgement:
+        crit = metric_prompt_template.split("Rate the AI answer on one criterion only: ")[1]
+        self.templates.append(crit.split(".", 1)[0])
+        return super().pointwise(
+            prompt=prompt,
+            response=response,
+            reference=reference,
+            metric_prompt_template=metric_prompt_template,
+        )
+
+
+def test_the_rubric_rates_tuned_and_base_on_each_dimension_and_can_gate() -> None:
+    from shared.evaluation.rubric import DIMENSIONS
+    from shared.tuning_config import RUBRIC_DIMENSIONS, Gate
+
+    assert tuple(DIMENSIONS) == RUBRIC_DIMENSIONS  # one list of dimensions
+    judge = TemplateRecordingJudge()
+    gates = {"rubric_correctness": Gate(min=4.0, min_delta=1.0)}
+    res = evaluate(
+        _models(),
+        LINES,
+        tuned_model=TUNED,
+        base_model=BASE,
+        config=EvaluationConfig(sample_size=50, max_concurrency=4, rubric=True, gates=gates),
+        seed="run-rubric",
+        judge=judge,
+    )
+    scores = res.summary["rubric"]
+    assert set(DIMENSIONS) <= set(scores)
+    assert scores["correctness"]["tuned"] == 5.0  # the simulator: chrF 1.0 -> 5
+    assert scores["correctness"]["base"] < 2.0
+    assert scores["correctness"]["rated"] == len(QA)
+    # 4 dimensions x 2 answers x 4 examples, one template per dimension, and no pairwise call.
+    assert len(judge.templates) == 32 and judge.calls == []
+    assert sorted(set(judge.templates)) == sorted(d[0] for d in DIMENSIONS.values())
+    assert res.passed and "rubric_correctness 5.000 >= 4.000" in res.reason
+    row = next(iter(res.rows))
+    assert row["rubric"]["tuned"]["tone"]["explanation"].startswith("simulated")
+    assert json.loads(res.report_json())["rubric"]["criteria"]["language"]
+
+
+def test_the_win_rate_can_gate_and_a_missed_gate_says_by_how_much() -> None:
+    from shared.tuning_config import Gate
+
+    res = _run(_models(), FlakyJudge(), gates={"win_rate": Gate(min=0.55)})
+    assert res.passed and res.summary["judge"]["pairwise"]["win_rate"] == 1.0
+    half = _models(tuned={q: (a if i < 2 else GENERIC) for i, (q, a) in enumerate(QA)})
+    res = _run(half, FlakyJudge(), gates={"win_rate": Gate(min=0.8)})
+    # 2 wins and 2 ties (both answers generic): a tie counts half.
+    assert res.summary["judge"]["pairwise"]["win_rate"] == 0.75
+    assert not res.passed and "win_rate 0.750 < 0.800" in res.reason
+
+
+@pytest.mark.parametrize(
+    ("yaml", "message"),
+    [
+        ("evaluation: {gates: {win_rate: {min: 0.55}}}", "judge: true"),
+        ("evaluation: {gates: {rubric_tone: {min: 4}}}", "rubric: true"),
+        ("evaluation: {judge: true, gates: {win_rate: {min_delta: 0.1}}}", "unknown key"),
+        ("evaluation: {rubric: true, gates: {rubric_tone: {min: 6}}}", "from 1 to 5"),
+        ("evaluation: {rubric: true, rubric_dimensions: [humour]}", "correctness, policy"),
+    ],
+)
+def test_judge_gates_are_validated(yaml: str, message: str) -> None:
+    from shared.errors import ConfigError
+    from shared.tuning_config import TuningConfig, parse_tuning_yaml
+
+    with pytest.raises(ConfigError, match=message):
+        parse_tuning_yaml(yaml.encode(), source="tuning.yaml", base=TuningConfig())
