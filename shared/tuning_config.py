@@ -51,6 +51,9 @@ class EvaluationConfig:
     max_concurrency: int = 16  # calls in flight per evaluation; the adapters back off on 429
     gates: Mapping[str, Gate] = field(default_factory=dict)
     judge: bool = False  # pairwise autorater (Gen AI evaluation service): one paid call/example
+    #: Make the run's model the production model when its evaluation passes every gate
+    #: (`shared.pipeline.promote.maybe_auto_promote`); needs at least one gate.
+    auto_promote: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,20 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         ev = replace(ev, metrics=tuple(dict.fromkeys(m)))
     if "gates" in raw:
         ev = replace(ev, gates=_gates(f"{where}.gates", raw["gates"], ev.metrics))
+    if "auto_promote" in raw:
+        ev = replace(ev, auto_promote=_bool(f"{where}.auto_promote", raw["auto_promote"]))
+    if ev.auto_promote and not ev.enabled:
+        raise _fail(
+            f"{where}.auto_promote",
+            "needs the evaluation, which is disabled",
+            "Set evaluation.enabled: true, or remove auto_promote.",
+        )
+    if ev.auto_promote and not ev.gates:
+        raise _fail(
+            f"{where}.auto_promote",
+            "needs at least one gate (without gates every trained model would go to production)",
+            "Add evaluation.gates, e.g. {chrf: {min_delta: 0.05, use_lower_bound: true}}.",
+        )
     return ev
 
 
