@@ -14,6 +14,7 @@ locals {
     TOPIC_RUN_EVENTS                 = google_pubsub_topic.run_events.name
     FIRESTORE_DATABASE               = google_firestore_database.runs.name
     RUNS_COLLECTION                  = var.runs_collection
+    PRODUCTION_COLLECTION            = var.production_collection
     MAX_CONCURRENT_JOBS              = tostring(var.max_concurrent_jobs)
     MAX_EVENT_AGE_SECONDS            = tostring(var.max_event_age_seconds)
     DEFAULT_SOURCE_MODEL             = var.default_source_model

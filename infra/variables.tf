@@ -117,6 +117,16 @@ variable "runs_collection" {
   }
 }
 
+variable "production_collection" {
+  description = "Firestore collection of the production model record (one document per promotion or rollback; a serving system reads the newest)."
+  type        = string
+  default     = "production_models"
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_-]{0,99}$", var.production_collection))
+    error_message = "production_collection must be a simple collection id (letters, digits, '_' or '-', starting with a letter)."
+  }
+}
+
 variable "max_concurrent_jobs" {
   description = "Tuning jobs allowed at once; keep at or below the project's 'global concurrent tuning jobs' quota."
   type        = number

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.errors import ConfigError
-from shared.ports import Blobs, Bus, Deps, Judge, Models, RunStore, Tuner
+from shared.ports import Blobs, Bus, Deps, Judge, Models, ProductionStore, RunStore, Tuner
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ class LazyDeps:
         tuner: Tuner | None = None,
         models: Models | None = None,
         judge: Judge | None = None,
+        production: ProductionStore | None = None,
     ) -> None:
         self.settings = settings
         self._simulator = simulator
@@ -52,6 +53,7 @@ class LazyDeps:
             ("tuner", tuner),
             ("models", models),
             ("judge", judge),
+            ("production", production),
         ):
             if value is not None:
                 self.__dict__[name] = value  # pre-fills the cached_property
@@ -102,6 +104,21 @@ class LazyDeps:
         from shared.local.store import SqliteRunStore
 
         return SqliteRunStore(self.layout.runs_db)
+
+    @cached_property
+    def production(self) -> ProductionStore:
+        if self.settings.backend == "gcp":
+            from shared.gcp.production import FirestoreProductionStore
+
+            return FirestoreProductionStore(
+                project=self.settings.project,
+                database=self.settings.firestore_database,
+                collection=self.settings.production_collection,
+            )
+        from shared.local.production import SqliteProductionStore
+
+        # Beside the runs, in the same SQLite file: one local "database", as in the cloud.
+        return SqliteProductionStore(self.layout.runs_db)
 
     def _simulated_tuner(self) -> SimulatedTuner:
         from shared.simulator import SimulatedTuner

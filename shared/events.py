@@ -32,7 +32,15 @@ DATASET_VALIDATED = "dataset-validated"
 EVALUATION_REQUESTED = "evaluation-requested"
 RUN_EVENT = "run-event"
 POLL_TICK = "poll-tick"
-MESSAGE_TYPES = frozenset({DATASET_VALIDATED, EVALUATION_REQUESTED, RUN_EVENT, POLL_TICK})
+#: On the run-events topic: the production model changed (a promotion or a rollback). The body
+#: is the new production record (`ports.Promotion.to_dict()`: run_id, tuned_model_name, endpoint,
+#: checkpoint_id, base_model, promoted_at, promoted_by, reason, previous, rolled_back,
+#: rollback_to, simulated, sequence) plus `action` ("promoted" or "rolled back"); attributes
+#: carry `type`, `version`, `run_id` (the new production run) and `action`.
+PRODUCTION_CHANGED = "production-changed"
+MESSAGE_TYPES = frozenset(
+    {DATASET_VALIDATED, EVALUATION_REQUESTED, RUN_EVENT, POLL_TICK, PRODUCTION_CHANGED}
+)
 
 
 class CloudEventLike(Protocol):

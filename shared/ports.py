@@ -12,8 +12,10 @@ All object locations are `(bucket, name)` pairs; `Blobs.uri()` renders a backend
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO, Protocol, runtime_checkable
+
+import msgspec
 
 from shared.runs import Change, Run, RunStatus
 from shared.settings import Settings
@@ -125,6 +127,73 @@ class RunStore(Protocol):
 
     def list_recent(self, *, limit: int = 50) -> list[Run]:
         """Newest first, for the status page."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# The production model record
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """One change of the production model: what a serving system reads (the newest record).
+
+    Records are numbered by `sequence` (1, 2, ...) and never rewritten, so the history is the
+    audit trail. A rollback is a new record that restores an earlier model (`rolled_back`).
+    """
+
+    run_id: str
+    tuned_model_name: str
+    endpoint: str  #: what to send `generateContent` to (the checkpoint's own when one is named)
+    base_model: str
+    promoted_at: str
+    promoted_by: str
+    reason: str = ""
+    checkpoint_id: str | None = None  #: None: the tuned model's default checkpoint
+    previous: str | None = None  #: run id of the production model this one replaced
+    rolled_back: bool = False  #: True when this change is a rollback to an earlier model
+    #: The record a rollback of this one restores (None: nothing earlier to go back to).
+    rollback_to: int | None = None
+    simulated: bool = False  #: a model of the local Vertex AI simulator
+    sequence: int = 0  #: set by the store: 1 for the first production model, then +1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored document (one Firestore document, one SQLite row, one event body)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Promotion:
+        return msgspec.convert(dict(doc), cls)
+
+
+# msgspec builds its type information lazily and doing that from several threads at once has
+# crashed the interpreter (see `shared.runs._build_msgspec_type_info`): build it here, once.
+Promotion.from_dict(Promotion("r", "m", "e", "b", "t", "u").to_dict())
+
+
+@runtime_checkable
+class ProductionStore(Protocol):
+    """The production model record (`production_models` in Firestore, a SQLite table locally).
+
+    Append-only and compare-and-set: `promote` writes record `expected_current + 1` only if no
+    record has that number yet, so of two concurrent promotions made from the same view exactly
+    one wins and the other learns it lost (None) instead of silently overwriting it.
+    """
+
+    def current(self) -> Promotion | None:
+        """The production model now (the newest record), or None before the first promotion."""
+        ...
+
+    def get(self, sequence: int) -> Promotion | None: ...
+
+    def promote(self, promotion: Promotion, *, expected_current: int | None) -> Promotion | None:
+        """Make `promotion` current if the current record is still `expected_current` (None:
+        there is none yet). Returns it with its `sequence`, or None when another change won."""
+        ...
+
+    def history(self, *, limit: int = 10) -> list[Promotion]:
+        """The newest `limit` records, newest first."""
         ...
 
 
@@ -350,6 +419,9 @@ class Deps(Protocol):
 
     @property
     def judge(self) -> Judge: ...
+
+    @property
+    def production(self) -> ProductionStore: ...
 
     @property
     def simulated(self) -> bool:

@@ -212,6 +212,19 @@ class EvaluationInfo:
 
 
 @dataclass
+class PromotionNote:
+    """A production change that involved this run's model (the production record itself is
+    `ports.ProductionStore`; this is the run's copy, so `status` can show it)."""
+
+    sequence: int  #: the production record's number
+    action: str  #: "promoted", "restored by rollback", "replaced", "rolled back"
+    at: str
+    by: str
+    reason: str = ""
+    checkpoint_id: str | None = None
+
+
+@dataclass
 class RunError:
     stage: str
     code: str
@@ -234,6 +247,8 @@ class Run:
     error: RunError | None = None
     history: list[HistoryEntry] = field(default_factory=list)
     simulated: bool = False
+    #: Production changes of this run's model, oldest first (see `pipeline.promote`).
+    promotions: list[PromotionNote] = field(default_factory=list)
 
     @classmethod
     def new(cls, run_id: str, dataset: DatasetInfo, *, simulated: bool = False) -> Run:
@@ -326,6 +341,7 @@ def _build_msgspec_type_info() -> None:
     sample.config = TuningConfig()
     sample.job.stats = JobStats()
     sample.job.checkpoints = [CheckpointInfo("1")]
+    sample.promotions = [PromotionNote(1, "promoted", "at", "by")]
     Run.from_dict(sample.to_dict())
 
 

@@ -30,6 +30,7 @@ SETTINGS_ENV: dict[str, str] = {
     "TOPIC_RUN_EVENTS": "Pub/Sub topic carrying every run state change",
     "FIRESTORE_DATABASE": "Firestore database id",
     "RUNS_COLLECTION": "Firestore collection of run documents",
+    "PRODUCTION_COLLECTION": "Firestore collection of the production model record (promotions)",
     "MAX_CONCURRENT_JOBS": "tuning jobs allowed at once (the project's quota)",
     "MAX_EVENT_AGE_SECONDS": "events older than this are dropped with a log line",
     "DEFAULT_SOURCE_MODEL": "base model when tuning.yaml does not name one",
@@ -73,6 +74,7 @@ class Settings:
     topic_run_events: str = "run-events"
     firestore_database: str = "(default)"
     runs_collection: str = "tuning_runs"
+    production_collection: str = "production_models"
     max_concurrent_jobs: int = 1
     max_event_age_seconds: int = 24 * 3600
     defaults: TuningConfig = field(default_factory=TuningConfig)
@@ -146,6 +148,7 @@ class Settings:
             topic_run_events=get("TOPIC_RUN_EVENTS", s.topic_run_events),
             firestore_database=get("FIRESTORE_DATABASE", s.firestore_database),
             runs_collection=get("RUNS_COLLECTION", s.runs_collection),
+            production_collection=get("PRODUCTION_COLLECTION", s.production_collection),
             max_concurrent_jobs=get_int("MAX_CONCURRENT_JOBS", s.max_concurrent_jobs, 1, 100),
             max_event_age_seconds=get_int(
                 "MAX_EVENT_AGE_SECONDS", s.max_event_age_seconds, 60, 7 * 24 * 3600

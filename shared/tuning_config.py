@@ -62,6 +62,9 @@ class EvaluationConfig:
     choose_checkpoint: bool = True
     checkpoint_metric: str = "chrf"
     checkpoint_sample_size: int = 20
+    #: Make the run's model the production model when its evaluation passes every gate
+    #: (`shared.pipeline.promote.maybe_auto_promote`); needs at least one gate.
+    auto_promote: bool = False
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,20 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
                     f"gates on the rubric's {dim!r} score, which is not computed",
                     "Add `rubric: true` under evaluation (and the dimension to rubric_dimensions).",
                 )
+    if "auto_promote" in raw:
+        ev = replace(ev, auto_promote=_bool(f"{where}.auto_promote", raw["auto_promote"]))
+    if ev.auto_promote and not ev.enabled:
+        raise _fail(
+            f"{where}.auto_promote",
+            "needs the evaluation, which is disabled",
+            "Set evaluation.enabled: true, or remove auto_promote.",
+        )
+    if ev.auto_promote and not ev.gates:
+        raise _fail(
+            f"{where}.auto_promote",
+            "needs at least one gate (without gates every trained model would go to production)",
+            "Add evaluation.gates, e.g. {chrf: {min_delta: 0.05, use_lower_bound: true}}.",
+        )
     return ev
 
 

@@ -23,6 +23,7 @@ from shared.pipeline import layout
 from shared.ports import Blobs, Deps, GenerationSettings
 from shared.runs import EvaluationInfo, Run, RunStatus
 
+from .promote import maybe_auto_promote
 from .transitions import advance, failing_run_on_permanent, require_run
 
 S = RunStatus
@@ -278,5 +279,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
     note = f"evaluation done: {verdict} ({result.reason})" + (
         " [simulated]" if result.simulated else ""
     )
-    advance(deps, run.run_id, [S.EVALUATING], S.SUCCEEDED, note=note, change=record)
+    done = advance(deps, run.run_id, [S.EVALUATING], S.SUCCEEDED, note=note, change=record)
+    if done is not None:
+        maybe_auto_promote(deps, done)  # never raises: the run stays SUCCEEDED either way
     return "evaluated"

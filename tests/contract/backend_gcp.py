@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from shared.gcp.firestore import FirestoreRunStore
+from shared.gcp.production import FirestoreProductionStore
 from shared.gcp.pubsub import PubSubBus, topic_path
 from shared.gcp.storage import GcsBlobs
 from tests.contract.test_bus import CONTRACT_TOPICS
@@ -121,6 +122,25 @@ def gcp_store(firestore_host: str) -> FirestoreRunStore:
 def gcp_store_factory(firestore_host: str) -> Any:
     collection = f"runs-{uuid.uuid4().hex[:12]}"
     return functools.partial(open_store, firestore_host, "contract-project", collection)
+
+
+def open_production(host: str, project: str, collection: str) -> FirestoreProductionStore:
+    """Module-level (picklable through functools.partial) so other processes can open it."""
+    from tests.fakes.firestore_server import firestore_client
+
+    client = firestore_client(host, project)
+    return FirestoreProductionStore(project, "(default)", collection, client=client, **FAST)
+
+
+@pytest.fixture
+def gcp_production(firestore_host: str) -> FirestoreProductionStore:
+    return open_production(firestore_host, "contract-project", f"prod-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def gcp_production_factory(firestore_host: str) -> Any:
+    collection = f"prod-{uuid.uuid4().hex[:12]}"
+    return functools.partial(open_production, firestore_host, "contract-project", collection)
 
 
 # -- Pub/Sub --------------------------------------------------------------------------------------

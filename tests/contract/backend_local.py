@@ -15,6 +15,7 @@ import pytest
 
 from shared.local.blobs import FolderBlobs
 from shared.local.bus import SqliteBus, SubscriptionPolicy
+from shared.local.production import SqliteProductionStore
 from shared.local.store import SqliteRunStore
 from tests.contract.test_bus import CONTRACT_TOPICS
 
@@ -37,6 +38,18 @@ def local_store(tmp_path: Path) -> Iterator[SqliteRunStore]:
 @pytest.fixture
 def local_store_factory(tmp_path: Path) -> Callable[[], SqliteRunStore]:
     return functools.partial(SqliteRunStore, tmp_path / "runs-shared.sqlite")
+
+
+@pytest.fixture
+def local_production(tmp_path: Path) -> Iterator[SqliteProductionStore]:
+    store = SqliteProductionStore(tmp_path / "runs.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def local_production_factory(tmp_path: Path) -> Callable[[], SqliteProductionStore]:
+    return functools.partial(SqliteProductionStore, tmp_path / "production-shared.sqlite")
 
 
 class LocalBusProbe:

@@ -8,6 +8,8 @@ a backend that cannot run here (e.g. no emulator installed) skips with the reaso
 Ports and fixture shapes:
 - `blobs`      -> (Blobs, bucket_name): an empty bucket ready for writes.
 - `store`      -> RunStore, empty.
+- `production` -> ProductionStore, empty (and `<backend>_production_factory`, a picklable
+                  zero-argument callable opening the same one, for races across processes).
 - `bus_probe`  -> BusProbe: `.bus` (the Bus) and `.received(topic) -> list[(bytes, dict)]`.
 - `tuner_probe`-> TunerProbe: `.tuner`, `.finish(job_name, state)` drives a job to an end state.
 - `models`     -> (Models, tuned_model_name, base_model_name) with a known training example.
@@ -40,6 +42,11 @@ def blobs(request: pytest.FixtureRequest) -> object:
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest) -> object:
     return _backend_fixture(request, "store")
+
+
+@pytest.fixture(params=BACKENDS)
+def production(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "production")
 
 
 @pytest.fixture(params=BACKENDS)

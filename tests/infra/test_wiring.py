@@ -163,6 +163,8 @@ def test_settings_point_at_declared_resources() -> None:
     assert resource_key(ENV["FIRESTORE_DATABASE"], "google_firestore_database") == "runs"
     assert ref(ENV["RUNS_COLLECTION"]) == "var.runs_collection"
     assert literal(ROOT.variables["runs_collection"]["default"]) == "tuning_runs"
+    assert ref(ENV["PRODUCTION_COLLECTION"]) == "var.production_collection"
+    assert literal(ROOT.variables["production_collection"]["default"]) == "production_models"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -178,3 +178,22 @@ def test_checkpoint_choice_can_be_switched_off(world: World) -> None:
     run = world.run(rid)
     assert run.status == S.SUCCEEDED
     assert run.evaluation.checkpoints == [] and run.evaluation.chosen_checkpoint is None
+
+
+def test_auto_promotion_after_every_gate_passed_serves_the_chosen_checkpoint(world: World) -> None:
+    world.drop("incoming/ds/validation.jsonl", VAL_SET)
+    paraphrased = [(q.replace("怎么办", "该怎么处理"), a) for q, a in PAIRS]
+    world.drop("incoming/ds/test.jsonl", dataset_bytes(paraphrased))
+    yaml = (
+        "evaluation: {checkpoint_sample_size: 40, sample_size: 40, auto_promote: true,\n"
+        "             gates: {chrf: {min_delta: 0.2}}}\n"
+    )
+    obj = world.drop_dataset(train=dataset_bytes(PAIRS), tuning_yaml=yaml)
+    rid = validation.handle_upload(world.deps, obj).run_id or ""
+    world.pump()
+    finish(world)
+    run = world.run(rid)
+    assert run.status == S.SUCCEEDED and run.evaluation.passed
+    current = world.deps.production.current()
+    assert current is not None and current.run_id == rid
+    assert current.checkpoint_id == run.evaluation.chosen_checkpoint
