@@ -153,16 +153,15 @@ def test_a_promotion_that_loses_the_race_says_so_and_changes_nothing(world: Worl
 
 
 def test_auto_promotion_only_when_every_gate_passed(world: World) -> None:
-    passing = trained(world, "pass", GATES_PASS)
+    passing = trained(world, "pass", GATES_PASS)  # the evaluator promotes it at the end
     failing = trained(world, "fail", GATES_FAIL)
     plain = trained(world, "plain")
     assert world.run(failing).evaluation.passed is False
-    assert promote.maybe_auto_promote(world.deps, world.run(plain)) is None
-    assert promote.maybe_auto_promote(world.deps, world.run(failing)) is None
-    assert world.deps.production.current() is None
-    done = promote.maybe_auto_promote(world.deps, world.run(passing))
+    done = world.deps.production.current()
     assert done is not None and done.run_id == passing
     assert done.promoted_by == promote.AUTO_PROMOTER and done.reason.startswith("every gate")
+    assert promote.maybe_auto_promote(world.deps, world.run(plain)) is None
+    assert promote.maybe_auto_promote(world.deps, world.run(failing)) is None
     # A redelivered evaluation asks again: nothing new is written.
     assert promote.maybe_auto_promote(world.deps, world.run(passing)) is None
     assert len(world.deps.production.history(limit=10)) == 1
