@@ -136,9 +136,14 @@ print(n, bad)
 _VALIDATOR = """
 import sys
 from shared.datasets import validate_dataset
+from shared.datasets.privacy import PrivacyOptions
+# Every check on: personal data (built-in kinds + one custom pattern), languages, near-duplicates,
+# length outliers.
 with open(sys.argv[1], "rb") as f:
-    r = validate_dataset(f)
-print(r.stats["examples"], r.valid, sum(r.counts.values()))
+    r = validate_dataset(f, privacy=PrivacyOptions(patterns={"order_id": r"GM[0-9]{10}"}))
+pd, nd = r.stats["personal_data"], r.stats["near_duplicates"]
+print(r.stats["examples"], r.valid, sum(r.counts.values()), "pii", pd["counts"], pd["prefilter"],
+      "near-dup sample", nd["sampled_examples"], "stride", nd["sample_stride"])
 """
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 #: Subcommand modules, in the order `--help` lists them. Missing modules are skipped so the
 #: command works while a subcommand is being built.
-COMMANDS = ("validate", "convert", "submit", "local", "status", "cancel", "demo")
+COMMANDS = ("validate", "convert", "redact", "submit", "local", "status", "cancel", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -70,6 +70,8 @@ class Batch:
     first_line: int
     offset: int
     lines: list[bytes]
+    #: The same lines joined by b"\n" (the chunk they were split from), for chunk-wide scans.
+    blob: bytes = b""
 
     def line_offset(self, index: int) -> int:
         """Byte offset of `lines[index]`; only called for rare findings, so a linear sum."""
@@ -114,8 +116,9 @@ def iter_batches(
                 cut = data.rfind(b"\n")
         if not skipping:
             if cut >= 0:
-                lines = data[:cut].split(b"\n")
-                yield Batch(line, offset, lines)
+                body = data[:cut]
+                lines = body.split(b"\n")
+                yield Batch(line, offset, lines, body)
                 line += len(lines)
                 offset += cut + 1
                 pending = data[cut + 1 :]
@@ -132,4 +135,4 @@ def iter_batches(
             break
         consumed += len(chunk)
     if pending and not skipping:
-        yield Batch(line, offset, [pending])
+        yield Batch(line, offset, [pending], pending)
