@@ -18,6 +18,8 @@ from shared.datasets.lines import Batch
 from shared.datasets.pii_prefilter import Prefilter
 from shared.datasets.privacy import Detector, PrivacyOptions, mask
 from shared.datasets.quality import (
+    CJK,
+    MIXED,
     SCRIPTS,
     Cluster,
     Extremes,
@@ -130,21 +132,16 @@ class PersonalData:
 
 
 _CJK_CHARS = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-_LATIN_LETTERS = re.compile("[A-Za-z\u00c0-\u024f]")
-_LETTERS = re.compile(r"[^\W\d_]")
+#: Four letters: the text holds a word or two, not only "UID 12345678" or "OK".
+_WORDY = re.compile(r"(?:[^\W\d_][\W\d_]*){4}").search
 
 
-def _clear_script(text: str) -> int | None:
-    """The script of `text` counted letter by letter (a CJK character weighs 3 Latin letters),
-    when one script holds at least 60% and the text is long enough (12 units, about 4 CJK
-    characters or two short words) to say so; else None ("UID 12345678", "OK", "收到 👍 ok")."""
-    cjk = len(_CJK_CHARS.findall(text))
-    latin = len(_LATIN_LETTERS.findall(text))
-    other = max(0, len(_LETTERS.findall(text)) - cjk - latin)
-    weights = (latin, 3 * cjk, other)
-    total = sum(weights)
-    best = max(range(3), key=weights.__getitem__)
-    return best if total >= 12 and weights[best] >= 0.6 * total else None
+def _says_enough(text: str, script: int) -> bool:
+    """Whether a text is long enough in its script to have a language: 4 CJK characters or 4
+    letters ("UID 12345678", "OK", "收到 👍" are not)."""
+    if script == CJK:
+        return len(_CJK_CHARS.findall(text, 0, 400)) >= 4
+    return _WORDY(text) is not None
 
 
 def _joined(parts: Any) -> str:
@@ -157,8 +154,8 @@ class FileQuality:
     in place)."""
 
     cap: int
-    lang_user: list[int] = field(default_factory=lambda: [0, 0, 0])
-    lang_model: list[int] = field(default_factory=lambda: [0, 0, 0])
+    lang_user: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    lang_model: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     near: NearDuplicates = field(default_factory=NearDuplicates)
     extremes: Extremes = field(init=False)
     clusters: list[Cluster] = field(default_factory=list)
@@ -167,7 +164,7 @@ class FileQuality:
     mismatches: int = 0
 
     #: Examples whose turns all get a script; past this, a systematic sample of about as many.
-    LANG_FULL = 100_000
+    LANG_FULL = 50_000
 
     def __post_init__(self) -> None:
         self.extremes = Extremes(self.cap)
@@ -181,13 +178,12 @@ class FileQuality:
     def mismatch(
         self, log: FindingLog, file: str, line: int, contents: Any, q: Any, a: Any, qs: int, s: int
     ) -> None:
-        """Report an answer whose script differs from its question's. The hot loop's cheap
-        guess (`qs`, `s`) is confirmed letter by letter here, on both texts, so short or mixed
-        texts are not reported."""
-        qs2, s2 = _clear_script(_joined(q.parts)), _clear_script(_joined(a.parts))
-        if qs2 is None or s2 is None or qs2 == s2:
+        """Report an answer whose script differs from its question's: both clear (not MIXED)
+        and long enough to say so."""
+        if qs == MIXED or s == MIXED:
             return
-        qs, s = qs2, s2
+        if not _says_enough(_joined(q.parts), qs) or not _says_enough(_joined(a.parts), s):
+            return
         self.mismatches += 1
         if self.mismatches > self.cap:
             return

@@ -25,8 +25,8 @@ from shared.datasets.privacy import PrivacyOptions
 
 
 def _escaped(word: str) -> bytes:
-    """`微信` -> rb'\\u5fae\\u4fe1', how an ASCII-only JSON writer spells it."""
-    return "".join(f"\\\\u{ord(c):04x}" for c in word).encode()
+    """`微信` -> rb'\\u5fae\\u4fe1', how an ASCII-only JSON writer spells it (as a regex)."""
+    return "".join(c if c.isascii() else f"\\\\u{ord(c):04x}" for c in word).encode()
 
 
 _KEYWORDS = ("微信", "v信", "薇信", "扣扣")

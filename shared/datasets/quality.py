@@ -30,20 +30,24 @@ from zlib import crc32
 
 from shared.datasets.stats import Distribution
 
-LATIN, CJK, OTHER = 0, 1, 2
-SCRIPTS = ("latin", "cjk", "other")
+LATIN, CJK, OTHER, MIXED = 0, 1, 2, 3
+SCRIPTS = ("latin", "cjk", "other", "mixed")
 
 
 def script_of(text: str, chars: int, extra: int) -> int:
-    """LATIN / CJK / OTHER for a text of `chars` characters and `extra` UTF-8 bytes beyond one
-    per character (what the token estimate measures): the script holding most UTF-8 bytes."""
+    """LATIN / CJK / OTHER / MIXED for a text of `chars` characters and `extra` UTF-8 bytes
+    beyond one per character (what the token estimate measures): the script holding at least 60%
+    of the UTF-8 bytes, else MIXED. The hot loop settles the clear cases itself (`extra == 0`,
+    `extra * 10 < chars`, `extra > chars`) and calls this for the rest."""
     if not extra or extra * 10 < chars:
         return LATIN
-    if extra > chars:  # more than one extra byte per character: mostly 3-byte characters
-        return CJK
-    if _WIDE(text):  # ASCII + CJK: 3 bytes per CJK character (extra/2 of them)
-        return CJK if 2 * extra > chars else LATIN
-    return OTHER if 3 * extra > chars else LATIN  # 2-byte letters (Cyrillic, Greek...)
+    if _WIDE(text):  # ASCII + 3-byte CJK: extra / 2 CJK characters of 3 bytes each
+        if 3 * extra >= 2 * chars:
+            return CJK
+        return LATIN if 11 * extra <= 4 * chars else MIXED
+    if 3 * extra > chars:  # 2-byte letters (Cyrillic, Greek, Arabic...)
+        return OTHER if 2 * extra >= chars else MIXED
+    return LATIN
 
 
 _WIDE = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]").search
