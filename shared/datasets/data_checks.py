@@ -252,12 +252,14 @@ class FileQuality:
                 if c.template
                 else "have a near-identical final question and answer"
             )
+            n = len(c.lines)
+            size = f"{n:,}" if near.stride == 1 else f"{n:,} sampled (about {n * near.stride:,})"
             log.add(
                 "near_duplicate_examples",
                 file,
                 c.lines[0],
                 "",
-                f"{len(c.lines):,} examples {what} (lines {first}"
+                f"{size} examples {what} (lines {first}"
                 f"{', ...' if len(c.lines) > 5 else ''}). Among {scope}, {in_any:,} fall in "
                 f"{len(clusters):,} clusters and the 5 largest hold {share:.1%}. Keep one or "
                 "vary them: repeats weigh one answer more in training.",

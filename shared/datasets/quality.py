@@ -15,11 +15,13 @@ Sketching costs 20-60 µs per example, so at most `NearDuplicates.BUDGET` exampl
 every example of a small dataset, a systematic sample of a large one (every 2^k-th line; the
 stride is set from the file size up front, and doubles if the budget still fills); the report
 says which. Languages are likewise measured on every example up to `FileQuality.LANG_FULL`
-examples and on a systematic sample past that.
+examples and on a systematic sample past that. Both cover the examples of the common text-only
+shape that the validator's fast path decodes (not multimodal or function-calling examples).
 """
 
 from __future__ import annotations
 
+import heapq
 import re
 from array import array
 from collections.abc import Callable
@@ -220,8 +222,6 @@ class Extremes:
         self.bottom_ceiling = 1 << 62
 
     def add(self, tokens: int, line: int) -> None:
-        import heapq
-
         if tokens > self.top_floor:
             if len(self.top) < self.keep:
                 heapq.heappush(self.top, (tokens, -line))
