@@ -134,28 +134,32 @@ print(n, bad)
 """
 
 _VALIDATOR = """
-import sys
+import os, sys
 from shared.datasets import validate_dataset
 from shared.datasets.privacy import PrivacyOptions
 # Every check on: personal data (built-in kinds + one custom pattern), languages, near-duplicates,
-# length outliers.
+# length outliers. WORKERS processes (1: the bounded-memory single-process path).
 with open(sys.argv[1], "rb") as f:
-    r = validate_dataset(f, privacy=PrivacyOptions(patterns={"order_id": r"GM[0-9]{10}"}))
+    r = validate_dataset(f, privacy=PrivacyOptions(patterns={"order_id": r"GM[0-9]{10}"}),
+                         workers=WORKERS)
 pd, nd = r.stats["personal_data"], r.stats["near_duplicates"]
 print(r.stats["examples"], r.valid, sum(r.counts.values()), "pii", pd["counts"], pd["prefilter"],
       "near-dup sample", nd["sampled_examples"], "stride", nd["sample_stride"])
 """
 
 
-def _run(code: str, path: Path) -> tuple[float, float, str]:
-    """(seconds, peak RSS MB, stdout) of `code` run on `path` in a fresh interpreter."""
+def _run(code: str, path: Path) -> tuple[float, float, str, float]:
+    """(seconds, peak RSS MB, stdout, largest child's peak RSS MB) of `code` run on `path` in a
+    fresh interpreter."""
     wrapper = (
         "import runpy, sys, time\n"
         "t = time.perf_counter()\n"
         f"exec(compile({code!r}, 'bench', 'exec'))\n"
         "dt = time.perf_counter() - t\n"
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-        "print('@@', dt, int(hwm) / 1024)\n"
+        "import resource\n"
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print('@@', dt, int(hwm) / 1024, kids / 1024)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper, str(path)],
@@ -165,8 +169,8 @@ def _run(code: str, path: Path) -> tuple[float, float, str]:
         cwd=Path(__file__).parent.parent,
     ).stdout
     result, timing = out.rsplit("@@", 1)
-    dt, rss = timing.split()
-    return float(dt), float(rss), result.strip()
+    dt, rss, kids = timing.split()
+    return float(dt), float(rss), result.strip(), float(kids)
 
 
 def main() -> None:
@@ -177,12 +181,19 @@ def main() -> None:
         path = ensure(name, mb)
         size = path.stat().st_size / 1e6
         print(f"{name}: {path.name} {size:,.0f} MB (ready in {time.perf_counter() - t0:.1f} s)")
-        for label, code in (("naive json.loads walk", _NAIVE), ("validator", _VALIDATOR)):
+        cores = os.cpu_count() or 1
+        for label, code in (
+            ("naive json.loads walk", _NAIVE),
+            ("validator", _VALIDATOR.replace("WORKERS", "1")),
+            (f"validator, {cores} procs", _VALIDATOR.replace("WORKERS", str(cores))),
+        ):
             results = [_run(code, path) for _ in range(runs)]
             rate = statistics.median(size / r[0] for r in results)
             rss = statistics.median(r[1] for r in results)
+            kids = statistics.median(r[3] for r in results)
+            more = f" + {cores - 1} x {kids:.1f} MB" if kids else ""
             print(
-                f"  {label:22s} {rate:7.1f} MB/s  peak RSS {rss:6.1f} MB  ({results[0][2]})",
+                f"  {label:22s} {rate:7.1f} MB/s  peak RSS {rss:6.1f} MB{more}  ({results[0][2]})",
                 flush=True,
             )
 

@@ -31,6 +31,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--model", metavar="NAME", help="base model (overrides --config)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=0,
+        help="processes for a large training file on disk (default: one per core, at most 8; "
+        "1 = bounded memory, one process)",
+    )
+    p.add_argument(
         "--pii-policy",
         choices=("warn", "reject", "redact"),
         default="warn",
@@ -109,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_errors < 0:
         return _fail("--max-errors must be 0 or more.")
+    if args.workers < 0:
+        return _fail("--workers must be 0 (one per core) or more.")
+    workers = args.workers or min(8, os.cpu_count() or 1)
     try:
         privacy = privacy_options(args.pii_pattern, args.pii_policy)
     except ValueError as e:
@@ -147,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
                 max_findings_per_code=args.max_errors,
                 progress=progress,
                 privacy=privacy,
+                workers=workers,
             )
         except OSError as e:
             return _fail(f"read error: {e.strerror or e}.")

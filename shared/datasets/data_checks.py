@@ -175,6 +175,18 @@ class FileQuality:
         while examples > self.LANG_FULL * self.lang_stride:
             self.lang_stride *= 2
 
+    def merge(self, other: FileQuality) -> None:
+        """Add the state of a later part of the same file."""
+        for mine, theirs in (
+            (self.lang_user, other.lang_user),
+            (self.lang_model, other.lang_model),
+        ):
+            for i, n in enumerate(theirs):
+                mine[i] += n
+        self.mismatches += other.mismatches
+        self.near.merge(other.near)
+        self.extremes.merge(other.extremes)
+
     def mismatch(
         self, log: FindingLog, file: str, line: int, contents: Any, q: Any, a: Any, qs: int, s: int
     ) -> None:

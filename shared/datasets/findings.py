@@ -121,6 +121,14 @@ class FindingLog:
                 Finding(code, file, line, path, message, CODES[code], tuple((extra or {}).items()))
             )
 
+    def merge(self, other: FindingLog) -> None:
+        """Append the findings of a later part of the same scan (kept ones up to the cap)."""
+        for code, n in other.counts.items():
+            self.counts[code] = self.counts.get(code, 0) + n
+        for code, kept in other._kept.items():
+            mine = self._kept.setdefault(code, [])
+            mine.extend(kept[: max(0, self.cap - len(mine))])
+
     def findings(self, severity: Severity) -> list[Finding]:
         """Kept findings of one severity, grouped by code, each group in the order found."""
         return [f for c in sorted(self._kept) for f in self._kept[c] if f.severity == severity]

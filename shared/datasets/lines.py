@@ -87,15 +87,22 @@ class Overlong:
 
 
 def iter_batches(
-    stream: BinaryIO, head: bytes, start: int, chunk_bytes: int | None = None
+    stream: BinaryIO,
+    head: bytes,
+    start: int,
+    chunk_bytes: int | None = None,
+    *,
+    first_line: int = 1,
+    base_offset: int = 0,
 ) -> Iterator[Batch | Overlong | int]:
     """Yield batches of lines from `head[start:]` and then the rest of `stream`.
 
     Also yields the number of bytes consumed so far (an int) after each chunk, for progress.
+    `first_line` / `base_offset` number the lines and bytes of a stream that begins inside a file.
     """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    line = 1
-    offset = start
+    line = first_line
+    offset = base_offset + start
     pending = head[start:]
     consumed = len(head)
     skipping = False  # inside an overlong line: drop bytes until its newline

@@ -120,14 +120,30 @@ class NearDuplicates:
         self.answers.extend(_bottom(answer[: self.PREFIX], self.K))
         self.questions.extend(_bottom(question[: self.PREFIX], self.K))
         if len(self.lines) >= self.budget:
-            self.stride *= 2
-            keep = [i for i, ln in enumerate(self.lines) if ln % self.stride == 0]
-            k = self.K
-            self.lines = array("I", (self.lines[i] for i in keep))
-            self.answers = array("q", (h for i in keep for h in self.answers[i * k : i * k + k]))
-            self.questions = array(
-                "q", (h for i in keep for h in self.questions[i * k : i * k + k])
-            )
+            self._thin(self.stride * 2)
+
+    def _thin(self, stride: int) -> None:
+        """Keep only the sampled lines divisible by `stride`."""
+        self.stride = stride
+        keep = [i for i, ln in enumerate(self.lines) if ln % stride == 0]
+        k = self.K
+        self.lines = array("I", (self.lines[i] for i in keep))
+        self.answers = array("q", (h for i in keep for h in self.answers[i * k : i * k + k]))
+        self.questions = array("q", (h for i in keep for h in self.questions[i * k : i * k + k]))
+
+    def merge(self, other: NearDuplicates) -> None:
+        """Add the sample of a later part of the same file (same line numbering)."""
+        stride = max(self.stride, other.stride)
+        if stride != self.stride:
+            self._thin(stride)
+        k = self.K
+        for i, ln in enumerate(other.lines):
+            if ln % stride == 0:
+                self.lines.append(ln)
+                self.answers.extend(other.answers[i * k : i * k + k])
+                self.questions.extend(other.questions[i * k : i * k + k])
+        while len(self.lines) >= self.budget:
+            self._thin(self.stride * 2)
 
     @property
     def sampled(self) -> int:
@@ -236,6 +252,12 @@ class Extremes:
                 heapq.heapreplace(self.bottom, (-tokens, -line))
             if len(self.bottom) == self.keep:
                 self.bottom_ceiling = -self.bottom[0][0]
+
+    def merge(self, other: Extremes) -> None:
+        for tokens, neg_line in other.top:
+            self.add(tokens, -neg_line)
+        for neg_tokens, neg_line in other.bottom:
+            self.add(-neg_tokens, -neg_line)
 
     def above(self, fence: float) -> list[tuple[int, int]]:
         """(line, tokens) of kept answers longer than `fence`, in line order."""

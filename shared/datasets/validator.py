@@ -116,6 +116,7 @@ class _Validator:
         self.limits = limits
         self.epochs = epochs
         self.log = FindingLog(cap)
+        self.privacy = privacy
         self.pii = PersonalData(privacy, self.log) if privacy.enabled else None
         self._cand: Any = NO_LINE
         self.cap = cap
@@ -160,15 +161,20 @@ class _Validator:
                 "The file looks like one JSON array, not JSON Lines. Write one example object "
                 "per line (e.g. `jq -c '.[]' FILE`).",
             )
-        for item in iter_batches(stream, head, 3 if sn.bom else 0):
+        self.consume(st, iter_batches(stream, head, 3 if sn.bom else 0))
+        self._progress(st.bytes)
+
+    def consume(self, st: _FileState, items: Iterator[Batch | Overlong | int]) -> None:
+        """Validate what `iter_batches` yields into `st` (a whole file or one byte range)."""
+        for item in items:
             if isinstance(item, int):
                 st.bytes = item
                 self._progress(item)
             elif isinstance(item, Overlong):
                 st.lines = item.line
-                log.add(
+                self.log.add(
                     "line_too_long",
-                    name,
+                    st.name,
                     item.line,
                     "",
                     "The line is longer than 32 MB, far beyond any example Vertex AI accepts. "
@@ -176,7 +182,6 @@ class _Validator:
                 )
             else:
                 self._batch(st, item)
-        self._progress(st.bytes)
 
     def _progress(self, file_bytes: int) -> None:
         if self.progress is not None:
@@ -590,12 +595,15 @@ def validate_dataset(
     max_findings_per_code: int = 20,
     progress: Callable[[int], None] | None = None,
     privacy: PrivacyOptions | None = None,
+    workers: int = 1,
 ) -> ValidationReport:
     """Validate the files in one pass each; the streams are only read, never modified.
 
     `names` maps "train" / "validation" / "test" to the name shown in findings. `privacy` says
-    which personal data to look for and the policy (default: built-in kinds, `warn`). Raises
-    ValueError for an unknown `model` (a usage error, not a dataset problem).
+    which personal data to look for and the policy (default: built-in kinds, `warn`). With
+    `workers` > 1 a large training file on disk is split across that many processes
+    (`parallel.py`; same report, more memory). Raises ValueError for an unknown `model` (a usage
+    error, not a dataset problem).
     """
     if epochs < 1:
         raise ValueError("epochs must be at least 1.")
@@ -609,9 +617,16 @@ def validate_dataset(
     gc.disable()
     try:
         for role, stream in (("train", train), ("validation", validation), ("test", test)):
-            if stream is not None:
+            if stream is None:
+                continue
+            if role == "train" and workers > 1:
+                from shared.datasets import parallel
+
+                if not parallel.scan(v, stream, role, shown[role], workers):
+                    v.scan(stream, role, shown[role])
+            else:
                 v.scan(stream, role, shown[role])
-                v.done_bytes += v.files[role].bytes
+            v.done_bytes += v.files[role].bytes
         return v.finish()
     finally:
         if gc_was_enabled:
