@@ -1,4 +1,5 @@
-"""Validator throughput and peak memory on two 1 GB datasets, beside a naive json.loads walk.
+"""Validator throughput and peak memory on two 1 GB datasets, beside a naive json.loads walk
+(the target) and the same walk with orjson (the multi-core stretch target's reference).
 
     python -m bench validator                      # 1 GB files (generated once into bench/data/)
     BENCH_VALIDATOR_MB=100 python -m bench validator   # quick run
@@ -133,6 +134,27 @@ with open(sys.argv[1], encoding="utf-8") as f:
 print(n, bad)
 """
 
+_ORJSON = """
+import sys, orjson
+bad = n = 0
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        ex = orjson.loads(line)
+        n += 1
+        ok = isinstance(ex, dict) and isinstance(ex.get("contents"), list) and ex["contents"]
+        if ok:
+            for turn in ex["contents"]:
+                if not (isinstance(turn, dict) and turn.get("role") in ("user", "model")
+                        and isinstance(turn.get("parts"), list) and turn["parts"]):
+                    ok = False
+                    break
+                for part in turn["parts"]:
+                    if not (isinstance(part, dict) and isinstance(part.get("text"), str)):
+                        ok = False
+        bad += not ok
+print(n, bad)
+"""
+
 _VALIDATOR = """
 import os, sys
 from shared.datasets import validate_dataset
@@ -184,6 +206,7 @@ def main() -> None:
         cores = os.cpu_count() or 1
         for label, code in (
             ("naive json.loads walk", _NAIVE),
+            ("orjson walk (stretch ref)", _ORJSON),
             ("validator", _VALIDATOR.replace("WORKERS", "1")),
             (f"validator, {cores} procs", _VALIDATOR.replace("WORKERS", str(cores))),
         ):
@@ -193,7 +216,7 @@ def main() -> None:
             kids = statistics.median(r[3] for r in results)
             more = f" + {cores - 1} x {kids:.1f} MB" if kids else ""
             print(
-                f"  {label:22s} {rate:7.1f} MB/s  peak RSS {rss:6.1f} MB{more}  ({results[0][2]})",
+                f"  {label:26s} {rate:7.1f} MB/s  peak RSS {rss:6.1f} MB{more}  ({results[0][2]})",
                 flush=True,
             )
 

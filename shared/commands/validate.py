@@ -34,9 +34,9 @@ def add_parser(subparsers: Any) -> None:
         "--workers",
         metavar="N",
         type=int,
-        default=0,
-        help="processes for a large training file on disk (default: one per core, at most 8; "
-        "1 = bounded memory, one process)",
+        default=1,
+        help="processes for a training file on disk of 64 MB or more (0: one per core, at most "
+        "8); default 1, the bounded-memory single process",
     )
     p.add_argument(
         "--pii-policy",
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--max-errors must be 0 or more.")
     if args.workers < 0:
         return _fail("--workers must be 0 (one per core) or more.")
-    workers = args.workers or min(8, os.cpu_count() or 1)
+    workers = args.workers or min(8, os.cpu_count() or 1)  # 0: one per core
     try:
         privacy = privacy_options(args.pii_pattern, args.pii_policy)
     except ValueError as e:

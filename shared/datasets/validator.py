@@ -5,6 +5,11 @@ does a few integer sums; only lines it rejects are decoded again into plain obje
 `rules.check_example`, which produces the precise findings. Whole-file and dataset-level checks
 (size, counts, duplicates, overlap, system-instruction consistency) use only the compact state
 kept in `stats.py`, so memory does not grow with line length or error count.
+
+Data safety and quality ride on the same pass (`data_checks.py`): a Hyperscan prefilter per
+4 MB chunk picks the few lines whose texts the personal-data detectors scan; the hot loop adds
+per-turn script counters, a sampled near-duplicate sketch and the answer-length extremes.
+`parallel.py` splits a large file over several processes.
 """
 
 from __future__ import annotations

@@ -151,6 +151,7 @@ def test_planted_values_reported_at_their_lines_paths_and_kinds(ascii_only: bool
     for kind in {k for _, k, _ in PLANTED}:
         assert counts[kind] == sum(1 for _, k, _ in PLANTED if k == kind)
     assert report.stats["personal_data"]["examples"] == len(PLANTED)
+    assert report.summary()["personal_data"] == counts  # what the run record keeps
     # never the raw value, anywhere in the report
     doc = json.dumps(report.to_dict(), ensure_ascii=False)
     for _, _, _, value in expect:
