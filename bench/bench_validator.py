@@ -4,7 +4,9 @@
     python -m bench validator                      # 1 GB files (generated once into bench/data/)
     BENCH_VALIDATOR_MB=100 python -m bench validator   # quick run
 
-Each measurement runs in a fresh subprocess so peak RSS (VmHWM) belongs to that run alone.
+Each measurement runs in a fresh subprocess so peak RSS (VmHWM) belongs to that run alone. CPU
+seconds (the process and its worker processes) are printed too: on a machine shared with other
+work they move far less than wall-clock MB/s.
 Figures are medians of BENCH_VALIDATOR_RUNS runs (default 1 for 1 GB files, 3 for smaller).
 """
 
@@ -170,18 +172,20 @@ print(r.stats["examples"], r.valid, sum(r.counts.values()), "pii", pd["counts"],
 """
 
 
-def _run(code: str, path: Path) -> tuple[float, float, str, float]:
-    """(seconds, peak RSS MB, stdout, largest child's peak RSS MB) of `code` run on `path` in a
-    fresh interpreter."""
+def _run(code: str, path: Path) -> tuple[float, float, str, float, float]:
+    """(seconds, peak RSS MB, stdout, largest child's peak RSS MB, CPU seconds of the process
+    and its children) of `code` run on `path` in a fresh interpreter."""
     wrapper = (
         "import runpy, sys, time\n"
         "t = time.perf_counter()\n"
+        "c = time.process_time()\n"
         f"exec(compile({code!r}, 'bench', 'exec'))\n"
         "dt = time.perf_counter() - t\n"
+        "cpu = time.process_time() - c\n"
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
         "import resource\n"
-        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print('@@', dt, int(hwm) / 1024, kids / 1024)\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print('@@', dt, int(hwm) / 1024, ru.ru_maxrss / 1024, cpu + ru.ru_utime + ru.ru_stime)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper, str(path)],
@@ -191,8 +195,8 @@ def _run(code: str, path: Path) -> tuple[float, float, str, float]:
         cwd=Path(__file__).parent.parent,
     ).stdout
     result, timing = out.rsplit("@@", 1)
-    dt, rss, kids = timing.split()
-    return float(dt), float(rss), result.strip(), float(kids)
+    dt, rss, kids, cpu = timing.split()
+    return float(dt), float(rss), result.strip(), float(kids), float(cpu)
 
 
 def main() -> None:
@@ -214,9 +218,11 @@ def main() -> None:
             rate = statistics.median(size / r[0] for r in results)
             rss = statistics.median(r[1] for r in results)
             kids = statistics.median(r[3] for r in results)
+            cpu = statistics.median(r[4] for r in results)
             more = f" + {cores - 1} x {kids:.1f} MB" if kids else ""
             print(
-                f"  {label:26s} {rate:7.1f} MB/s  peak RSS {rss:6.1f} MB{more}  ({results[0][2]})",
+                f"  {label:26s} {rate:7.1f} MB/s  cpu {cpu:6.1f} s  peak RSS {rss:6.1f} MB{more}  "
+                f"({results[0][2]})",
                 flush=True,
             )
 

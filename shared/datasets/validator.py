@@ -266,7 +266,7 @@ class _Validator:
                 else:
                     fast = prev == "model"
             if fast:
-                if ln in cand:
+                if cand and ln in cand:
                     pii.scan_struct(name, ln, ex)  # type: ignore[union-attr,arg-type]
                 if not ln % stride:
                     stride = q.sketch(ln, qt, at)
