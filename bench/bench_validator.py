@@ -136,26 +136,13 @@ with open(sys.argv[1], encoding="utf-8") as f:
 print(n, bad)
 """
 
-_ORJSON = """
-import sys, orjson
-bad = n = 0
-with open(sys.argv[1], "rb") as f:
-    for line in f:
-        ex = orjson.loads(line)
-        n += 1
-        ok = isinstance(ex, dict) and isinstance(ex.get("contents"), list) and ex["contents"]
-        if ok:
-            for turn in ex["contents"]:
-                if not (isinstance(turn, dict) and turn.get("role") in ("user", "model")
-                        and isinstance(turn.get("parts"), list) and turn["parts"]):
-                    ok = False
-                    break
-                for part in turn["parts"]:
-                    if not (isinstance(part, dict) and isinstance(part.get("text"), str)):
-                        ok = False
-        bad += not ok
-print(n, bad)
-"""
+#: The same walk with orjson reading bytes: the multi-core stretch target's reference.
+_ORJSON = (
+    _NAIVE.replace("import json,", "import orjson,")
+    .replace('open(sys.argv[1], encoding="utf-8")', 'open(sys.argv[1], "rb")')
+    .replace("json.loads", "orjson.loads")
+)
+assert "orjson.loads" in _ORJSON and '"rb"' in _ORJSON
 
 _VALIDATOR = """
 import os, sys
