@@ -1,9 +1,12 @@
-"""Validator throughput and peak memory on two 1 GB datasets, beside a naive json.loads walk.
+"""Validator throughput and peak memory on two 1 GB datasets, beside a naive json.loads walk
+(the target) and the same walk with orjson (the multi-core stretch target's reference).
 
     python -m bench validator                      # 1 GB files (generated once into bench/data/)
     BENCH_VALIDATOR_MB=100 python -m bench validator   # quick run
 
-Each measurement runs in a fresh subprocess so peak RSS (VmHWM) belongs to that run alone.
+Each measurement runs in a fresh subprocess so peak RSS (VmHWM) belongs to that run alone. CPU
+seconds (the process and its worker processes) are printed too: on a machine shared with other
+work they move far less than wall-clock MB/s.
 Figures are medians of BENCH_VALIDATOR_RUNS runs (default 1 for 1 GB files, 3 for smaller).
 """
 
@@ -133,24 +136,43 @@ with open(sys.argv[1], encoding="utf-8") as f:
 print(n, bad)
 """
 
+#: The same walk with orjson reading bytes: the multi-core stretch target's reference.
+_ORJSON = (
+    _NAIVE.replace("import json,", "import orjson,")
+    .replace('open(sys.argv[1], encoding="utf-8")', 'open(sys.argv[1], "rb")')
+    .replace("json.loads", "orjson.loads")
+)
+assert "orjson.loads" in _ORJSON and '"rb"' in _ORJSON
+
 _VALIDATOR = """
-import sys
+import os, sys
 from shared.datasets import validate_dataset
+from shared.datasets.privacy import PrivacyOptions
+# Every check on: personal data (built-in kinds + one custom pattern), languages, near-duplicates,
+# length outliers. WORKERS processes (1: the bounded-memory single-process path).
 with open(sys.argv[1], "rb") as f:
-    r = validate_dataset(f)
-print(r.stats["examples"], r.valid, sum(r.counts.values()))
+    r = validate_dataset(f, privacy=PrivacyOptions(patterns={"order_id": r"GM[0-9]{10}"}),
+                         workers=WORKERS)
+pd, nd = r.stats["personal_data"], r.stats["near_duplicates"]
+print(r.stats["examples"], r.valid, sum(r.counts.values()), "pii", pd["counts"], pd["prefilter"],
+      "near-dup sample", nd["sampled_examples"], "stride", nd["sample_stride"])
 """
 
 
-def _run(code: str, path: Path) -> tuple[float, float, str]:
-    """(seconds, peak RSS MB, stdout) of `code` run on `path` in a fresh interpreter."""
+def _run(code: str, path: Path) -> tuple[float, float, str, float, float]:
+    """(seconds, peak RSS MB, stdout, largest child's peak RSS MB, CPU seconds of the process
+    and its children) of `code` run on `path` in a fresh interpreter."""
     wrapper = (
         "import runpy, sys, time\n"
         "t = time.perf_counter()\n"
+        "c = time.process_time()\n"
         f"exec(compile({code!r}, 'bench', 'exec'))\n"
         "dt = time.perf_counter() - t\n"
+        "cpu = time.process_time() - c\n"
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-        "print('@@', dt, int(hwm) / 1024)\n"
+        "import resource\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print('@@', dt, int(hwm) / 1024, ru.ru_maxrss / 1024, cpu + ru.ru_utime + ru.ru_stime)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", wrapper, str(path)],
@@ -160,8 +182,8 @@ def _run(code: str, path: Path) -> tuple[float, float, str]:
         cwd=Path(__file__).parent.parent,
     ).stdout
     result, timing = out.rsplit("@@", 1)
-    dt, rss = timing.split()
-    return float(dt), float(rss), result.strip()
+    dt, rss, kids, cpu = timing.split()
+    return float(dt), float(rss), result.strip(), float(kids), float(cpu)
 
 
 def main() -> None:
@@ -172,12 +194,22 @@ def main() -> None:
         path = ensure(name, mb)
         size = path.stat().st_size / 1e6
         print(f"{name}: {path.name} {size:,.0f} MB (ready in {time.perf_counter() - t0:.1f} s)")
-        for label, code in (("naive json.loads walk", _NAIVE), ("validator", _VALIDATOR)):
+        cores = os.cpu_count() or 1
+        for label, code in (
+            ("naive json.loads walk", _NAIVE),
+            ("orjson walk (stretch ref)", _ORJSON),
+            ("validator", _VALIDATOR.replace("WORKERS", "1")),
+            (f"validator, {cores} procs", _VALIDATOR.replace("WORKERS", str(cores))),
+        ):
             results = [_run(code, path) for _ in range(runs)]
             rate = statistics.median(size / r[0] for r in results)
             rss = statistics.median(r[1] for r in results)
+            kids = statistics.median(r[3] for r in results)
+            cpu = statistics.median(r[4] for r in results)
+            more = f" + {cores - 1} x {kids:.1f} MB" if kids else ""
             print(
-                f"  {label:22s} {rate:7.1f} MB/s  peak RSS {rss:6.1f} MB  ({results[0][2]})",
+                f"  {label:26s} {rate:7.1f} MB/s  cpu {cpu:6.1f} s  peak RSS {rss:6.1f} MB{more}  "
+                f"({results[0][2]})",
                 flush=True,
             )
 

@@ -180,7 +180,36 @@ def broken(rows: dict[str, list[dict[str, Any]]]) -> dict[str, bytes]:
         "json-error-line-3": json_error,
         "trailing-user-turn": render(trailing),
         "not-utf8": gbk,
+        "personal-data": render(_with_personal_data(zh)),
     }
+
+
+def _check_digit_id(body: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def _luhn(body: str) -> str:
+    total = sum(
+        (d * 2 - 9 if d > 4 else d * 2) if i % 2 == 0 else d
+        for i, d in enumerate(int(c) for c in reversed(body))
+    )
+    return body + str(-total % 10)
+
+
+def _with_personal_data(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Players' contact and identity data planted in questions (made-up values that pass the
+    real ID / Luhn checks), for `gemini-tuning validate` and `gemini-tuning redact`."""
+    planted = [
+        "我的手机号是 138-1234-5678，验证码一直收不到",
+        f"实名认证填的身份证号 {_check_digit_id('11010519900307123')}，为什么不通过",
+        f"退款请打到我的卡 {_luhn('622202123456789012')}，QQ号：12345678 联系我",
+        "邮箱 zhang.san88@qq.com 收不到邮件，加我微信号: wxid_ab12cd 说",
+    ]
+    out = copy.deepcopy(rows)
+    for row, text in zip(out, planted, strict=False):
+        row["contents"][-2]["parts"][0]["text"] = text
+    return out
 
 
 def outputs(root: Path) -> dict[Path, bytes]:

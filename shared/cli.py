@@ -20,6 +20,7 @@ from collections.abc import Sequence
 COMMANDS = (
     "validate",
     "convert",
+    "redact",
     "submit",
     "start",
     "local",

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from shared.commands._files import check_in_out, write_atomically
 from shared.datasets.convert import REASON_HINTS, ConvertReport, convert_stream
 
 _USAGE_ERROR = 2
@@ -43,53 +42,14 @@ def _fail(message: str) -> int:
     return _USAGE_ERROR
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.samefile(b)
-    except OSError:
-        return False
-
-
-def _write_atomically(src_path: Path | None, out: Path) -> ConvertReport:
-    """Convert into a temp file in OUT's folder, then rename: OUT is either old or complete."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as dst:
-            if src_path is None:
-                report = convert_stream(sys.stdin.buffer, dst)
-            else:
-                with src_path.open("rb") as src:
-                    report = convert_stream(src, dst)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return report
-
-
 def run(args: argparse.Namespace) -> int:
     src = None if args.input == "-" else Path(args.input)
     out = Path(args.output)
-    if src is not None and not src.is_file():
-        what = "is a folder" if src.is_dir() else "does not exist"
-        return _fail(f"input {src} {what}. Pass the path of a .jsonl file.")
-    if src is not None and out.exists() and _same_file(src, out):
-        return _fail(
-            "IN and OUT are the same file; convert never modifies its input. Choose another OUT."
-        )
-    if out.is_dir():
-        return _fail(f"output {out} is a folder. Pass a file path such as {out}/train.jsonl.")
-    if out.exists() and not args.force:
-        return _fail(
-            f"output {out} already exists. Pass --force to overwrite it, or choose another path."
-        )
-    if not out.parent.is_dir():
-        return _fail(f"the folder {out.parent} does not exist. Create it first.")
+    problem = check_in_out(src, out, args.force, "convert")
+    if problem:
+        return _fail(problem)
     try:
-        report = _write_atomically(src, out)
+        report = write_atomically(src, out, convert_stream)
     except OSError as e:
         return _fail(f"could not convert {args.input} -> {out}: {e.strerror or e}.")
     if args.json:

@@ -1,4 +1,5 @@
-"""`gemini-tuning validate TRAIN [--validation F] [--test F] [--config F] [--model M] [--json]`.
+"""`gemini-tuning validate TRAIN [--validation F] [--test F] [--config F] [--model M] [--json]
+[--pii-policy warn|reject|redact] [--pii-pattern NAME=REGEX ...]`.
 
 Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error. Bad input never ends in
 a traceback: every OS error and config error becomes one line on stderr saying what to do.
@@ -29,6 +30,29 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--config", metavar="FILE", help="tuning.yaml (model and epochs come from it)")
     p.add_argument("--model", metavar="NAME", help="base model (overrides --config)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=1,
+        help="processes for a training file on disk of 64 MB or more (0: one per core, at most "
+        "8); default 1, the bounded-memory single process",
+    )
+    p.add_argument(
+        "--pii-policy",
+        choices=("warn", "reject", "redact"),
+        default="warn",
+        help="personal data found: warn (default), reject (the dataset is invalid), or redact "
+        "(warn; train on a copy from `gemini-tuning redact`)",
+    )
+    p.add_argument(
+        "--pii-pattern",
+        metavar="NAME=REGEX",
+        action="append",
+        default=[],
+        help="also report matches of REGEX as personal data of kind NAME (repeatable), e.g. "
+        "order_id=GM\\d{10}",
+    )
     p.add_argument(
         "--max-errors",
         metavar="N",
@@ -86,12 +110,20 @@ def _open_gcs(uri: str, label: str, stack: contextlib.ExitStack) -> tuple[Binary
 
 def run(args: argparse.Namespace) -> int:
     from shared.catalog import BUILTIN
+    from shared.commands.redact import privacy_options
     from shared.datasets import validate_dataset
     from shared.errors import ConfigError
     from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
     if args.max_errors < 0:
         return _fail("--max-errors must be 0 or more.")
+    if args.workers < 0:
+        return _fail("--workers must be 0 (one per core) or more.")
+    workers = args.workers or min(8, os.cpu_count() or 1)  # 0: one per core
+    try:
+        privacy = privacy_options(args.pii_pattern, args.pii_policy)
+    except ValueError as e:
+        return _fail(str(e))
     config = TuningConfig()
     try:
         if args.config:
@@ -124,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
                 epochs=config.epoch,
                 max_findings_per_code=args.max_errors,
                 progress=progress,
+                privacy=privacy,
+                workers=workers,
             )
         except OSError as e:
             return _fail(f"read error: {e.strerror or e}.")
@@ -222,6 +256,7 @@ def _print_summary(out: Any, report: ValidationReport) -> None:
         "billable tokens",
         f"{est['billable_tokens']:,} ({est['epochs']} epochs), cost {cost} — estimate",
     )
+    _quality_rows(table, st)
     out.print(table)
 
 
@@ -268,11 +303,36 @@ def _converted_command(name: str) -> str:
 def print_verdict(out: Any, report: ValidationReport) -> None:
     from shared.datasets import CODES
 
+    pd = report.stats.get("personal_data") or {}
+    if pd.get("policy") == "redact" and pd.get("counts"):
+        out.print(
+            "\nPolicy redact: train on a masked copy (`gemini-tuning redact TRAIN OUT`; the "
+            "pipeline makes it itself)."
+        )
     errors = sum(n for c, n in report.counts.items() if CODES[c] == "error")
     verdict = "[green]valid[/green]" if report.valid else "[red]invalid[/red]"
     out.print(
         f"\nResult: {verdict} ({errors:,} errors, "
         f"{sum(report.counts.values()) - errors:,} warnings)"
+    )
+
+
+def _quality_rows(table: Any, st: dict[str, Any]) -> None:
+    pd = st["personal_data"]
+    if pd.get("policy") != "off":
+        found = ", ".join(f"{n:,} {k}" for k, n in pd["counts"].items()) or "none found"
+        table.add_row("personal data", f"{found} (policy {pd['policy']})")
+    lang = st["languages"]
+    mix = "; ".join(
+        f"{role} " + ", ".join(f"{k} {n:,}" for k, n in lang[role].items() if n)
+        for role in ("user", "model")
+    )
+    table.add_row("scripts (turns)", f"{mix}; {lang['mismatched_answers']:,} mismatched answers")
+    nd = st["near_duplicates"]
+    sample = "" if nd["sample_stride"] == 1 else f" (sample: every {nd['sample_stride']}th line)"
+    table.add_row(
+        "near-duplicates",
+        f"{nd['examples_in_clusters']:,} examples in {nd['clusters']:,} clusters{sample}",
     )
 
 

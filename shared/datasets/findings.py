@@ -7,6 +7,7 @@ A ten-million-line file with one repeated mistake must still produce a report a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -62,6 +63,12 @@ CODES: dict[str, Severity] = {
     "train_test_overlap": "warning",
     "inconsistent_system_instruction": "warning",
     "short_model_answer": "warning",
+    # data safety and quality (see privacy.py, quality.py)
+    "personal_data": "warning",
+    "personal_data_rejected": "error",
+    "near_duplicate_examples": "warning",
+    "language_mismatch": "warning",
+    "answer_length_outlier": "warning",
 }
 
 
@@ -76,6 +83,8 @@ class Finding:
     path: str
     message: str
     severity: Severity
+    #: Machine-readable details of some codes, e.g. `kind` and masked `sample` of personal data.
+    extra: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +93,7 @@ class Finding:
             "line": self.line,
             "path": self.path,
             "message": self.message,
+            **dict(self.extra),
         }
 
 
@@ -95,13 +105,29 @@ class FindingLog:
         self.counts: dict[str, int] = {}
         self._kept: dict[str, list[Finding]] = {}
 
-    def add(self, code: str, file: str, line: int | None, path: str, message: str) -> None:
+    def add(
+        self,
+        code: str,
+        file: str,
+        line: int | None,
+        path: str,
+        message: str,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         n = self.counts.get(code, 0)
         self.counts[code] = n + 1
         if n < self.cap:
             self._kept.setdefault(code, []).append(
-                Finding(code, file, line, path, message, CODES[code])
+                Finding(code, file, line, path, message, CODES[code], tuple((extra or {}).items()))
             )
+
+    def merge(self, other: FindingLog) -> None:
+        """Append the findings of a later part of the same scan (kept ones up to the cap)."""
+        for code, n in other.counts.items():
+            self.counts[code] = self.counts.get(code, 0) + n
+        for code, kept in other._kept.items():
+            mine = self._kept.setdefault(code, [])
+            mine.extend(kept[: max(0, self.cap - len(mine))])
 
     def findings(self, severity: Severity) -> list[Finding]:
         """Kept findings of one severity, grouped by code, each group in the order found."""

@@ -70,6 +70,8 @@ class Batch:
     first_line: int
     offset: int
     lines: list[bytes]
+    #: The same lines joined by b"\n" (the chunk they were split from), for chunk-wide scans.
+    blob: bytes = b""
 
     def line_offset(self, index: int) -> int:
         """Byte offset of `lines[index]`; only called for rare findings, so a linear sum."""
@@ -85,15 +87,22 @@ class Overlong:
 
 
 def iter_batches(
-    stream: BinaryIO, head: bytes, start: int, chunk_bytes: int | None = None
+    stream: BinaryIO,
+    head: bytes,
+    start: int,
+    chunk_bytes: int | None = None,
+    *,
+    first_line: int = 1,
+    base_offset: int = 0,
 ) -> Iterator[Batch | Overlong | int]:
     """Yield batches of lines from `head[start:]` and then the rest of `stream`.
 
     Also yields the number of bytes consumed so far (an int) after each chunk, for progress.
+    `first_line` / `base_offset` number the lines and bytes of a stream that begins inside a file.
     """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    line = 1
-    offset = start
+    line = first_line
+    offset = base_offset + start
     pending = head[start:]
     consumed = len(head)
     skipping = False  # inside an overlong line: drop bytes until its newline
@@ -114,8 +123,9 @@ def iter_batches(
                 cut = data.rfind(b"\n")
         if not skipping:
             if cut >= 0:
-                lines = data[:cut].split(b"\n")
-                yield Batch(line, offset, lines)
+                body = data[:cut]
+                lines = body.split(b"\n")
+                yield Batch(line, offset, lines, body)
                 line += len(lines)
                 offset += cut + 1
                 pending = data[cut + 1 :]
@@ -132,4 +142,4 @@ def iter_batches(
             break
         consumed += len(chunk)
     if pending and not skipping:
-        yield Batch(line, offset, [pending])
+        yield Batch(line, offset, [pending], pending)

@@ -44,4 +44,7 @@ class ValidationReport:
             "estimated_tokens": tokens.get("total", 0),
             "billable_tokens": self.estimate.get("billable_tokens", 0),
             "cost_usd": self.estimate.get("cost_usd"),
+            # counts per kind only: masked samples stay in the report, values nowhere
+            "personal_data": dict(self.stats.get("personal_data", {}).get("counts", {})),
+            "personal_data_policy": self.stats.get("personal_data", {}).get("policy"),
         }

@@ -5,11 +5,18 @@ does a few integer sums; only lines it rejects are decoded again into plain obje
 `rules.check_example`, which produces the precise findings. Whole-file and dataset-level checks
 (size, counts, duplicates, overlap, system-instruction consistency) use only the compact state
 kept in `stats.py`, so memory does not grow with line length or error count.
+
+Data safety and quality ride on the same pass (`data_checks.py`): a Hyperscan prefilter per
+4 MB chunk picks the few lines whose texts the personal-data detectors scan; the hot loop adds
+per-turn script counters, a sampled near-duplicate sketch and the answer-length extremes.
+`parallel.py` splits a large file over several processes.
 """
 
 from __future__ import annotations
 
 import gc
+import io
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +26,11 @@ import msgspec
 
 from shared.catalog import BUILTIN, DEFAULT_MODEL, VALIDATION_FRACTION_FROM, ModelLimits
 from shared.datasets import lines
+from shared.datasets.data_checks import NO_LINE, FileQuality, PersonalData
 from shared.datasets.findings import FindingLog
 from shared.datasets.lines import Batch, Overlong, iter_batches, sniff
+from shared.datasets.privacy import PrivacyOptions
+from shared.datasets.quality import script_of
 from shared.datasets.report import ValidationReport
 from shared.datasets.rules import ExampleFacts, check_example
 from shared.datasets.schema import any_decoder, fast_decoder
@@ -62,6 +72,7 @@ class _FileState:
     tokens: Distribution = field(default_factory=Distribution)
     turns: Distribution = field(default_factory=Distribution)
     dups: DuplicateIndex = field(default_factory=DuplicateIndex)
+    quality: FileQuality = field(default_factory=lambda: FileQuality(20))
     scanned: bool = False
 
 
@@ -107,10 +118,14 @@ class _Validator:
         epochs: int | None,
         cap: int,
         progress: Callable[[int], None] | None,
+        privacy: PrivacyOptions,
     ) -> None:
         self.limits = limits
         self.epochs = epochs
         self.log = FindingLog(cap)
+        self.privacy = privacy
+        self.pii = PersonalData(privacy, self.log) if privacy.enabled else None
+        self._cand: Any = NO_LINE
         self.cap = cap
         self.progress = progress
         self.done_bytes = 0
@@ -118,7 +133,7 @@ class _Validator:
 
     # -- one file ------------------------------------------------------------------------
     def scan(self, stream: BinaryIO, role: str, name: str) -> None:
-        st = self.files[role] = _FileState(role, name)
+        st = self.files[role] = _FileState(role, name, quality=FileQuality(self.cap))
         log = self.log
         head = stream.read(lines.HEAD_BYTES)
         if not head:
@@ -132,6 +147,9 @@ class _Validator:
             self._progress(st.bytes)
             return
         st.scanned = True
+        size, newlines = _stream_size(stream), head.count(b"\n")
+        if size and newlines:
+            st.quality.expect(size * newlines // len(head))
         if sn.bom:
             log.add(
                 "utf8_bom",
@@ -150,15 +168,20 @@ class _Validator:
                 "The file looks like one JSON array, not JSON Lines. Write one example object "
                 "per line (e.g. `jq -c '.[]' FILE`).",
             )
-        for item in iter_batches(stream, head, 3 if sn.bom else 0):
+        self.consume(st, iter_batches(stream, head, 3 if sn.bom else 0))
+        self._progress(st.bytes)
+
+    def consume(self, st: _FileState, items: Iterator[Batch | Overlong | int]) -> None:
+        """Validate what `iter_batches` yields into `st` (a whole file or one byte range)."""
+        for item in items:
             if isinstance(item, int):
                 st.bytes = item
                 self._progress(item)
             elif isinstance(item, Overlong):
                 st.lines = item.line
-                log.add(
+                self.log.add(
                     "line_too_long",
-                    name,
+                    st.name,
                     item.line,
                     "",
                     "The line is longer than 32 MB, far beyond any example Vertex AI accepts. "
@@ -166,7 +189,6 @@ class _Validator:
                 )
             else:
                 self._batch(st, item)
-        self._progress(st.bytes)
 
     def _progress(self, file_bytes: int) -> None:
         if self.progress is not None:
@@ -185,6 +207,14 @@ class _Validator:
         all_small, all_big = st.tokens.small, st.tokens.big.append
         turn_small, turn_big = st.turns.small, st.turns.big.append
         cw, ew = CHAR_WEIGHT, EXTRA_WEIGHT
+        pii = self.pii
+        cand = self._cand = pii.candidates(batch) if pii is not None else NO_LINE
+        q = st.quality
+        lang_u, lang_m = q.lang_user, q.lang_model
+        stride = q.near.stride
+        lmask = q.lang_stride - 1
+        ext = q.extremes
+        top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
         n_ex = with_sys = sum_in = sum_out = sum_chars = sum_extra = sum_turns = 0
         ln = batch.first_line - 1
         for raw in batch.lines:
@@ -197,27 +227,51 @@ class _Validator:
             if ex is not None:
                 ic = ix = oc = ox = 0
                 prev = ""
+                qs = -1
+                qt = at = None
+                measure = not ln & lmask  # language of this example's turns (a sample if large)
                 contents = ex.contents
                 for turn in contents:
                     role = turn.role
                     if role == prev:
                         break
                     prev = role
+                    c = x = 0
+                    for p in turn.parts:
+                        t = p.text
+                        c += len(t)
+                        if not t.isascii():
+                            x += len(t.encode()) - len(t)
                     if role == "model":
-                        for p in turn.parts:
-                            t = p.text
-                            oc += len(t)
-                            if not t.isascii():
-                                ox += len(t.encode()) - len(t)
+                        oc += c
+                        ox += x
+                        at = turn
                     else:
-                        for p in turn.parts:
-                            t = p.text
-                            ic += len(t)
-                            if not t.isascii():
-                                ix += len(t.encode()) - len(t)
+                        ic += c
+                        ix += x
+                        qt = turn
+                    if measure:
+                        # script: ASCII-ish, mostly 3-byte, or measure it (quality.py)
+                        if not x or x * 10 < c:
+                            sc = 0
+                        elif x > c:
+                            sc = 1
+                        else:
+                            sc = script_of(_text(turn.parts), c, x)
+                        if role == "user":
+                            lang_u[sc] += 1
+                            qs = sc
+                        else:
+                            lang_m[sc] += 1
+                            if sc != qs and qs >= 0:
+                                q.mismatch(self.log, name, ln, contents, qt, turn, qs, sc)
                 else:
                     fast = prev == "model"
             if fast:
+                if cand and ln in cand:
+                    pii.scan_struct(name, ln, ex)  # type: ignore[union-attr,arg-type]
+                if not ln % stride:
+                    stride = q.sketch(ln, qt, at)
                 nturns = len(contents)
                 last = nturns - 1
                 media = 0
@@ -267,6 +321,9 @@ class _Validator:
                     f"The model answer has only {oc} character(s). Check that it is the full "
                     "expected answer.",
                 )
+            if tout > top_floor or tout < bottom_ceiling:
+                ext.add(tout, ln)
+                top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
             n_ex += 1
             sum_in += tin
             sum_out += tout
@@ -342,6 +399,8 @@ class _Validator:
             code, message = _json_problem(raw, e)
             self.log.add(code, name, ln, "", message)
             return None
+        if ln in self._cand:
+            self.pii.scan_object(name, ln, obj)  # type: ignore[union-attr]
 
         def emit(code: str, path: str, message: str) -> None:
             self.log.add(code, name, ln, path, message)
@@ -373,6 +432,7 @@ class _Validator:
                     f"{st.first_without_system}). Give every example the same system prompt "
                     "or none.",
                 )
+            st.quality.finish(log, st.name, st.tokens_out)
             total, pairs = st.dups.duplicates(self.cap)
             for line, first in pairs:
                 log.add(
@@ -506,6 +566,8 @@ class _Validator:
                 "pdf": train.pdf,
             },
             "files": {role: self._file_stats(st) for role, st in self.files.items()},
+            **train.quality.summary(self.log),
+            "personal_data": self.pii.summary() if self.pii else {"policy": "off"},
         }
 
     def _estimate(self) -> dict[str, Any]:
@@ -531,6 +593,22 @@ class _Validator:
         }
 
 
+def _text(parts: Any) -> str:
+    return parts[0].text if len(parts) == 1 else "".join([p.text for p in parts])
+
+
+def _stream_size(stream: BinaryIO) -> int | None:
+    """Total bytes of a file or sized stream (None when unknown): sets the near-duplicate
+    sample's stride up front."""
+    size = getattr(stream, "size", None)
+    if isinstance(size, int):
+        return size
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return None
+
+
 def _limits(model: str) -> ModelLimits:
     lim = BUILTIN.limits_for(model)
     if lim is None:
@@ -548,15 +626,22 @@ def validate_dataset(
     epochs: int | None = None,
     max_findings_per_code: int = 20,
     progress: Callable[[int], None] | None = None,
+    privacy: PrivacyOptions | None = None,
+    workers: int = 1,
 ) -> ValidationReport:
     """Validate the files in one pass each; the streams are only read, never modified.
 
-    `names` maps "train" / "validation" / "test" to the name shown in findings. Raises
-    ValueError for an unknown `model` (a usage error, not a dataset problem).
+    `names` maps "train" / "validation" / "test" to the name shown in findings. `privacy` says
+    which personal data to look for and the policy (default: built-in kinds, `warn`). With
+    `workers` > 1 a large training file on disk is split across that many processes
+    (`parallel.py`; same report, more memory). Raises ValueError for an unknown `model` (a usage
+    error, not a dataset problem).
     """
     if epochs is not None and epochs < 1:
         raise ValueError("epochs must be at least 1.")
-    v = _Validator(_limits(model), epochs, max_findings_per_code, progress)
+    v = _Validator(
+        _limits(model), epochs, max_findings_per_code, progress, privacy or PrivacyOptions()
+    )
     shown = {r: (names or {}).get(r, f"{r}.jsonl") for r in ROLES}
     # The decoder allocates millions of short-lived containers and none forms a cycle: the cyclic
     # collector would only rescan them (a large share of the run time on short examples).
@@ -564,9 +649,16 @@ def validate_dataset(
     gc.disable()
     try:
         for role, stream in (("train", train), ("validation", validation), ("test", test)):
-            if stream is not None:
+            if stream is None:
+                continue
+            if role == "train" and workers > 1:
+                from shared.datasets import parallel
+
+                if not parallel.scan(v, stream, role, shown[role], workers):
+                    v.scan(stream, role, shown[role])
+            else:
                 v.scan(stream, role, shown[role])
-                v.done_bytes += v.files[role].bytes
+            v.done_bytes += v.files[role].bytes
         return v.finish()
     finally:
         if gc_was_enabled:

@@ -21,7 +21,7 @@ from shared.tuning_config import TuningConfig, parse_tuning_yaml
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DATASETS = ("game-cs-zh", "game-cs-en")
 SPLITS = ("train", "validation", "test")
-BROKEN = ("legacy-messages", "json-error-line-3", "trailing-user-turn", "not-utf8")
+BROKEN = ("legacy-messages", "json-error-line-3", "trailing-user-turn", "not-utf8", "personal-data")
 
 
 def _load_generator() -> ModuleType:
@@ -158,6 +158,30 @@ def test_broken_examples_are_flagged(name: str) -> None:
     assert (folder / "README.md").read_text("utf-8").strip()
     report = _validate(folder, with_held_out=False)
     assert not report.valid or list(report.warnings), f"{name} should produce a finding"
+
+
+def test_broken_personal_data_example_is_reported_and_redacts_cleanly() -> None:
+    from shared.datasets.redact import redact_stream
+
+    path = EXAMPLES / "broken" / "personal-data" / "train.jsonl"
+    report = _validate(path.parent, with_held_out=False)
+    found = sorted(
+        (f.line, f.to_dict()["kind"]) for f in report.warnings if f.code == "personal_data"
+    )
+    assert found == [
+        (1, "phone"),
+        (2, "id_card"),
+        (3, "bank_card"),
+        (3, "qq"),
+        (4, "email"),
+        (4, "wechat"),
+    ]
+    out = io.BytesIO()
+    redact_stream(io.BytesIO(path.read_bytes()), out)
+    assert out.getvalue().splitlines()[4] == path.read_bytes().splitlines()[4]
+    assert not shared.datasets.validate_dataset(io.BytesIO(out.getvalue())).stats["personal_data"][
+        "counts"
+    ]
 
 
 def test_broken_legacy_example_converts_cleanly() -> None:

@@ -28,6 +28,12 @@ def valid_examples(draw: st.DrawFn) -> dict[str, Any]:
 
 
 files = st.lists(valid_examples(), min_size=1, max_size=12)
+CONTENT_WARNINGS = {
+    "language_mismatch",
+    "near_duplicate_examples",
+    "answer_length_outlier",
+    "personal_data",
+}
 
 
 @settings(max_examples=40, deadline=None)
@@ -36,7 +42,9 @@ def test_random_valid_files_pass(exs: list[dict[str, Any]], ascii_only: bool, nl
     data = nl.join(json.dumps(e, ensure_ascii=ascii_only).encode() for e in exs) + nl
     report = validate(data)
     assert report.valid, report.to_dict()["errors"]
-    assert set(report.counts) <= {"duplicate_example"}
+    # Random text may well answer in another script, repeat itself or be oddly long: those
+    # content warnings are expected; nothing about the format may be reported.
+    assert set(report.counts) <= {"duplicate_example"} | CONTENT_WARNINGS
     assert report.stats["examples"] == len(exs)
 
 
