@@ -23,6 +23,8 @@ locals {
     DEFAULT_ADAPTER_SIZE             = var.default_adapter_size == null ? "" : tostring(var.default_adapter_size)
     DEFAULT_EVAL_SAMPLE_SIZE         = tostring(var.default_eval_sample_size)
     MODEL_CATALOG_OVERRIDES          = var.model_catalog_overrides
+    PII_POLICY                       = var.pii_policy
+    PII_PATTERNS                     = jsonencode(var.pii_patterns)
     ALLOW_UNLISTED_MODELS            = var.allow_unlisted_models ? "true" : "false"
     TUNING_SERVICE_ACCOUNT           = google_service_account.tuning.email
   }

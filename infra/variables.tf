@@ -200,6 +200,26 @@ variable "model_catalog_overrides" {
   }
 }
 
+variable "pii_policy" {
+  description = "Personal data found in a dataset: warn (report it), redact (train on a masked copy) or reject (refuse the dataset). A tuning.yaml may only make it stricter."
+  type        = string
+  default     = "warn"
+  validation {
+    condition     = contains(["warn", "redact", "reject"], var.pii_policy)
+    error_message = "pii_policy must be warn, redact or reject."
+  }
+}
+
+variable "pii_patterns" {
+  description = "A team's own personal-data formats, name -> Python regular expression (e.g. order numbers); found, reported masked, and redacted like the built-in kinds."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for k in keys(var.pii_patterns) : can(regex("^[A-Za-z_][A-Za-z0-9_]*$", k))])
+    error_message = "pii_patterns keys must be identifiers (letters, digits and _)."
+  }
+}
+
 variable "allow_unlisted_models" {
   description = "Accept base models the catalog does not list (limits, lifecycle and price then go unchecked)."
   type        = bool

@@ -66,6 +66,18 @@ class Blobs(Protocol):
         `PreconditionFailed`."""
         ...
 
+    def write_file(
+        self,
+        bucket: str,
+        name: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+    ) -> BlobInfo:
+        """Write an object from a seekable binary stream without holding it in memory (files
+        of any size: a redacted training set)."""
+        ...
+
     def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]: ...
 
 

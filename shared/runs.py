@@ -126,6 +126,11 @@ class DatasetInfo:
     test_generation: str | None = None
     config_name: str | None = None
     config_generation: str | None = None
+    #: Under the `redact` personal-data policy: the masked copies Vertex AI trains on (in the
+    #: artifacts bucket) and what each redaction replaced, per file.
+    redacted_train_uri: str | None = None
+    redacted_validation_uri: str | None = None
+    redaction: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

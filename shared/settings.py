@@ -7,6 +7,7 @@ tuning defaults they carry are a `TuningConfig` that `tuning.yaml` overrides per
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ SETTINGS_ENV: dict[str, str] = {
     "DEFAULT_ADAPTER_SIZE": "adapter size default (empty: Vertex AI's recommended)",
     "MODEL_CATALOG_OVERRIDES": "JSON (inline or a file path) that overrides or adds catalog models",
     "ALLOW_UNLISTED_MODELS": "true: accept base models the catalog does not list (unchecked)",
+    "PII_POLICY": "personal data in datasets: warn, redact or reject (tuning.yaml may be stricter)",
+    "PII_PATTERNS": "JSON object of a team's own personal-data patterns, name -> regex",
     "TUNING_SERVICE_ACCOUNT": "service account tuning jobs run as (empty: Vertex's own agent)",
     "DEFAULT_EVAL_SAMPLE_SIZE": "examples the evaluator samples by default",
 }
@@ -119,6 +122,15 @@ class Settings:
             except ValueError:
                 raise ConfigError("DEFAULT_EVAL_SAMPLE_SIZE must be a whole number.") from None
         catalog = catalog_from_env(e)
+        if e.get("PII_POLICY", "").strip() or e.get("PII_PATTERNS", "").strip():
+            try:
+                patterns = json.loads(e.get("PII_PATTERNS", "").strip() or "{}")
+            except ValueError:
+                raise ConfigError("PII_PATTERNS must be a JSON object of name -> regex.") from None
+            raw_defaults["privacy"] = {
+                "policy": e.get("PII_POLICY", "").strip() or "warn",
+                "patterns": patterns,
+            }
         defaults = apply_overrides(
             TuningConfig(source_model_name=catalog.default_model),
             raw_defaults,

@@ -12,6 +12,7 @@ notebook parameters map one to one.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -77,6 +78,25 @@ class ContinueFrom:
     checkpoint: str | None = None
 
 
+#: Personal-data policies, mildest first: a dataset may make the deployment's stricter only.
+PRIVACY_POLICIES = ("warn", "redact", "reject")
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """What the validator does about personal data (shared/datasets/privacy.py): `warn`
+    reports it, `redact` trains on a masked copy, `reject` refuses the dataset. `patterns`
+    adds a team's own formats (name -> regular expression, e.g. order numbers)."""
+
+    policy: str = "warn"
+    patterns: Mapping[str, str] = field(default_factory=dict)
+
+    def combined(self, other: Privacy) -> Privacy:
+        """The stricter policy of the two and both sets of patterns (`other` wins a name)."""
+        strict = max(self.policy, other.policy, key=PRIVACY_POLICIES.index)
+        return Privacy(strict, {**self.patterns, **other.patterns})
+
+
 @dataclass(frozen=True)
 class TuningConfig:
     """Everything the launcher and the evaluator need, fully resolved.
@@ -98,6 +118,7 @@ class TuningConfig:
     export_last_checkpoint_only: bool = False
     dry_run: bool = False
     continue_from: ContinueFrom | None = None
+    privacy: Privacy = field(default_factory=Privacy)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -325,6 +346,34 @@ def _adapter_size(raw: Any) -> int:
     return check_int("adapter_size", raw, 1, 64)
 
 
+def privacy_section(raw: Any, where: str = "privacy") -> Privacy:
+    """`privacy: {policy: warn|redact|reject, patterns: {name: regex}}`, checked strictly
+    (the validator re-checks pattern names against its built-in kinds)."""
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "expected {policy: ..., patterns: {...}}", "See the README.")
+    _unknown(where, raw, {"policy", "patterns"})
+    policy = raw.get("policy", "warn")
+    if policy not in PRIVACY_POLICIES:
+        raise _fail(
+            f"{where}.policy", f"unknown policy {policy!r}", f"Use {', '.join(PRIVACY_POLICIES)}."
+        )
+    patterns = raw.get("patterns") or {}
+    if not isinstance(patterns, Mapping):
+        raise _fail(f"{where}.patterns", "expected a mapping of name -> regex", "")
+    checked: dict[str, str] = {}
+    for name, rx in patterns.items():
+        w = f"{where}.patterns.{name}"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise _fail(w, "a pattern name must be an identifier", "Use letters, digits and _.")
+        try:
+            if re.compile(_str(w, rx)).search(""):
+                raise _fail(w, "the pattern matches the empty string", "Make it match something.")
+        except re.error as e:
+            raise _fail(w, f"not a valid regular expression ({e})", "Fix the pattern.") from None
+        checked[name] = rx
+    return Privacy(policy, checked)
+
+
 def _continue_from(raw: Any) -> ContinueFrom:
     where = "continue_from"
     if isinstance(raw, str):
@@ -406,6 +455,8 @@ def apply_overrides(
             c = replace(c, adapter_size=_adapter_size(raw["adapter_size"]))
         if raw.get("continue_from") is not None:
             c = replace(c, continue_from=_continue_from(raw["continue_from"]))
+        if "privacy" in raw:
+            c = replace(c, privacy=c.privacy.combined(privacy_section(raw["privacy"])))
         if "export_last_checkpoint_only" in raw:
             c = replace(
                 c,

@@ -174,6 +174,26 @@ class GcsBlobs:
         self._call(upload, uri)
         return _info(blob)
 
+    def write_file(
+        self,
+        bucket: str,
+        name: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+    ) -> BlobInfo:
+        """Write an object from a binary stream (a resumable upload in chunks)."""
+        uri = self.uri(bucket, name)
+        blob = self._client.bucket(bucket).blob(name)
+        start = stream.tell()
+
+        def upload() -> None:
+            stream.seek(start)  # a retried attempt sends the whole object again
+            blob.upload_from_file(stream, content_type=content_type, retry=None)
+
+        self._call(upload, uri)
+        return _info(blob)
+
     def upload_file(self, bucket: str, name: str, path: Path) -> str:
         """Upload a local file (resumable, for files of any size); its `gs://` URI."""
         uri = self.uri(bucket, name)

@@ -35,6 +35,9 @@ from shared.errors import NotFound, PermanentError, PreconditionFailed
 from shared.local.paths import INTERNAL_DIR
 from shared.ports import BlobInfo
 
+#: Chunk size of streamed writes (`write_file`).
+_COPY_CHUNK = 4 * 1024 * 1024
+
 _XATTR_CONTENT_TYPE = "user.gtp.content_type"
 _CONTENT_TYPES = {
     ".jsonl": "application/jsonl",
@@ -239,6 +242,30 @@ class FolderBlobs:
         content_type: str = "application/octet-stream",
         if_generation_match: str | None = None,
     ) -> BlobInfo:
+        return self._write(
+            bucket, name, io.BytesIO(data), content_type, if_generation_match=if_generation_match
+        )
+
+    def write_file(
+        self,
+        bucket: str,
+        name: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+    ) -> BlobInfo:
+        """Write an object from a binary stream, copied in chunks (memory stays flat)."""
+        return self._write(bucket, name, stream, content_type)
+
+    def _write(
+        self,
+        bucket: str,
+        name: str,
+        stream: BinaryIO,
+        content_type: str,
+        *,
+        if_generation_match: str | None = None,
+    ) -> BlobInfo:
         p = self.path(bucket, name)
         base = self.bucket_path(bucket)
         try:
@@ -250,9 +277,12 @@ class FolderBlobs:
             ) from None
         with self._bucket_lock(base) as internal:
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=internal)
+            digest = hashlib.md5()
             try:
                 with io.FileIO(fd, "wb") as f:
-                    f.write(data)
+                    while chunk := stream.read(_COPY_CHUNK):
+                        digest.update(chunk)
+                        f.write(chunk)
                     os.fsync(f.fileno())
                 with contextlib.suppress(OSError):
                     os.setxattr(tmp, _XATTR_CONTENT_TYPE, content_type.encode())
@@ -275,7 +305,7 @@ class FolderBlobs:
                     os.unlink(tmp)
                 raise
             st = p.stat()
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        md5 = base64.b64encode(digest.digest()).decode()
         gen = generation_of(st)
         with self._md5_lock:
             self._md5[(str(p), gen)] = md5

@@ -92,8 +92,9 @@ def job_spec(run: Run) -> TuningJobSpec:
         run_id=run.run_id,
         display_name=tuning_job_display_name(run.run_id),
         base_model=c.source_model_name,
-        training_dataset_uri=run.dataset.uri,
-        validation_dataset_uri=run.dataset.validation_uri,
+        # A redacted copy when the personal-data policy made one (never the raw upload then).
+        training_dataset_uri=run.dataset.redacted_train_uri or run.dataset.uri,
+        validation_dataset_uri=run.dataset.redacted_validation_uri or run.dataset.validation_uri,
         tuned_model_display_name=c.tuned_model_display_name or f"{run.run_id}-tuned",
         epoch_count=c.epoch,
         learning_rate_multiplier=c.learning_rate_multiplier,

@@ -77,6 +77,11 @@ def validation_report_name(run_id: str) -> str:
     return f"{report_prefix(run_id)}validation/report.json"
 
 
+def redacted_name(run_id: str, role: str) -> str:
+    """The masked copy Vertex AI trains on under the `redact` personal-data policy."""
+    return f"{report_prefix(run_id)}redacted/{role}.jsonl"
+
+
 def evaluation_report_name(run_id: str) -> str:
     return f"{report_prefix(run_id)}evaluation/report.json"
 

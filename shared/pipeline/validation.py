@@ -193,6 +193,12 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     )
     names = {"train": obj.name, **{r: n for r, n in siblings.items() if r != "config"}}
     try:
+        privacy = privacy_options(config)
+    except ConfigError as e:
+        finding = {"code": "invalid_config", "file": config_file, "line": None}
+        finding |= {"path": "privacy", "message": e.message}
+        return _reject(deps, run_id, [finding], {"config_error": e.message}, None, e.message)
+    try:
         with ExitStack() as stack:
             streams: dict[str, BinaryIO] = {
                 "train": stack.enter_context(
@@ -211,6 +217,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
                 names=names,
                 model=config.source_model_name,
                 epochs=config.epoch,
+                privacy=privacy,
             )
     except NotFound as e:
         msg = (
@@ -248,13 +255,29 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
             deps, run_id, findings, summary, report_uri, first + where, files=record_files
         )
 
+    pd = report.stats.get("personal_data") or {}
+    redacted: dict[str, Any] = {}
+    if config.privacy.policy == "redact" and pd.get("counts"):
+        redacted = _redact(deps, run_id, obj, siblings, generations, privacy)
+        config = replace(
+            config,
+            train_dataset=redacted["train_uri"],
+            validation_dataset=redacted.get("validation_uri", config.validation_dataset),
+        )
     note = "dataset valid" + ("; dry run: no tuning job will be created" if config.dry_run else "")
+    if redacted:
+        replaced = sum(sum(f["replaced"].values()) for f in redacted["files"].values())
+        note += f"; training on a redacted copy ({replaced} personal-data values replaced)"
     warnings = model_warnings + [_finding_dict(f) for f in report.warnings[:FINDINGS_ON_RUN]]
 
     def accept(r: Run) -> None:
         _record_validation(r, True, summary, warnings, report_uri)
         r.config = config
         record_files(r)
+        if redacted:
+            r.dataset.redacted_train_uri = redacted["train_uri"]
+            r.dataset.redacted_validation_uri = redacted.get("validation_uri")
+            r.dataset.redaction = redacted["files"]
 
     if advance(deps, run_id, [S.VALIDATING], S.VALIDATED, note=note, change=accept) is None:
         return Outcome("duplicate", run_id, "another delivery finished validation first")
@@ -278,6 +301,58 @@ def _record_validation(
         findings=findings,
         report_uri=report_uri,
     )
+
+
+def privacy_options(config: TuningConfig) -> Any:
+    """The validator's `PrivacyOptions` for the run's `privacy` settings; a pattern the
+    validator refuses (e.g. a built-in kind's name) is a config error."""
+    from shared.datasets.privacy import PrivacyOptions
+
+    try:
+        return PrivacyOptions(
+            policy=config.privacy.policy,  # type: ignore[arg-type]  # checked in tuning_config
+            patterns=dict(config.privacy.patterns),
+        )
+    except ValueError as e:
+        raise ConfigError(f"privacy: {e}") from None
+
+
+def _redact(
+    deps: Deps,
+    run_id: str,
+    obj: StorageObject,
+    siblings: dict[str, str],
+    generations: dict[str, str],
+    privacy: Any,
+) -> dict[str, Any]:
+    """Masked copies of the files Vertex AI trains on (train, and validation when there is
+    one) in the artifacts bucket, read pinned to the validated generations. The test set is
+    not sent to tuning and stays as it is. A spooled file keeps memory bounded on a machine with
+    a disk (on Cloud Functions /tmp is memory, so a redacted copy costs its size there)."""
+    from tempfile import SpooledTemporaryFile
+
+    from shared.datasets.redact import redact_stream
+
+    blobs, s = deps.blobs, deps.settings
+    sources = {"train": (obj.name, obj.generation)}
+    if "validation" in siblings:
+        sources["validation"] = (siblings["validation"], generations["validation"])
+    out: dict[str, Any] = {"files": {}}
+    for role, (name, generation) in sources.items():
+        target = layout.redacted_name(run_id, role)
+        with (
+            blobs.open_read(obj.bucket, name, generation=generation) as src,
+            SpooledTemporaryFile(max_size=64 * 1024 * 1024) as tmp,
+        ):
+            try:
+                result = redact_stream(src, tmp, privacy)  # type: ignore[arg-type]
+            except ValueError as e:
+                raise PermanentError(f"cannot redact {name}: {e}", code="redaction_failed") from e
+            tmp.seek(0)
+            blobs.write_file(s.artifacts_bucket, target, tmp, content_type="application/jsonl")  # type: ignore[arg-type]
+        out[f"{role}_uri"] = blobs.uri(s.artifacts_bucket, target)
+        out["files"][role] = {"source": blobs.uri(obj.bucket, name), **result.to_dict()}
+    return out
 
 
 def _problem(p: ModelProblem, config_file: str | None) -> dict[str, Any]:

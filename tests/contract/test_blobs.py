@@ -95,3 +95,18 @@ def test_uri_names_the_object(blobs: Any) -> None:
     b, bucket = blobs
     uri = b.uri(bucket, "incoming/ds/train.jsonl")
     assert uri.endswith("/incoming/ds/train.jsonl") and "://" in uri
+
+
+def test_write_file_streams_any_size_and_keeps_the_bytes(blobs: Any) -> None:
+    import hashlib
+    import io
+
+    b, bucket = blobs
+    data = ("第一行\n".encode() + bytes(range(256))) * 40_000  # ~10 MB, several chunks
+    info = b.write_file(bucket, "runs/r/redacted/train.jsonl", io.BytesIO(data))
+    assert info.size == len(data)
+    got = b.read_bytes(bucket, "runs/r/redacted/train.jsonl")
+    assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
+    again = b.write_file(bucket, "runs/r/redacted/train.jsonl", io.BytesIO(b"short\n"))
+    assert again.generation != info.generation
+    assert b.read_bytes(bucket, "runs/r/redacted/train.jsonl") == b"short\n"
