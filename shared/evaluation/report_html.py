@@ -167,6 +167,48 @@ def _highlights(report: Mapping[str, Any]) -> str:
     )
 
 
+def _checkpoints(report: Mapping[str, Any]) -> str:
+    """Every checkpoint's screening score and the one this report evaluated (and serves)."""
+    rows = report.get("checkpoints") or []
+    if not rows:
+        return ""
+    chosen = report.get("chosen_checkpoint")
+    metric = next((k for k in rows[0] if k not in ("checkpoint_id", "epoch", "endpoint",
+                                                  "scored", "errors")), "score")  # fmt: skip
+    body = "".join(
+        f"<tr><td>{_e(r.get('checkpoint_id'))}</td><td>{_e(r.get('epoch'))}</td>"
+        f"<td>{_num(r.get(metric))}</td><td>{_e(r.get('scored'))}</td>"
+        f"<td>{'<b>evaluated above, served</b>' if r.get('checkpoint_id') == chosen else ''}</td>"
+        "</tr>"
+        for r in rows
+    )
+    return (
+        "<h2>Checkpoints</h2><p class='small'>Each checkpoint screened on the same small "
+        "sample; the best was evaluated in full and made the model's default.</p>"
+        f"<table id='checkpoints'><tr><th>checkpoint</th><th>epoch</th><th>{_e(metric)}</th>"
+        f"<th>examples</th><th></th></tr>{body}</table>"
+    )
+
+
+def _rubric(report: Mapping[str, Any]) -> str:
+    rubric = report.get("rubric") or {}
+    scores = rubric.get("scores") or {}
+    dims = [d for d in (rubric.get("criteria") or {}) if isinstance(scores.get(d), Mapping)]
+    if not dims:
+        return ""
+    body = "".join(
+        f"<tr><td>{_e(d)}</td><td>{_num(scores[d].get('tuned'))}</td>"
+        f"<td>{_num(scores[d].get('base'))}</td><td class='small'>"
+        f"{_e(rubric['criteria'][d])}</td></tr>"
+        for d in dims
+    )
+    return (
+        f"<h2>Customer-service rubric ({_e(rubric.get('scale', '1..5'))})</h2>"
+        "<table id='rubric'><tr><th>dimension</th><th>tuned</th><th>base</th>"
+        f"<th>criterion</th></tr>{body}</table>"
+    )
+
+
 def render(report: Mapping[str, Any]) -> str:
     """The whole page for one report.json document."""
     passed = bool(report.get("passed"))
@@ -192,6 +234,8 @@ def render(report: Mapping[str, Any]) -> str:
         "<h2>Summary</h2>"
         + _summary_table(report)
         + _counts(report)
+        + _rubric(report)
+        + _checkpoints(report)
         + "<h2>Score distributions</h2><div class='charts'>"
         + charts
         + "</div>"

@@ -91,3 +91,23 @@ def test_a_reader_sees_the_verdict_the_summary_row_and_the_chinese_answers(
         assert re.search(r"chrf \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", words)  # a summary row
         assert re.search(r"\b(pass|FAIL)\b", words).group(1) == ("pass" if passed else "FAIL")  # type: ignore[union-attr]
         assert "我不清楚。" in words and "第3个问题" in words  # Chinese, as text
+
+
+def test_checkpoints_and_rubric_sections_show_when_the_report_has_them() -> None:
+    report = _report(True)
+    assert "id='checkpoints'" not in render(report) and "id='rubric'" not in render(report)
+    report["checkpoints"] = [
+        {"checkpoint_id": "1", "epoch": 1, "endpoint": "e1", "chrf": 0.41, "scored": 20},
+        {"checkpoint_id": "2", "epoch": 2, "endpoint": "e2", "chrf": 0.93, "scored": 20},
+    ]
+    report["chosen_checkpoint"] = "2"
+    report["rubric"] = {
+        "scores": {"tone": {"tuned": 4.5, "base": 3.0, "rated": 12}},
+        "scale": "1 .. 5",
+        "criteria": {"tone": "polite & calm"},
+    }
+    page = render(report)
+    rows = re.findall(r"<tr><td>(\d)</td><td>\d</td><td>([\d.]+)</td>.*?</tr>", page)
+    assert rows == [("1", "0.410"), ("2", "0.930")]
+    assert "<b>evaluated above, served</b></td></tr>" in page.split("<td>2</td>", 1)[1]
+    assert "id='rubric'" in page and "polite &amp; calm" in page
