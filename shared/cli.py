@@ -26,6 +26,7 @@ COMMANDS = (
     "local",
     "status",
     "cancel",
+    "evaluate",
     "promote",
     "chat",
     "models",

@@ -252,6 +252,9 @@ class Run:
     error: RunError | None = None
     history: list[HistoryEntry] = field(default_factory=list)
     simulated: bool = False
+    #: Later evaluations of a finished run (`gemini-tuning evaluate`), newest last: against
+    #: which baseline, the verdict, the metrics and where the reports are.
+    evaluation_attempts: list[dict[str, Any]] = field(default_factory=list)
     #: Production changes of this run's model, oldest first (see `pipeline.promote`).
     promotions: list[PromotionNote] = field(default_factory=list)
 

@@ -79,3 +79,18 @@ def test_start_explains_what_to_write_instead(
     assert main(["start", "--config", str(config), "--root", str(tmp_path / "r")]) == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_evaluate_refuses_an_unknown_or_unfinished_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .runs import rejected_run, store_for
+
+    store = store_for(tmp_path)
+    bad = rejected_run(store)
+    assert main(["evaluate", "nope", "--root", str(tmp_path)]) == 1
+    assert "no run 'nope'" in capsys.readouterr().err
+    assert main(["evaluate", bad.run_id, "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "only a SUCCEEDED run" in err and "Traceback" not in err
+    assert main(["evaluate", bad.run_id, "--sample-size", "0", "--root", str(tmp_path)]) == 2

@@ -3,7 +3,10 @@ continued tuning — through the real steps on the local adapters and the simula
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from shared.composition import LazyDeps
 from shared.pipeline import launch, poll, validation
@@ -197,3 +200,45 @@ def test_auto_promotion_after_every_gate_passed_serves_the_chosen_checkpoint(wor
     current = world.deps.production.current()
     assert current is not None and current.run_id == rid
     assert current.checkpoint_id == run.evaluation.chosen_checkpoint
+
+
+def test_a_finished_run_is_evaluated_again_against_production_and_another_run(
+    world: World,
+) -> None:
+    from shared.pipeline import promote
+    from shared.pipeline.reevaluate import reevaluate
+
+    world.drop("incoming/v1/test.jsonl", VAL_SET)
+    first = validation.handle_upload(world.deps, world.drop_dataset("v1")).run_id or ""
+    world.pump()
+    finish(world)
+    world.drop("incoming/v2/test.jsonl", VAL_SET)
+    second = validation.handle_upload(world.deps, world.drop_dataset("v2")).run_id or ""
+    world.pump()
+    finish(world)
+    assert world.run(first).status == world.run(second).status == S.SUCCEEDED
+    promote.promote_run(world.deps, first, by="test")
+    got = reevaluate(world.deps, second, against="production")
+    prod = world.deps.production.current()
+    assert prod is not None and got.baseline_model == prod.endpoint
+    assert got.attempt == 1 and got.against == "production"
+    again = reevaluate(world.deps, second, against=first, rubric=True)
+    assert again.attempt == 2
+    run = world.run(second)
+    assert [a["against"] for a in run.evaluation_attempts] == ["production", first]
+    assert run.status == S.SUCCEEDED and run.evaluation.passed is not None  # unchanged
+    html = Path(url2pathname(urlparse(again.report_html_uri).path))
+    assert "id='rubric'" in html.read_text(encoding="utf-8")
+
+
+def test_re_evaluation_refuses_what_it_cannot_do(world: World) -> None:
+    import pytest
+
+    from shared.errors import PipelineError
+    from shared.pipeline.reevaluate import reevaluate
+
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
+    with pytest.raises(PipelineError, match="only a SUCCEEDED run"):
+        reevaluate(world.deps, rid)
+    with pytest.raises(PipelineError, match="no run"):
+        reevaluate(world.deps, "nope")

@@ -1,0 +1,64 @@
+"""`gemini-tuning evaluate RUN_ID [--against base|production|RUN_ID]`: evaluate a finished run
+again without retraining (a new baseline, the judge or the rubric switched on)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from shared.commands._deps import add_root_argument, deps_for
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a finished run again (against base, production or another run)",
+        description=__doc__,
+    )
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument(
+        "--against",
+        default="base",
+        metavar="base|production|RUN_ID",
+        help="the model to compare with (default: the base model)",
+    )
+    p.add_argument("--judge", action="store_true", default=None, help="add the pairwise judge")
+    p.add_argument("--rubric", action="store_true", default=None, help="add the rubric scores")
+    p.add_argument("--sample-size", type=int, metavar="N", help="examples to evaluate")
+    add_root_argument(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared.errors import PipelineError, TransientError
+    from shared.pipeline.reevaluate import reevaluate
+
+    if args.sample_size is not None and not 1 <= args.sample_size <= 5000:
+        print("error: --sample-size must be from 1 to 5000", file=sys.stderr)
+        return 2
+    try:
+        got = reevaluate(
+            deps_for(args),
+            args.run_id,
+            against=args.against,
+            judge=args.judge,
+            rubric=args.rubric,
+            sample_size=args.sample_size,
+        )
+    except TransientError as e:
+        print(
+            f"error: {e.message} (run the command again: finished chunks are kept)", file=sys.stderr
+        )
+        return 2
+    except PipelineError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
+    verdict = {True: "gates PASSED", False: "gates FAILED", None: "not gated"}[got.passed]
+    sim = " [simulated]" if got.simulated else ""
+    print(f"attempt {got.attempt} vs {got.against} ({got.baseline_model}): {verdict}{sim}")
+    print(f"  {got.reason}")
+    for m, v in got.metrics.items():
+        print(f"  {m:12} tuned {v.get('tuned') or 0:.3f}   {got.against} {v.get('base') or 0:.3f}")
+    print(f"report: {got.report_html_uri}")
+    return 0 if got.passed is not False else 1

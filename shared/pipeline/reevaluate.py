@@ -1,0 +1,164 @@
+"""Evaluate a finished run again without retraining (`gemini-tuning evaluate RUN_ID`).
+
+A team that retrains weekly asks "is this model better than the one answering players now?",
+so an attempt can be made against the base model, the current production model or another
+run's model, with the judge or the rubric switched on. Each attempt is recorded on the run
+(`evaluation_attempts`, newest last) with its own reports under
+`runs/<run_id>/evaluation/attempts/<key>/`; the run's status and its first evaluation stay as
+they were. The eval set is the one the run validated (pinned to its generation). Predictions
+are saved in chunks as in the evaluator, so an interrupted attempt resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from shared.catalog import lowest_thinking
+from shared.clock import utcnow
+from shared.errors import ConfigError, NotFound, PermanentError
+from shared.pipeline import layout
+from shared.ports import Deps, GenerationSettings
+from shared.runs import Run, RunStatus
+
+from .evaluate import PinnedExamples, eval_set
+
+S = RunStatus
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt: int
+    against: str
+    baseline_model: str
+    passed: bool | None
+    reason: str
+    metrics: dict[str, dict[str, float | None]]
+    report_uri: str
+    report_html_uri: str
+    simulated: bool
+
+
+def served_endpoint(run: Run) -> str | None:
+    """The endpoint the run's evaluation scored: its chosen checkpoint's, else the default."""
+    chosen = run.evaluation.chosen_checkpoint
+    for c in run.evaluation.checkpoints:
+        if chosen is not None and c.get("checkpoint_id") == chosen and c.get("endpoint"):
+            return str(c["endpoint"])
+    return run.job.tuned_model_endpoint
+
+
+def baseline(deps: Deps, run: Run, against: str) -> str:
+    """`base`, `production` or a run id -> the model to compare with."""
+    if against == "base":
+        return run.tuning.source_model_name
+    if against == "production":
+        current = deps.production.current()
+        if current is None:
+            raise ConfigError(
+                "there is no production model yet; promote one with `gemini-tuning promote`"
+            )
+        if current.run_id == run.run_id:
+            raise ConfigError(f"run {run.run_id} is the production model; compare with base")
+        return current.endpoint
+    other = deps.store.get(against)
+    if other is None or other.status != S.SUCCEEDED:
+        raise NotFound(f"--against {against!r}: no SUCCEEDED run with that id")
+    endpoint = served_endpoint(other)
+    if not endpoint:
+        raise ConfigError(f"--against {against}: that run has no tuned model endpoint")
+    return endpoint
+
+
+def reevaluate(
+    deps: Deps,
+    run_id: str,
+    *,
+    against: str = "base",
+    judge: bool | None = None,
+    rubric: bool | None = None,
+    sample_size: int | None = None,
+) -> Attempt:
+    """One more evaluation attempt on a SUCCEEDED run; raises `PipelineError`s with messages
+    that say what to do (unknown run, not finished, no eval set, no baseline)."""
+    from shared.evaluation import evaluate
+    from shared.evaluation.chunks import BlobCheckpoints, fingerprint
+
+    run = deps.store.get(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
+    if run.status != S.SUCCEEDED:
+        raise PermanentError(f"run {run_id} is {run.status}: only a SUCCEEDED run is re-evaluated")
+    tuned = served_endpoint(run)
+    target = eval_set(run)
+    if not tuned or target is None:
+        raise PermanentError(f"run {run_id} has no tuned endpoint or no test/validation set")
+    base_model = baseline(deps, run, against)
+    ev = run.tuning.evaluation
+    ev = replace(
+        ev,
+        judge=ev.judge if judge is None else judge,
+        rubric=ev.rubric if rubric is None else rubric,
+        sample_size=ev.sample_size if sample_size is None else sample_size,
+    )
+    s, blobs = deps.settings, deps.blobs
+    budget, level = lowest_thinking(s.catalog.get(run.tuning.source_model_name))
+    settings = GenerationSettings(thinking_budget=budget, thinking_level=level)
+    name, generation = target
+    key = fingerprint(
+        [tuned, base_model, name, generation, ev.sample_size, ev.judge, ev.rubric,
+         ev.rubric_dimensions, ev.metrics, repr(settings)]
+    )  # fmt: skip
+    prefix = f"{layout.report_prefix(run_id)}evaluation/attempts/{key}/"
+    result = evaluate(
+        deps.models,
+        PinnedExamples(blobs, run.dataset.bucket, name, generation),
+        tuned_model=tuned,
+        base_model=base_model,
+        config=ev,
+        seed=run_id,
+        judge=deps.judge if ev.judge or ev.rubric else None,
+        checkpoints=BlobCheckpoints(blobs, s.artifacts_bucket, prefix + "chunks/"),
+        settings=settings,
+    )
+    result = replace(
+        result,
+        report={**result.report, "run_id": run_id, "against": against, "attempt_key": key},
+    )
+    for file, data, kind in (
+        ("report.json", result.report_json(), "application/json"),
+        ("report.html", result.report_html(), "text/html"),
+        ("predictions.jsonl", result.predictions_jsonl(), "application/jsonl"),
+    ):
+        blobs.write_bytes(s.artifacts_bucket, prefix + file, data, content_type=kind)
+    record: dict[str, Any] = {
+        "key": key,
+        "at": utcnow(),
+        "against": against,
+        "baseline_model": base_model,
+        "tuned_model": tuned,
+        "passed": result.passed,
+        "reason": result.reason,
+        "metrics": {k: dict(v) for k, v in result.metrics.items()},
+        "report_uri": blobs.uri(s.artifacts_bucket, prefix + "report.json"),
+        "report_html_uri": blobs.uri(s.artifacts_bucket, prefix + "report.html"),
+        "simulated": result.simulated,
+    }
+
+    def append(r: Run) -> None:
+        r.evaluation_attempts = [a for a in r.evaluation_attempts if a.get("key") != key]
+        r.evaluation_attempts.append(record)
+
+    updated = deps.store.update(run_id, append)
+    n = len(updated.evaluation_attempts) if updated is not None else 1
+    return Attempt(
+        n,
+        against,
+        base_model,
+        result.passed,
+        result.reason,
+        record["metrics"],
+        record["report_uri"],
+        record["report_html_uri"],
+        result.simulated,
+    )
