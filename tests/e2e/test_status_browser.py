@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,10 +20,11 @@ from shared.local.paths import LocalLayout
 from shared.local.store import SqliteRunStore
 from shared.runs import EvaluationInfo, Run, RunStatus
 from tests import changes
+from tests.browser import CHROMIUM, FLAGS
 from tests.unit.cli.runs import METRICS, _both, _new, _walk
 
 S = RunStatus
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="SKIPPED: Debian's `chromium` is not installed (`make test` installs it with apt-get "
@@ -40,13 +40,7 @@ def dom(url: str) -> str:
         done = subprocess.run(
             [
                 CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
+                *FLAGS,
                 f"--user-data-dir={profile}",
                 "--dump-dom",
                 url,

@@ -16,20 +16,13 @@ import pytest
 from shared.evaluation import evaluate
 from shared.evaluation.report_html import render
 from shared.tuning_config import EvaluationConfig, Gate
+from tests.browser import CHROMIUM
+from tests.browser import FLAGS as CHROMIUM_FLAGS
 
 from .fakes import FakeModels, example
 
 TUNED, BASE = "projects/p/locations/l/endpoints/t", "gemini-2.5-flash"
 QA = [(f"第{i}个问题：账号被盗了怎么找回？", f"请立即修改密码并提交申诉{i}。") for i in range(12)]
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _report(passed: bool) -> dict[str, Any]:
@@ -61,7 +54,7 @@ def test_the_page_is_self_contained_and_escaped() -> None:
 
 
 def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    return CHROMIUM
 
 
 @pytest.mark.skipif(
