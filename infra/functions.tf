@@ -24,6 +24,11 @@ locals {
     MODEL_CATALOG_OVERRIDES          = var.model_catalog_overrides
     ALLOW_UNLISTED_MODELS            = var.allow_unlisted_models ? "true" : "false"
     TUNING_SERVICE_ACCOUNT           = google_service_account.tuning.email
+    MAX_RUN_USD                      = var.max_run_usd == null ? "" : tostring(var.max_run_usd)
+    MAX_MONTH_USD                    = var.max_month_usd == null ? "" : tostring(var.max_month_usd)
+    MAX_TRAINING_HOURS               = var.max_training_hours == null ? "" : tostring(var.max_training_hours)
+    STUCK_AFTER_MINUTES              = var.stuck_after_minutes == null ? "" : tostring(var.stuck_after_minutes)
+    NOTIFY_FORMAT                    = var.notifier_format
   }
   source_root = abspath("${path.module}/..")
 }

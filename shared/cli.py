@@ -17,7 +17,18 @@ import sys
 from collections.abc import Sequence
 
 #: Subcommand modules, in the order `--help` lists them. Each must exist (a test imports them).
-COMMANDS = ("validate", "convert", "submit", "start", "local", "status", "cancel", "models", "demo")
+COMMANDS = (
+    "validate",
+    "convert",
+    "submit",
+    "start",
+    "local",
+    "status",
+    "cancel",
+    "retry",
+    "models",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
