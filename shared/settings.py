@@ -18,7 +18,8 @@ from shared.catalog import BUILTIN, Catalog, catalog_from_env
 from shared.errors import ConfigError
 from shared.tuning_config import TuningConfig, apply_overrides, check_int
 
-#: Chat webhook formats the notifier can post (shared/notify.py has one formatter each).
+#: Chat webhook formats the notifier can post (shared/notify.py has one formatter each; a test
+#: keeps the two lists equal).
 NOTIFY_FORMATS = ("slack", "google_chat", "wecom", "feishu", "dingtalk")
 
 #: Every environment variable the code reads, with its meaning. Terraform must set each one that
@@ -172,6 +173,9 @@ class Settings:
             return value
 
         stuck = e.get("STUCK_AFTER_MINUTES", "").strip()
+        notify_url = e.get("NOTIFY_URL", "").strip() or None
+        if notify_url is not None and not notify_url.startswith(("https://", "http://")):
+            raise ConfigError("NOTIFY_URL must be an https:// (or http://) webhook URL.")
         notify_format = get("NOTIFY_FORMAT", s.notify_format).lower()
         if notify_format not in NOTIFY_FORMATS:
             raise ConfigError(
@@ -205,6 +209,6 @@ class Settings:
             stuck_after_minutes=get_int("STUCK_AFTER_MINUTES", 0, 1, 60 * 24 * 31)
             if stuck
             else None,
-            notify_url=e.get("NOTIFY_URL", "").strip() or None,
+            notify_url=notify_url,
             notify_format=notify_format,
         )
