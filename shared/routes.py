@@ -38,7 +38,7 @@ class FunctionRoute:
     hop: bool = False
     #: The platform redelivers a failed event (Cloud Scheduler does not retry a tick).
     retries: bool = True
-    #: Deployed only when configured (Terraform `count`); the local host always runs it.
+    #: Deployed only when configured (Terraform `count`; the local host: with `--notify`).
     optional: bool = False
 
 

@@ -38,6 +38,11 @@ class Verdict:
     message: str = ""
 
 
+def usd(x: float) -> str:
+    """$1,234.50, and small limits as written ($0.001), never rounded to $0.00."""
+    return f"${x:,.2f}" if x >= 0.01 or x == 0 else f"${x:g}"
+
+
 def run_cost(run: Run, settings: Settings) -> Cost:
     """The run's cost as best known now (see the module docstring)."""
     model = run.config.source_model_name if run.config is not None else None
@@ -88,11 +93,11 @@ def check(deps: Deps, run: Run) -> Verdict:
             f"to MODEL_CATALOG_OVERRIDES (price_per_million_training_tokens) or remove the "
             f"limit, then `gemini-tuning retry {run.run_id}`.",
         )
-    figures = f"{cost.tokens:,} tokens x ${cost.price:g}/M = ${cost.usd:,.2f} ({cost.basis})"
+    figures = f"{cost.tokens:,} tokens x ${cost.price:g}/M = {usd(cost.usd)} ({cost.basis})"
     if per_run is not None and cost.usd > per_run:
         return Verdict(
             False,
-            f"estimated cost ${cost.usd:,.2f} is over the per-run limit ${per_run:,.2f}: "
+            f"estimated cost {usd(cost.usd)} is over the per-run limit {usd(per_run)}: "
             f"{figures}. Use fewer examples or epochs, or raise budget.max_run_usd in "
             f"tuning.yaml (up to the deployment's MAX_RUN_USD), then retry.",
         )
@@ -112,8 +117,8 @@ def check(deps: Deps, run: Run) -> Verdict:
             also = f" ({unknown} earlier run(s) of unknown cost not counted)" if unknown else ""
             return Verdict(
                 False,
-                f"this run (${cost.usd:,.2f}) would take the month's estimated spend to "
-                f"${total:,.2f}, over MAX_MONTH_USD ${s.max_month_usd:,.2f}: ${spent:,.2f} "
+                f"this run ({usd(cost.usd)}) would take the month's estimated spend to "
+                f"{usd(total)}, over MAX_MONTH_USD {usd(s.max_month_usd)}: {usd(spent)} "
                 f"already started since {since[:10]}{also}; {figures}. Retry next month or "
                 "after the limit is raised.",
             )

@@ -104,6 +104,10 @@ def test_the_month_total_counts_started_runs_and_refuses_the_one_over(tmp_path: 
     )
 
 
+def test_small_limits_are_printed_as_written_not_rounded_to_zero() -> None:
+    assert budget.usd(0.001) == "$0.001" and budget.usd(1234.5) == "$1,234.50"
+
+
 def test_the_job_billable_tokens_replace_the_estimate() -> None:
     from shared.runs import DatasetInfo, JobStats, Run
     from shared.settings import Settings
