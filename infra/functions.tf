@@ -1,4 +1,4 @@
-# The six functions. Each one's roles are exactly the row of roles.json for it
+# The functions (the notifier only with var.notifier_webhook_secret). Each one's roles are exactly the row of roles.json for it
 # (tests/infra/test_wiring.py checks both ways); every function reads the same Settings.
 
 locals {
@@ -27,6 +27,11 @@ locals {
     PII_PATTERNS                     = jsonencode(var.pii_patterns)
     ALLOW_UNLISTED_MODELS            = var.allow_unlisted_models ? "true" : "false"
     TUNING_SERVICE_ACCOUNT           = google_service_account.tuning.email
+    MAX_RUN_USD                      = var.max_run_usd == null ? "" : tostring(var.max_run_usd)
+    MAX_MONTH_USD                    = var.max_month_usd == null ? "" : tostring(var.max_month_usd)
+    MAX_TRAINING_HOURS               = var.max_training_hours == null ? "" : tostring(var.max_training_hours)
+    STUCK_AFTER_MINUTES              = var.stuck_after_minutes == null ? "" : tostring(var.stuck_after_minutes)
+    NOTIFY_FORMAT                    = var.notifier_format
   }
   source_root = abspath("${path.module}/..")
 }
@@ -287,5 +292,39 @@ module "status" {
   bucket_roles = {
     (google_storage_bucket.artifacts.name) = ["roles/storage.objectViewer"]
   }
+  publish_topics = []
+}
+
+# Optional: posts run outcomes and warnings from the run-events topic to a chat webhook whose URL
+# is the latest version of Secret Manager secret var.notifier_webhook_secret (created by you, so
+# the URL never appears in Terraform state). A failed post is logged; it never affects a run.
+module "notifier" {
+  count  = var.notifier_webhook_secret == null ? 0 : 1
+  source = "./modules/function"
+
+  project_id            = terraform_data.ready.output.project_id
+  build_service_account = terraform_data.ready.output.build_account
+  region                = var.region
+  name_prefix           = local.prefix
+  function              = "notifier"
+  entry_point           = "on_run_event"
+  source_root           = local.source_root
+  source_bucket         = google_storage_bucket.sources.name
+  environment           = local.function_env
+  secret_environment    = { NOTIFY_URL = coalesce(var.notifier_webhook_secret, "unused") }
+  memory                = "256Mi"
+  timeout_seconds       = 60
+  max_instances         = 3
+  pubsub_service_agent  = local.pubsub_agent
+  dead_letter_topic_id  = google_pubsub_topic.dead_letter.id
+  max_delivery_attempts = var.max_delivery_attempts
+
+  trigger = {
+    type     = "pubsub"
+    topic_id = google_pubsub_topic.run_events.id
+  }
+
+  project_roles  = []
+  bucket_roles   = {}
   publish_topics = []
 }

@@ -311,3 +311,63 @@ variable "metric_propagation_wait" {
     error_message = "metric_propagation_wait must be a number of seconds such as 90s."
   }
 }
+
+variable "max_run_usd" {
+  description = "Refuse, before any tuning job, a run whose estimated cost is above this many USD (tuning.yaml may set a lower budget.max_run_usd); null: no limit."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.max_run_usd == null || coalesce(var.max_run_usd, 1) > 0
+    error_message = "max_run_usd must be a positive number of USD, or null for no limit."
+  }
+}
+
+variable "max_month_usd" {
+  description = "Refuse a run that would take the estimated cost of the runs started this UTC calendar month above this many USD; null: no limit."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.max_month_usd == null || coalesce(var.max_month_usd, 1) > 0
+    error_message = "max_month_usd must be a positive number of USD, or null for no limit."
+  }
+}
+
+variable "max_training_hours" {
+  description = "The poller cancels a tuning job that has run longer than this many hours (tuning.yaml may set a lower max_training_hours); null: no limit."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.max_training_hours == null || (coalesce(var.max_training_hours, 1) > 0 && coalesce(var.max_training_hours, 1) <= 744)
+    error_message = "max_training_hours must be above 0 and at most 744 (31 days), or null for no limit."
+  }
+}
+
+variable "stuck_after_minutes" {
+  description = "A run in one working state longer than this many minutes gets one warning run event and shows as STUCK on the status page; null: off."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.stuck_after_minutes == null || (coalesce(var.stuck_after_minutes, 1) >= 1 && coalesce(var.stuck_after_minutes, 1) <= 44640 && floor(coalesce(var.stuck_after_minutes, 1)) == coalesce(var.stuck_after_minutes, 1))
+    error_message = "stuck_after_minutes must be a whole number of minutes from 1 to 44640, or null for off."
+  }
+}
+
+variable "notifier_webhook_secret" {
+  description = "Secret Manager secret id (in this project) whose latest version is the chat webhook URL the notifier posts run outcomes to; null deploys no notifier."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.notifier_webhook_secret == null || can(regex("^[A-Za-z0-9_-]{1,255}$", coalesce(var.notifier_webhook_secret, "x")))
+    error_message = "notifier_webhook_secret must be a secret id (letters, digits, '-', '_'), not a full resource name."
+  }
+}
+
+variable "notifier_format" {
+  description = "Message format of the notifier's webhook: slack, google_chat, wecom, feishu or dingtalk."
+  type        = string
+  default     = "slack"
+  validation {
+    condition     = contains(["slack", "google_chat", "wecom", "feishu", "dingtalk"], var.notifier_format)
+    error_message = "notifier_format must be slack, google_chat, wecom, feishu or dingtalk."
+  }
+}

@@ -29,6 +29,7 @@ COMMANDS = (
     "evaluate",
     "promote",
     "chat",
+    "retry",
     "models",
     "demo",
 )

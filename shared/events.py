@@ -20,9 +20,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from shared.errors import InvalidMessage
+
+if TYPE_CHECKING:
+    from shared.runs import Run
 
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -41,6 +44,49 @@ PRODUCTION_CHANGED = "production-changed"
 MESSAGE_TYPES = frozenset(
     {DATASET_VALIDATED, EVALUATION_REQUESTED, RUN_EVENT, POLL_TICK, PRODUCTION_CHANGED}
 )
+
+
+#: A `run-event` reports a status change (`transition`) or a warning about a run that did not
+#: change status (`warning`: stuck in one state). docs/run-events.md documents the body.
+RunEventKind = Literal["transition", "warning"]
+#: Rejected runs' events carry this many of the validator's findings.
+RUN_EVENT_FINDINGS = 3
+
+
+def run_event_body(run: Run, note: str, *, kind: RunEventKind = "transition") -> dict[str, Any]:
+    """The body of a `run-event` (v1): what a subscriber needs to tell people about the run
+    without reading the run store. Optional sections appear only when they have content."""
+    body: dict[str, Any] = {
+        "kind": kind,
+        "status": str(run.status),
+        "note": note,
+        "at": run.updated_at,
+        "dataset": {"name": run.dataset.name, "uri": run.dataset.uri},
+        "simulated": run.simulated,
+    }
+    if run.error is not None:
+        body["error"] = {
+            "stage": run.error.stage,
+            "code": run.error.code,
+            "message": run.error.message,
+        }
+    ev = run.evaluation
+    if ev.passed is not None or ev.reason:
+        body["evaluation"] = {
+            "passed": ev.passed,
+            "reason": ev.reason,
+            "report_uri": ev.report_html_uri or ev.report_uri,
+        }
+    if run.status == "REJECTED" and run.validation.findings:
+        body["findings"] = [
+            {k: f.get(k) for k in ("code", "file", "line", "message")}
+            for f in run.validation.findings[:RUN_EVENT_FINDINGS]
+        ]
+    if run.job.console_url:
+        body["job"] = {"state": run.job.state, "console_url": run.job.console_url}
+    if run.retry_of:
+        body["retry_of"] = run.retry_of
+    return body
 
 
 class CloudEventLike(Protocol):

@@ -141,6 +141,11 @@ class RunStore(Protocol):
         """Newest first, for the status page."""
         ...
 
+    def list_created_since(self, since: str) -> list[Run]:
+        """Runs with `created_at >= since` (ISO-8601 UTC text), oldest first: the month's runs
+        for the budget guard. Must read only those runs."""
+        ...
+
 
 # --------------------------------------------------------------------------------------------
 # The production model record

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.events import DATASET_VALIDATED, EVALUATION_REQUESTED, POLL_TICK
+from shared.events import DATASET_VALIDATED, EVALUATION_REQUESTED, POLL_TICK, RUN_EVENT
 from shared.settings import Settings
 
 Trigger = Literal["storage", "pubsub", "http"]
 #: Logical topics; `topic_name()` turns one into the deployment's topic name.
-Topic = Literal["dataset_validated", "evaluation_requested", "poll_tick", "dead_letter"]
+Topic = Literal[
+    "dataset_validated", "evaluation_requested", "run_events", "poll_tick", "dead_letter"
+]
 
 #: Topic names that are not deployment settings (no function publishes to them): Cloud
 #: Scheduler publishes the ticks, Pub/Sub forwards dead letters. Terraform prefixes them.
@@ -36,6 +38,8 @@ class FunctionRoute:
     hop: bool = False
     #: The platform redelivers a failed event (Cloud Scheduler does not retry a tick).
     retries: bool = True
+    #: Deployed only when configured (Terraform `count`; the local host: with `--notify`).
+    optional: bool = False
 
 
 ROUTES: tuple[FunctionRoute, ...] = (
@@ -61,6 +65,11 @@ ROUTES: tuple[FunctionRoute, ...] = (
     ),
     FunctionRoute("deadletter", "on_dead_letter", "pubsub", "dead_letter"),
     FunctionRoute("status", "status_page", "http"),
+    # Optional in Terraform (var.notifier_webhook_secret). Not a hop: a notification that
+    # cannot be posted never fails a run, and it is not retried (it logs and acknowledges).
+    FunctionRoute(
+        "notifier", "on_run_event", "pubsub", "run_events", RUN_EVENT, retries=False, optional=True
+    ),
 )
 
 #: The functions whose dead letters end their run, in pipeline order.
@@ -80,6 +89,8 @@ def topic_name(topic: Topic, settings: Settings) -> str:
         return settings.topic_dataset_validated
     if topic == "evaluation_requested":
         return settings.topic_evaluation_requested
+    if topic == "run_events":
+        return settings.topic_run_events
     return FIXED_TOPICS[topic]
 
 

@@ -95,6 +95,15 @@ def make_run_id(bucket: str, name: str, generation: int | str) -> str:
     return f"{slug}-{digest}"
 
 
+def retry_run_id(run_id: str, attempt: int) -> str:
+    """The id of retry number `attempt` of `run_id`: deterministic, so a repeated `retry`
+    finds the attempt it already made instead of creating a second one. Same shape rules as
+    `make_run_id` (Firestore ids, Vertex labels: at most 63 characters)."""
+    digest = hashlib.sha256(f"{run_id}#retry{attempt}".encode()).hexdigest()[:12]
+    base = re.sub(r"-r[0-9]+$", "", run_id.rsplit("-", 1)[0]) or "run"
+    return f"{base[:30]}-r{attempt}-{digest}"
+
+
 def tuning_job_display_name(run_id: str) -> str:
     """Deterministic display name so a retry after a crash can recognise its own job."""
     return f"gtp-{run_id}"[:128]
@@ -197,6 +206,9 @@ class JobInfo:
     curves: dict[str, list[list[float]]] = field(default_factory=dict)
     #: Things a person should know about the job (truncated or dropped examples, ...).
     warnings: list[str] = field(default_factory=list)
+    #: Why the pipeline asked Vertex AI to cancel the job (past its maximum training time, on
+    #: request); the run's error says it once the job has stopped.
+    cancel_reason: str | None = None
 
 
 @dataclass
@@ -237,6 +249,16 @@ class RunError:
 
 
 @dataclass
+class StuckWarning:
+    """The run sat in `status` longer than STUCK_AFTER_MINUTES: warned once per status."""
+
+    status: RunStatus
+    since: str
+    warned_at: str
+    message: str
+
+
+@dataclass
 class Run:
     """One Firestore document `tuning_runs/<run_id>` (or one SQLite row locally)."""
 
@@ -257,6 +279,10 @@ class Run:
     evaluation_attempts: list[dict[str, Any]] = field(default_factory=list)
     #: Production changes of this run's model, oldest first (see `pipeline.promote`).
     promotions: list[PromotionNote] = field(default_factory=list)
+    #: `gemini-tuning retry`: the run this one retries, and the run that retried this one.
+    retry_of: str | None = None
+    retried_by: str | None = None
+    stuck: StuckWarning | None = None
 
     @classmethod
     def new(cls, run_id: str, dataset: DatasetInfo, *, simulated: bool = False) -> Run:
@@ -298,6 +324,14 @@ class Run:
     @property
     def dry_run(self) -> bool:
         return self.config is not None and self.config.dry_run
+
+    @property
+    def entered_status_at(self) -> str:
+        """When the run entered its current status (the last history entry for it)."""
+        for h in reversed(self.history):
+            if h.status == self.status:
+                return h.at
+        return self.updated_at
 
     def fail(self, stage: str, code: str, message: str) -> None:
         """Record why the run stopped (FAILED / REJECTED): shown by every status view."""
@@ -350,6 +384,7 @@ def _build_msgspec_type_info() -> None:
     sample.job.stats = JobStats()
     sample.job.checkpoints = [CheckpointInfo("1")]
     sample.promotions = [PromotionNote(1, "promoted", "at", "by")]
+    sample.stuck = StuckWarning(RunStatus.RECEIVED, "t", "t", "m")
     Run.from_dict(sample.to_dict())
 
 

@@ -8,6 +8,7 @@ tuning defaults they carry are a `TuningConfig` that `tuning.yaml` overrides per
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ from typing import Any
 from shared.catalog import BUILTIN, Catalog, catalog_from_env
 from shared.errors import ConfigError
 from shared.tuning_config import TuningConfig, apply_overrides, check_int
+
+#: Chat webhook formats the notifier can post (shared/notify.py has one formatter each; a test
+#: keeps the two lists equal).
+NOTIFY_FORMATS = ("slack", "google_chat", "wecom", "feishu", "dingtalk")
 
 #: Every environment variable the code reads, with its meaning. Terraform must set each one that
 #: is not marked local-only (a wiring test checks both directions).
@@ -44,6 +49,16 @@ SETTINGS_ENV: dict[str, str] = {
     "PII_PATTERNS": "JSON object of a team's own personal-data patterns, name -> regex",
     "TUNING_SERVICE_ACCOUNT": "service account tuning jobs run as (empty: Vertex's own agent)",
     "DEFAULT_EVAL_SAMPLE_SIZE": "examples the evaluator samples by default",
+    "MAX_RUN_USD": "refuse to start a run whose estimated cost is above this (empty: no limit)",
+    "MAX_MONTH_USD": "refuse runs past this estimated spend per UTC month (empty: off)",
+    "MAX_TRAINING_HOURS": "cancel a tuning job that has run longer than this (empty: no limit)",
+    "STUCK_AFTER_MINUTES": "warn once about a run in one working state this long (empty: off)",
+    "NOTIFY_FORMAT": "the webhook's message format: slack, google_chat, wecom, feishu, dingtalk",
+}
+#: Set only on the functions that need them, from Secret Manager through Cloud Run's secret
+#: environment variables (`secret_environment_variables`), never as plain text in Terraform.
+SECRET_ENV = {
+    "NOTIFY_URL": "chat webhook the notifier posts run outcomes to (empty: it only logs)",
 }
 LOCAL_ONLY_ENV = {
     "LOCAL_ROOT": "root folder of the embedded local backend",
@@ -87,6 +102,14 @@ class Settings:
     catalog: Catalog = BUILTIN
     #: The simulator's `SIM_*` variables as found in the environment (local backend only).
     simulator_env: Mapping[str, str] = field(default_factory=dict)
+    #: Guard rails (None: off). tuning.yaml may lower the per-run limits, never raise them.
+    max_run_usd: float | None = None
+    max_month_usd: float | None = None
+    max_training_hours: float | None = None
+    stuck_after_minutes: int | None = None
+    #: Where the notifier posts run outcomes (None: it only logs) and in which chat's format.
+    notify_url: str | None = None
+    notify_format: str = "slack"
 
     @classmethod
     def for_local(cls, root: Path | str, **overrides: Any) -> Settings:
@@ -147,6 +170,31 @@ class Settings:
             except ValueError:
                 raise ConfigError(f"{name}={raw!r} must be a whole number.") from None
 
+        def get_float(name: str, lo: float, hi: float) -> float | None:
+            raw = e.get(name, "").strip()
+            if not raw:
+                return None
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(
+                    f"{name}={raw!r} must be a number (or empty for no limit)."
+                ) from None
+            if not (math.isfinite(value) and lo < value <= hi):
+                raise ConfigError(
+                    f"{name}={raw!r} is out of range: use a number above {lo:g} up to {hi:g}."
+                )
+            return value
+
+        stuck = e.get("STUCK_AFTER_MINUTES", "").strip()
+        notify_url = e.get("NOTIFY_URL", "").strip() or None
+        if notify_url is not None and not notify_url.startswith(("https://", "http://")):
+            raise ConfigError("NOTIFY_URL must be an https:// (or http://) webhook URL.")
+        notify_format = get("NOTIFY_FORMAT", s.notify_format).lower()
+        if notify_format not in NOTIFY_FORMATS:
+            raise ConfigError(
+                f"NOTIFY_FORMAT={notify_format!r}: use one of {', '.join(NOTIFY_FORMATS)}."
+            )
         return cls(
             backend=backend,
             project=get("GCP_PROJECT", s.project),
@@ -170,4 +218,12 @@ class Settings:
             tuning_service_account=get("TUNING_SERVICE_ACCOUNT", ""),
             catalog=catalog,
             simulator_env={k: v for k, v in e.items() if k.startswith("SIM_")},
+            max_run_usd=get_float("MAX_RUN_USD", 0.0, 1e7),
+            max_month_usd=get_float("MAX_MONTH_USD", 0.0, 1e8),
+            max_training_hours=get_float("MAX_TRAINING_HOURS", 0.0, 24.0 * 31),
+            stuck_after_minutes=get_int("STUCK_AFTER_MINUTES", 0, 1, 60 * 24 * 31)
+            if stuck
+            else None,
+            notify_url=notify_url,
+            notify_format=notify_format,
         )

@@ -54,10 +54,17 @@ def _fmt_age(seconds: float) -> str:
     return f"{s // 86400}d"
 
 
+def is_stuck(run: Run) -> bool:
+    """The poller warned that the run sits in its current status too long."""
+    return run.stuck is not None and run.stuck.status == run.status and not run.is_terminal
+
+
 def summary_line(run: Run) -> str:
     """One line about where the run is: error, evaluation verdict or job state."""
     if run.error is not None:
         return f"{run.error.stage}: {run.error.message}"
+    if is_stuck(run) and run.stuck is not None:
+        return f"STUCK: {run.stuck.message}"
     ev = run.evaluation
     if ev.passed is not None or ev.metrics:
         metrics = ", ".join(
@@ -125,6 +132,12 @@ def render_run_detail(run: Run) -> str:
         lines.extend(_job_lines(run))
     if run.error:
         lines.append(f"error     [{run.error.stage}/{run.error.code}] {run.error.message}")
+    if is_stuck(run) and run.stuck is not None:
+        lines.append(f"STUCK     {run.stuck.message}")
+    if run.retry_of:
+        lines.append(f"retry of  {run.retry_of}")
+    if run.retried_by:
+        lines.append(f"retried   as {run.retried_by}")
     vs = run.validation.summary
     if vs.get("examples") is not None and "billable_tokens" in vs:
         cost = vs.get("cost_usd")
@@ -388,6 +401,11 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
         )
     else:
         parts.append(f"<p id='why'>{_e(summary_line(run))}</p>")
+    for label, other in (("A retry of", run.retry_of), ("Retried as", run.retried_by)):
+        if other:
+            parts.append(
+                f"<p class='retry'>{label} {_a(f'?run_id={other}&format=html', other)}</p>"
+            )
     stages = stage_seconds(run)
     timeline = "".join(
         f"<tr><td>{_e(h.at)}</td><td>{_e(h.status)}</td><td>{_e(h.note)}</td></tr>"

@@ -32,6 +32,8 @@ JUDGE_GATES = ("win_rate", *(f"rubric_{d}" for d in RUBRIC_DIMENSIONS))
 MAX_EPOCHS = 50
 MAX_LEARNING_RATE_MULTIPLIER = 10.0
 MAX_DISPLAY_NAME = 128
+MAX_RUN_USD = 1e7
+MAX_TRAINING_HOURS = 24.0 * 31
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,14 @@ class Privacy:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """This dataset's cost ceiling in USD (estimated; refused before any job when above).
+    The deployment's `MAX_RUN_USD` still applies: the lower of the two wins."""
+
+    max_run_usd: float | None = None
+
+
+@dataclass(frozen=True)
 class TuningConfig:
     """Everything the launcher and the evaluator need, fully resolved.
 
@@ -120,6 +130,10 @@ class TuningConfig:
     continue_from: ContinueFrom | None = None
     privacy: Privacy = field(default_factory=Privacy)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    budget: Budget = field(default_factory=Budget)
+    #: Cancel the tuning job after this many hours (the deployment's MAX_TRAINING_HOURS still
+    #: applies: the lower wins).
+    max_training_hours: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -401,6 +415,17 @@ def _continue_from(raw: Any) -> ContinueFrom:
     return ContinueFrom(run=run, model=model, checkpoint=checkpoint)
 
 
+def _budget(raw: Any) -> Budget:
+    where = "budget"
+    if not isinstance(raw, Mapping):
+        raise _fail(where, f"expected a mapping, got {raw!r}", "Write `budget: {max_run_usd: 50}`.")
+    _unknown(where, raw, {"max_run_usd"})
+    limit = raw.get("max_run_usd")
+    if limit is None:
+        return Budget()
+    return Budget(max_run_usd=_float(f"{where}.max_run_usd", limit, 0.0, MAX_RUN_USD))
+
+
 def apply_overrides(
     base: TuningConfig, raw: Mapping[str, Any], *, source: str, catalog: Catalog = BUILTIN
 ) -> TuningConfig:
@@ -468,6 +493,15 @@ def apply_overrides(
             c = replace(c, dry_run=_bool("dry_run", raw["dry_run"]))
         if "evaluation" in raw:
             c = replace(c, evaluation=_evaluation(raw["evaluation"], c.evaluation))
+        if "budget" in raw:
+            c = replace(c, budget=_budget(raw["budget"]))
+        if raw.get("max_training_hours") is not None:
+            c = replace(
+                c,
+                max_training_hours=_float(
+                    "max_training_hours", raw["max_training_hours"], 0.0, MAX_TRAINING_HOURS
+                ),
+            )
         check_adapter_size(c, catalog)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e.message}") from None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.commands._deps import DEFAULT_LOCAL_ROOT
+from shared.settings import NOTIFY_FORMATS
 
 
 def _seconds(text: str) -> float:
@@ -60,7 +61,26 @@ def add_parser(sub: Any) -> None:
         metavar="N",
         help="serve the status page on http://127.0.0.1:N/ (runs, findings, reports)",
     )
+    p.add_argument(
+        "--notify",
+        type=_url,
+        metavar="URL",
+        help="post run outcomes (succeeded, rejected, failed, cancelled) and warnings to this "
+        "chat webhook",
+    )
+    p.add_argument(
+        "--notify-format",
+        choices=NOTIFY_FORMATS,
+        default="slack",
+        help="the webhook's message format (default: slack)",
+    )
     p.set_defaults(func=run)
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")) or len(text) < 10:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
 
 
 def _port(text: str) -> int:
@@ -89,7 +109,10 @@ def run(args: argparse.Namespace) -> int:
     from shared.host.runtime import LocalRuntime, RuntimeOptions
 
     try:
-        deps = composition.local_deps(root, env=os.environ)
+        env = dict(os.environ)
+        if args.notify:
+            env.update(NOTIFY_URL=args.notify, NOTIFY_FORMAT=args.notify_format)
+        deps = composition.local_deps(root, env=env)
         runtime = LocalRuntime(
             root, options=RuntimeOptions(tick=args.tick, workers=args.workers), deps=deps
         )
@@ -126,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
         f"  cp -r my-dataset {incoming}/\n"
         f"Reports: {runtime.layout.artifacts}   State: {runtime.layout.state}\n"
         f"Status:  gemini-tuning status --root {runtime.layout.root} [--watch]   Stop: Ctrl-C"
-        + (f"\nStatus page: {page.url}" if page is not None else ""),
+        + (f"\nStatus page: {page.url}" if page is not None else "")
+        + (f"\nNotifying: {args.notify_format} webhook" if args.notify else ""),
         file=sys.stderr,
         flush=True,
     )

@@ -177,3 +177,13 @@ class FirestoreRunStore:
 
         q = self._collection.order_by("created_at", direction=firestore.Query.DESCENDING)
         return self._query(q.limit(limit), "recent runs")
+
+    def list_created_since(self, since: str) -> list[Run]:
+        from google.cloud.firestore_v1 import FieldFilter
+
+        # A range and an order on the same single field: served by Firestore's automatic
+        # single-field index, no composite index needed.
+        q = self._collection.where(filter=FieldFilter("created_at", ">=", since)).order_by(
+            "created_at"
+        )
+        return self._query(q, f"runs created since {since}")

@@ -144,3 +144,14 @@ class SqliteRunStore:
         )
         self._count(len(rows))
         return [Run.from_dict(orjson.loads(r[0])) for r in rows]
+
+    def list_created_since(self, since: str) -> list[Run]:
+        rows = (
+            self._db.get()
+            .execute(
+                "SELECT doc FROM runs WHERE created_at >= ? ORDER BY created_at, run_id", (since,)
+            )
+            .fetchall()
+        )
+        self._count(len(rows))
+        return [Run.from_dict(orjson.loads(r[0])) for r in rows]

@@ -17,10 +17,6 @@ from .transitions import advance, require_run
 S = RunStatus
 
 
-def _cancelling(r: Run) -> None:
-    r.job.state = "CANCELLING"
-
-
 def cancel_run(deps: Deps, run_id: str, *, reason: str = "cancelled on request") -> str:
     """What happened, in words. Raises PermanentError when the run cannot be cancelled (an
     `InvalidMessage` when there is no such run)."""
@@ -33,7 +29,12 @@ def cancel_run(deps: Deps, run_id: str, *, reason: str = "cancelled on request")
         if not run.job.name:
             raise PermanentError("the tuning job is being created right now; try again in a minute")
         deps.tuner.cancel_job(run.job.name)
-        deps.store.update(run_id, _cancelling, expected=[S.TRAINING])
+
+        def cancelling(r: Run) -> None:
+            r.job.state = "CANCELLING"
+            r.job.cancel_reason = reason
+
+        deps.store.update(run_id, cancelling, expected=[S.TRAINING])
         return f"cancel requested for {run.job.name}; the run ends CANCELLED when the job stops"
     if run.is_terminal:
         raise PermanentError(f"run {run_id} already ended {run.status}")

@@ -2,6 +2,8 @@
 
 Exactly-one-job protocol, safe under redelivery, concurrency and crashes:
 
+0. Budget: a run over its cost limit ends FAILED (`over_budget`) with the figures, before any
+   claim (`pipeline/budget.py`).
 1. Claim: compare-and-set VALIDATED/QUEUED -> TRAINING with `job.state = CREATING`. Only one
    delivery wins; the rest find the claim and stop. At the concurrency limit the run waits in
    QUEUED instead (the poller starts it, oldest first, when a slot frees).
@@ -30,6 +32,7 @@ from shared.runs import (
     tuning_job_display_name,
 )
 
+from . import budget
 from .transitions import advance, failed, failing_run_on_permanent, require_run
 
 S = RunStatus
@@ -54,6 +57,18 @@ def capacity_left(deps: Deps) -> int:
 
 
 def try_start(deps: Deps, run: Run) -> str:
+    verdict = budget.check(deps, run)
+    if not verdict.ok:
+        advance(
+            deps,
+            run.run_id,
+            [S.VALIDATED, S.QUEUED],
+            S.FAILED,
+            note="over budget: no tuning job created",
+            change=failed("launch", "over_budget", verdict.message),
+        )
+        logs.warning(f"refused before any job: {verdict.message}", run_id=run.run_id)
+        return "over budget"
     if capacity_left(deps) <= 0:
         if run.status == S.VALIDATED:
             advance(

@@ -10,19 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared import logs
-from shared.clock import older_than
+from shared.clock import older_than, utcnow
 from shared.errors import NotFound, PipelineError
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.ports import (
+    JOB_ACTIVE_STATES,
     JOB_CANCELLED_STATES,
     JOB_FAILURE_STATES,
     JOB_SUCCESS_STATES,
     Deps,
+    TuningJob,
 )
-from shared.runs import ACTIVE_FOR_POLLER, Change, Run, RunStatus
+from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus, StuckWarning
 
 from .launch import ensure_job, record_job, try_start
-from .transitions import advance, failed
+from .transitions import advance, failed, publish_run_event
 
 S = RunStatus
 #: A claimed run with no recorded job after this long had its launcher die: reconcile it.
@@ -36,12 +38,16 @@ class TickReport:
     checked: int = 0
     changed: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)  #: runs warned about as stuck
     errors: list[str] = field(default_factory=list)
 
 
 def poll_once(deps: Deps) -> TickReport:
     report = TickReport()
-    runs = deps.store.list_by_status(ACTIVE_FOR_POLLER)
+    # With STUCK_AFTER_MINUTES every working run is read (still never the finished ones).
+    watch = NON_TERMINAL if deps.settings.stuck_after_minutes is not None else ACTIVE_FOR_POLLER
+    every = deps.store.list_by_status(watch)
+    runs = [r for r in every if r.status in ACTIVE_FOR_POLLER]
     report.checked = len(runs)
     for run in runs:
         try:
@@ -63,8 +69,56 @@ def poll_once(deps: Deps) -> TickReport:
             break
         if result == "queued":
             break  # no slot left: the rest keep their place in the queue
+        if result == "over budget":
+            report.changed.append(run.run_id)
+            continue
         report.started.append(run.run_id)
+    for run in every:
+        try:
+            if warn_if_stuck(deps, run):
+                report.warned.append(run.run_id)
+        except PipelineError as e:
+            logs.warning(f"poll: stuck check: {e.message}", run_id=run.run_id)
     return report
+
+
+def warn_if_stuck(deps: Deps, run: Run) -> bool:
+    """One warning run-event when `run` has sat in its status longer than
+    STUCK_AFTER_MINUTES, recorded on the run so later ticks do not repeat it."""
+    minutes = deps.settings.stuck_after_minutes
+    since = run.entered_status_at
+    if minutes is None or run.is_terminal or not older_than(since, minutes * 60, missing=False):
+        return False
+    if run.stuck is not None and run.stuck.status == run.status and run.stuck.since == since:
+        return False
+    message = f"{run.status} for more than {minutes} minutes (since {since}); " + _STUCK_HINT.get(
+        run.status, "check the logs for this run id"
+    )
+    won = [False]
+
+    def mark(r: Run) -> None:
+        already = r.stuck is not None and r.stuck.status == r.status and r.stuck.since == since
+        won[0] = not already and r.status == run.status
+        if won[0]:
+            r.stuck = StuckWarning(r.status, since, utcnow(), message)
+
+    updated = deps.store.update(run.run_id, mark, expected=[run.status])
+    if updated is None or not won[0]:
+        return False
+    logs.warning(f"run stuck: {message}", run_id=run.run_id)
+    publish_run_event(deps, updated, message, kind="warning")
+    return True
+
+
+_STUCK_HINT = {
+    S.RECEIVED: "the validator has not picked it up: check the validator function's logs",
+    S.VALIDATING: "validation has not finished: check the validator function's logs",
+    S.VALIDATED: "the launcher has not started it: check the launcher and the dead-letter topic",
+    S.QUEUED: "it waits for a tuning slot: other jobs hold MAX_CONCURRENT_JOBS",
+    S.TRAINING: "the tuning job is still running: see its Vertex AI console link",
+    S.TRAINED: "the evaluation has not started: check the evaluator function's logs",
+    S.EVALUATING: "the evaluation has not finished: check the evaluator function's logs",
+}
 
 
 def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
@@ -119,14 +173,53 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
         ):
             report.changed.append(run.run_id)
     elif job.state in JOB_CANCELLED_STATES:
+        why = run.job.cancel_reason
         if advance(
-            deps, run.run_id, [S.TRAINING], S.CANCELLED, note="tuning job cancelled", change=record
+            deps,
+            run.run_id,
+            [S.TRAINING],
+            S.CANCELLED,
+            note=f"tuning job cancelled: {why}" if why else "tuning job cancelled",
+            change=_both(record, failed("training", "cancelled", why)) if why else record,
         ):
             report.changed.append(run.run_id)
+    elif _past_time_limit(deps, run, job):
+        hours = training_hours_limit(deps, run)
+        reason = (
+            f"the tuning job ran longer than the maximum training time ({hours:g} h, "
+            f"started {job.create_time or run.job.claimed_at}); cancelled by the poller. Raise "
+            "max_training_hours in tuning.yaml (up to MAX_TRAINING_HOURS) or use less data."
+        )
+        deps.tuner.cancel_job(job.name)
+
+        def cancelling(r: Run) -> None:
+            record(r)
+            r.job.state = "CANCELLING"
+            r.job.cancel_reason = reason
+
+        deps.store.update(run.run_id, cancelling, expected=[S.TRAINING])
+        logs.warning(f"cancelled: {reason}", run_id=run.run_id)
+        report.changed.append(run.run_id)
     elif job.state != run.job.state or curves:
         deps.store.update(run.run_id, record, expected=[S.TRAINING])
         if job.state != run.job.state:
             report.changed.append(run.run_id)
+
+
+def training_hours_limit(deps: Deps, run: Run) -> float | None:
+    """The lower of the deployment's MAX_TRAINING_HOURS and tuning.yaml's max_training_hours."""
+    own = run.config.max_training_hours if run.config is not None else None
+    limits = [x for x in (deps.settings.max_training_hours, own) if x is not None]
+    return min(limits) if limits else None
+
+
+def _past_time_limit(deps: Deps, run: Run, job: TuningJob) -> bool:
+    hours = training_hours_limit(deps, run)
+    if hours is None or job.state not in JOB_ACTIVE_STATES or job.state == "CANCELLING":
+        return False
+    if run.job.cancel_reason:  # already asked; the job is on its way to CANCELLED
+        return False
+    return older_than(job.create_time or run.job.claimed_at, hours * 3600, missing=False)
 
 
 def _both(first: Change, second: Change) -> Change:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from shared import logs
 from shared.errors import InvalidMessage, PermanentError, PipelineError
-from shared.events import RUN_EVENT, encode_message
+from shared.events import RUN_EVENT, RunEventKind, encode_message, run_event_body
 from shared.ports import Deps
 from shared.runs import Change, Run, RunStatus
 
@@ -36,16 +35,13 @@ def advance(
     return run
 
 
-def publish_run_event(deps: Deps, run: Run, note: str) -> None:
-    body: dict[str, Any] = {"status": str(run.status), "note": note, "at": run.updated_at}
-    if run.error is not None:
-        body["error"] = {
-            "stage": run.error.stage,
-            "code": run.error.code,
-            "message": run.error.message,
-        }
-    data, attrs = encode_message(RUN_EVENT, run.run_id, body)
+def publish_run_event(
+    deps: Deps, run: Run, note: str, *, kind: RunEventKind = "transition"
+) -> None:
+    """Publish the run event (schema: docs/run-events.md, `events.run_event_body`)."""
+    data, attrs = encode_message(RUN_EVENT, run.run_id, run_event_body(run, note, kind=kind))
     attrs["status"] = str(run.status)
+    attrs["kind"] = kind
     try:
         deps.bus.publish(deps.settings.topic_run_events, data, attrs)
     except PipelineError as e:

@@ -54,7 +54,20 @@ def handle_upload(deps: Deps, obj: StorageObject, env: Envelope | None = None) -
     run_id = make_run_id(obj.bucket, obj.name, obj.generation)
     if env is not None and too_old(env, deps.settings, run_id=run_id):
         return Outcome("dropped", run_id, "event older than MAX_EVENT_AGE_SECONDS")
+    return validate_new_run(deps, run_id, obj, objects)
 
+
+def validate_new_run(
+    deps: Deps,
+    run_id: str,
+    obj: StorageObject,
+    objects: layout.DatasetObjects,
+    *,
+    retry_of: str | None = None,
+) -> Outcome:
+    """Create run `run_id` for the training file `obj` (pinned to its generation) if absent,
+    win the right to validate it, and validate. The upload path and `retry` share it, so a
+    retried run is checked exactly as a new upload would be."""
     blobs = deps.blobs
     refused: tuple[str, str] | None = None  # (code, message): a run that says why, no traceback
     try:
@@ -73,7 +86,11 @@ def handle_upload(deps: Deps, obj: StorageObject, env: Envelope | None = None) -
         size=obj.size,
         md5=obj.md5,
     )
-    created = deps.store.create(Run.new(run_id, dataset, simulated=deps.simulated))
+    new_run = Run.new(run_id, dataset, simulated=deps.simulated)
+    new_run.retry_of = retry_of
+    if retry_of is not None:
+        new_run.history[0].note = f"retry of run {retry_of}"
+    created = deps.store.create(new_run)
     if created:
         logs.info(f"new run for {dataset.uri}", run_id=run_id)
     run = _claim(deps, run_id)

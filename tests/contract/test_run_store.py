@@ -238,6 +238,24 @@ def test_list_by_status_reads_only_matching_runs(store: Any) -> None:
     assert store.reads - before == 3
 
 
+def test_list_created_since_reads_only_runs_from_that_time_oldest_first(store: Any) -> None:
+    for i, day in enumerate(
+        [
+            "2030-03-31T23:59:59.999Z",
+            "2030-04-02T00:00:00.000Z",
+            "2030-04-01T00:00:00.000Z",
+            "2030-05-01T00:00:00.000Z",
+        ]
+    ):
+        store.create(_run(300 + i, created_at=day))
+    before = getattr(store, "reads", None)
+    got = store.list_created_since("2030-04-01T00:00:00.000Z")
+    assert [r.created_at[:10] for r in got] == ["2030-04-01", "2030-04-02", "2030-05-01"]
+    if before is not None:
+        assert store.reads - before == 3
+    assert store.list_created_since("2031-01-01T00:00:00.000Z") == []
+
+
 def test_list_recent_newest_first(store: Any) -> None:
     for i in range(5):
         store.create(_run(200 + i, created_at=f"2030-02-0{i + 1}T00:00:00.000Z"))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from shared.events import POLL_TICK, PubSubMessage, decode_message
-from shared.settings import LOCAL_ONLY_ENV, SETTINGS_ENV
+from shared.settings import LOCAL_ONLY_ENV, SECRET_ENV, SETTINGS_ENV
 from tests.infra.hcl import FUNCTION_MODULE, INFRA, REPO, Config, literal, load, ref, roles_table
 
 ROOT = load(INFRA)
@@ -67,6 +67,17 @@ def test_terraform_deploys_exactly_the_functions_in_the_roles_table() -> None:
     assert set(FUNCTIONS) == set(TABLE)
     for name, body in FUNCTIONS.items():
         assert literal(body["entry_point"]) == TABLE[name]["entry_point"], name
+        # An optional function is deployed by exactly the variable the table names.
+        optional = TABLE[name].get("optional")
+        count = str(body.get("count", ""))
+        assert (optional in count) if optional else not count, (name, count)
+
+
+def test_the_secret_env_is_only_what_settings_calls_secret() -> None:
+    for name, body in FUNCTIONS.items():
+        keys = set(body.get("secret_environment", {}))
+        assert keys <= set(SECRET_ENV), (name, keys)
+        assert not keys & set(ENV), f"{name}: a secret must not also be plain environment"
 
 
 def test_every_function_folder_is_deployed() -> None:
@@ -147,7 +158,7 @@ def _env_reads(path: Path) -> set[str]:
 
 def test_code_reads_no_environment_variable_outside_settings() -> None:
     sources = [*(REPO / "shared").rglob("*.py"), *FUNCTIONS_DIR.rglob("*.py")]
-    known = set(SETTINGS_ENV) | set(LOCAL_ONLY_ENV) | PLATFORM_ENV
+    known = set(SETTINGS_ENV) | set(LOCAL_ONLY_ENV) | set(SECRET_ENV) | PLATFORM_ENV
     stray = {
         f"{p.relative_to(REPO)}: {name}"
         for p in sources
@@ -344,6 +355,11 @@ def test_service_account_holds_exactly_its_table_roles(name: str) -> None:
     assert buckets == {k: sorted(v) for k, v in row["bucket_roles"].items()}
     topics = sorted(resource_key(t, "google_pubsub_topic") for t in body["publish_topics"])
     assert topics == sorted(row["publishes"])
+    # Secrets: each one the function may read names the root variable holding its id.
+    secrets = body.get("secret_environment", {})
+    for secret in row.get("secrets", []):
+        assert f"var.{secret}" in str(secrets), (name, secret)
+    assert bool(secrets) == bool(row.get("secrets")), name
 
 
 def test_module_grants_the_runtime_account_nothing_beyond_its_inputs() -> None:
@@ -351,6 +367,7 @@ def test_module_grants_the_runtime_account_nothing_beyond_its_inputs() -> None:
         "google_project_iam_member.runtime": "toset(var.project_roles)",
         "google_storage_bucket_iam_member.runtime": "local.bucket_bindings",
         "google_pubsub_topic_iam_member.runtime": "toset(var.publish_topics)",
+        "google_secret_manager_secret_iam_member.runtime": "var.secret_environment",
     }
     for key, body in MODULE.resources.items():
         if not key.split(".")[0].endswith("_iam_member"):

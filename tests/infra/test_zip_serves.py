@@ -214,6 +214,7 @@ def _request(name: str, url: str) -> urllib.request.Request:
         "poll_tick": "poll-tick",
         "evaluation_requested": "evaluation-requested",
         "dead_letter": "dataset-validated",  # a launcher message Pub/Sub gave up on
+        "run_events": "run-event",  # a working state: acknowledged without posting
     }
     topic = row["trigger"]["topic"]
     mtype = types[topic]

@@ -53,6 +53,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "artifacts_bucket_name": "gtp-fresh-artifacts",
         "deletion_protection": False,
         "max_concurrent_jobs": 3,
+        "notifier_webhook_secret": "gtp-chat-webhook",
+        "notifier_format": "wecom",
+        "max_run_usd": 50,
+        "max_month_usd": 500,
+        "max_training_hours": 12,
+        "stuck_after_minutes": 90,
     },
 }
 

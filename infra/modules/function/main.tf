@@ -63,6 +63,15 @@ resource "google_storage_bucket_iam_member" "runtime" {
   member = local.runtime_member
 }
 
+resource "google_secret_manager_secret_iam_member" "runtime" {
+  for_each = var.secret_environment
+
+  project   = var.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.runtime_member
+}
+
 resource "google_pubsub_topic_iam_member" "runtime" {
   for_each = toset(var.publish_topics)
 
@@ -129,6 +138,17 @@ resource "google_cloudfunctions2_function" "this" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.runtime.email
     environment_variables          = var.environment
+
+    # Secrets as environment variables: no client library, read once at instance start.
+    dynamic "secret_environment_variables" {
+      for_each = var.secret_environment
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
   # Cloud Storage: Eventarc filters on the bucket only; the validator ignores non-triggers.
@@ -159,6 +179,7 @@ resource "google_cloudfunctions2_function" "this" {
     google_project_iam_member.runtime,
     google_storage_bucket_iam_member.runtime,
     google_pubsub_topic_iam_member.runtime,
+    google_secret_manager_secret_iam_member.runtime,
     google_project_iam_member.trigger_event_receiver,
   ]
 }

@@ -190,3 +190,13 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "secret_environment" {
+  description = "Environment variable name -> Secret Manager secret id (same project): Cloud Run injects the latest version at start, and the runtime account may read exactly these secrets."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for k, v in var.secret_environment : can(regex("^[A-Z][A-Z0-9_]*$", k)) && can(regex("^[A-Za-z0-9_-]{1,255}$", v))])
+    error_message = "secret_environment maps UPPER_CASE variable names to secret ids (letters, digits, '-', '_')."
+  }
+}

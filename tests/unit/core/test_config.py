@@ -164,3 +164,39 @@ def test_ranges_read_as_words_not_interval_notation() -> None:
     assert "Use a number from 0 to 1." in msg and "1e-12" not in msg
     assert parse("evaluation: {gates: {bleu: {min: 0}}}\n").evaluation.gates["bleu"].min == 0
     assert "above 0 up to 10" in _error("learning_rate_multiplier: 0\n")
+
+
+def test_budget_and_training_time_limits_are_parsed_and_checked() -> None:
+    c = parse("budget: {max_run_usd: 25}\nmax_training_hours: 6\n")
+    assert c.budget.max_run_usd == 25.0 and c.max_training_hours == 6.0
+    assert parse("epoch: 2\n").budget.max_run_usd is None
+    for bad, says in (
+        ("budget: {max_run_usd: -1}\n", "budget.max_run_usd: -1 is out of range"),
+        ("budget: 5\n", "budget: expected a mapping"),
+        ("budget: {max_usd: 5}\n", "budget: unknown key(s) 'max_usd'"),
+        ("max_training_hours: 0\n", "max_training_hours: 0 is out of range"),
+    ):
+        with pytest.raises(ConfigError) as e:
+            parse(bad)
+        assert says in e.value.message, e.value.message
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"MAX_RUN_USD": "ten"}, "MAX_RUN_USD='ten' must be a number"),
+        ({"MAX_MONTH_USD": "-5"}, "MAX_MONTH_USD='-5' is out of range"),
+        ({"STUCK_AFTER_MINUTES": "0"}, "STUCK_AFTER_MINUTES"),
+        ({"NOTIFY_FORMAT": "teams"}, "use one of slack, google_chat"),
+        ({"NOTIFY_URL": "file:///etc/passwd"}, "NOTIFY_URL must be an https://"),
+    ],
+)
+def test_guard_and_notify_settings_say_what_is_wrong(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        Settings.from_env(env)
+    assert says in e.value.message, e.value.message
+
+
+def test_guard_settings_empty_means_off() -> None:
+    s = Settings.from_env({"MAX_RUN_USD": "", "MAX_TRAINING_HOURS": "2.5"})
+    assert s.max_run_usd is None and s.max_training_hours == 2.5 and s.stuck_after_minutes is None

@@ -55,3 +55,21 @@ def test_detail_lists_the_error_and_history() -> None:
     text = render_run_detail(_run())
     assert "SIMULATED" in text and "[validation/invalid_json]" in text
     assert text.count("\n  2026-01-01T") == 3
+
+
+def test_a_stuck_run_shows_on_the_table_and_its_page_and_retries_link_both_ways() -> None:
+    from shared.runs import StuckWarning
+    from shared.status import render_run_html
+
+    run = Run.new("slow-1", DatasetInfo("b", "incoming/s/train.jsonl", "1", "gs://b/s"))
+    run.status = S.VALIDATED
+    run.history.append(HistoryEntry(S.VALIDATED, "2026-01-01T00:00:00.000Z", "dataset valid"))
+    assert "STUCK" not in render_html([run])
+    run.stuck = StuckWarning(S.VALIDATED, "2026-01-01T00:00:00.000Z", "t", "VALIDATED for 5 min")
+    run.retry_of = "slow-0"
+    assert "STUCK: VALIDATED for 5 min" in render_html([run])
+    page = render_run_html(run)
+    assert "STUCK: VALIDATED for 5 min" in page and "?run_id=slow-0&amp;format=html" in page
+    assert "retry of  slow-0" in render_run_detail(run)
+    run.status = S.QUEUED  # it moved on: the warning no longer applies
+    assert "STUCK" not in render_html([run])
