@@ -226,6 +226,9 @@ class EvaluationInfo:
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
     chosen_checkpoint: str | None = None
     checkpoint_note: str | None = None
+    #: The same evaluation against the production model of the day (when there was one):
+    #: its run, verdict under `production_gates`, metrics and reports.
+    vs_production: dict[str, Any] | None = None
 
 
 @dataclass

@@ -68,6 +68,10 @@ class EvaluationConfig:
     #: Make the run's model the production model when its evaluation passes every gate
     #: (`shared.pipeline.promote.maybe_auto_promote`); needs at least one gate.
     auto_promote: bool = False
+    #: Also compare with the current production model, when there is one (its own gates:
+    #: `production_gates`, e.g. {win_rate: {min: 0.55}}); every gate must pass to promote.
+    compare_production: bool = True
+    production_gates: Mapping[str, Gate] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -312,22 +316,29 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
                 f"{where}.metrics", f"unknown metric(s) {bad}", f"Use {list(EVAL_METRICS)}."
             )
         ev = replace(ev, metrics=tuple(dict.fromkeys(m)))
-    if "gates" in raw:
-        ev = replace(ev, gates=_gates(f"{where}.gates", raw["gates"], ev.metrics))
-        for name in ev.gates:
+    for key in ("gates", "production_gates"):
+        if key not in raw:
+            continue
+        gates = _gates(f"{where}.{key}", raw[key], ev.metrics)
+        ev = replace(ev, gates=gates) if key == "gates" else replace(ev, production_gates=gates)
+        for name in gates:
             if name == "win_rate" and not ev.judge:
                 raise _fail(
-                    f"{where}.gates.win_rate",
+                    f"{where}.{key}.win_rate",
                     "gates on the pairwise judge, which is off",
                     "Add `judge: true` under evaluation (one paid judge call per example).",
                 )
             dim = name.removeprefix("rubric_")
             if name.startswith("rubric_") and not (ev.rubric and dim in ev.rubric_dimensions):
                 raise _fail(
-                    f"{where}.gates.{name}",
+                    f"{where}.{key}.{name}",
                     f"gates on the rubric's {dim!r} score, which is not computed",
                     "Add `rubric: true` under evaluation (and the dimension to rubric_dimensions).",
                 )
+    if "compare_production" in raw:
+        ev = replace(
+            ev, compare_production=_bool(f"{where}.compare_production", raw["compare_production"])
+        )
     if "auto_promote" in raw:
         ev = replace(ev, auto_promote=_bool(f"{where}.auto_promote", raw["auto_promote"]))
     if ev.auto_promote and not ev.enabled:

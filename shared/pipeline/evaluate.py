@@ -140,6 +140,63 @@ def choose_checkpoint(
     return chosen.endpoint
 
 
+def _compare_with_production(
+    deps: Deps,
+    run: Run,
+    examples: Any,
+    endpoint: str,
+    settings: GenerationSettings,
+    judge: Any,
+    key: str,
+    deadline: float,
+) -> dict[str, Any] | None:
+    """The same evaluation with the current production model as the baseline, when there is
+    one other than this run (`evaluation.compare_production`), under `production_gates`. Its
+    chunks are saved and resumed like the main ones; its reports go beside them."""
+    from shared.evaluation import evaluate
+    from shared.evaluation.chunks import BlobCheckpoints
+
+    ev = run.tuning.evaluation
+    current = deps.production.current() if ev.compare_production else None
+    if current is None or current.run_id == run.run_id:
+        return None
+    blobs, s = deps.blobs, deps.settings
+    prefix = f"{layout.report_prefix(run.run_id)}evaluation/vs-production/"
+    result = evaluate(
+        deps.models,
+        examples,
+        tuned_model=endpoint,
+        base_model=current.endpoint,
+        config=replace(ev, gates=ev.production_gates),
+        seed=run.run_id,
+        judge=judge,
+        checkpoints=BlobCheckpoints(
+            blobs, s.artifacts_bucket, f"{prefix}chunks/{key}-{current.sequence}/"
+        ),
+        deadline=deadline,
+        settings=settings,
+    )
+    result = replace(
+        result, report={**result.report, "run_id": run.run_id, "against": "production"}
+    )
+    for file, data, kind in (
+        ("report.json", result.report_json(), "application/json"),
+        ("report.html", result.report_html(), "text/html"),
+        ("predictions.jsonl", result.predictions_jsonl(), "application/jsonl"),
+    ):
+        blobs.write_bytes(s.artifacts_bucket, prefix + file, data, content_type=kind)
+    return {
+        "production_run": current.run_id,
+        "production_endpoint": current.endpoint,
+        "passed": result.passed,
+        "reason": result.reason,
+        "metrics": {k: dict(v) for k, v in result.metrics.items()},
+        "judge": result.summary.get("judge"),
+        "report_uri": blobs.uri(s.artifacts_bucket, prefix + "report.json"),
+        "report_html_uri": blobs.uri(s.artifacts_bucket, prefix + "report.html"),
+    }
+
+
 def eval_set(run: Run) -> tuple[str, str | None] | None:
     """The object the run is evaluated on and the generation that was validated:
     `test.jsonl`, else `validation.jsonl`, else None."""
@@ -210,6 +267,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
 
         deps.store.update(run.run_id, change, expected=[S.EVALUATING])
 
+    judge = deps.judge if ev.judge or ev.rubric else None
     try:
         result = evaluate(
             deps.models,
@@ -218,11 +276,14 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
             base_model=config.source_model_name,
             config=ev,
             seed=run.run_id,
-            judge=deps.judge if ev.judge or ev.rubric else None,
+            judge=judge,
             checkpoints=checkpoints,
             deadline=deadline,
             on_progress=progress,
             settings=settings,
+        )
+        vs_production = _compare_with_production(
+            deps, run, examples, endpoint, settings, judge, key, deadline
         )
     except EvaluationIncomplete as e:
         # The platform's next delivery continues: a fresh message (not a retry of this one,
@@ -266,6 +327,15 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         report_html_uri=blobs.uri(s.artifacts_bucket, html_name),
     )
 
+    if vs_production is not None:
+        # Every gate must pass: those against the base model and those against production.
+        info = replace(
+            info,
+            passed=bool(info.passed) and bool(vs_production["passed"]),
+            reason=f"{info.reason}; vs production: {vs_production['reason']}",
+            vs_production=vs_production,
+        )
+
     def record(r: Run) -> None:
         screened = r.evaluation
         r.evaluation = replace(
@@ -275,8 +345,8 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
             checkpoint_note=screened.checkpoint_note,
         )
 
-    verdict = "gates passed" if result.passed else "gates FAILED"
-    note = f"evaluation done: {verdict} ({result.reason})" + (
+    verdict = "gates passed" if info.passed else "gates FAILED"
+    note = f"evaluation done: {verdict} ({info.reason})" + (
         " [simulated]" if result.simulated else ""
     )
     done = advance(deps, run.run_id, [S.EVALUATING], S.SUCCEEDED, note=note, change=record)

@@ -280,6 +280,7 @@ def test_the_win_rate_can_gate_and_a_missed_gate_says_by_how_much() -> None:
     ("yaml", "message"),
     [
         ("evaluation: {gates: {win_rate: {min: 0.55}}}", "judge: true"),
+        ("evaluation: {production_gates: {win_rate: {min: 0.55}}}", "judge: true"),
         ("evaluation: {gates: {rubric_tone: {min: 4}}}", "rubric: true"),
         ("evaluation: {judge: true, gates: {win_rate: {min_delta: 0.1}}}", "unknown key"),
         ("evaluation: {rubric: true, gates: {rubric_tone: {min: 6}}}", "from 1 to 5"),

@@ -242,3 +242,27 @@ def test_re_evaluation_refuses_what_it_cannot_do(world: World) -> None:
         reevaluate(world.deps, rid)
     with pytest.raises(PipelineError, match="no run"):
         reevaluate(world.deps, "nope")
+
+
+def test_the_next_run_is_compared_with_production_and_gated_on_it(world: World) -> None:
+    from shared.pipeline import promote
+
+    world.drop("incoming/v1/test.jsonl", VAL_SET)
+    first = validation.handle_upload(world.deps, world.drop_dataset("v1")).run_id or ""
+    world.pump()
+    finish(world)
+    assert world.run(first).evaluation.vs_production is None  # nothing in production yet
+    promote.promote_run(world.deps, first, by="test")
+    world.drop("incoming/v2/test.jsonl", VAL_SET)
+    yaml = "evaluation: {judge: true, production_gates: {win_rate: {min: 0.99}}}\n"
+    second = validation.handle_upload(world.deps, world.drop_dataset("v2", tuning_yaml=yaml))
+    world.pump()
+    finish(world)
+    run = world.run(second.run_id or "")
+    vs = run.evaluation.vs_production
+    assert vs is not None and vs["production_run"] == first
+    assert vs["judge"]["pairwise"]["judged"] > 0 and vs["report_html_uri"]
+    # Both models answer from the same data: a tie, so win rate 0.5 misses the 0.99 gate.
+    assert vs["passed"] is False and "win_rate" in vs["reason"]
+    assert run.status == S.SUCCEEDED and run.evaluation.passed is False
+    assert "vs production" in (run.evaluation.reason or "")
