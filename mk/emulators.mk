@@ -1,7 +1,14 @@
 # Emulators for the Google Cloud adapter contract tests (tests/contract/backend_gcp.py).
-# Nothing here runs before `make test`: the fixtures start fake-gcs-server, the Pub/Sub gRPC fake
-# and the npm Firestore fake themselves (npm ci on first use). These targets are for people.
-.PHONY: emulators test-gcp-official
+# The test fixtures start fake-gcs-server, the Pub/Sub gRPC fake and the npm Firestore fake
+# themselves (npm ci on first use). `make test` also runs the gcp contract suites against Google's
+# official Firestore and Pub/Sub emulators (the gcloud SDK on the machine image; real transaction
+# conflicts), started and stopped by tools/with_emulators.py: `official-emulators`.
+.PHONY: emulators test-gcp-official official-emulators
+
+official-emulators: $(STAMP)
+	$(BIN)/python tools/with_emulators.py -- $(BIN)/pytest -q -p no:cacheprovider tests/contract -k gcp
+
+TEST_EXTRA += official-emulators
 
 FIRESTORE_FAKE := tests/fakes/firestore
 
