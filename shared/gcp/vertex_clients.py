@@ -68,6 +68,8 @@ def make_client(
         "evaluation": aiplatform_v1.EvaluationServiceClient,
         "model_garden": aiplatform_v1.ModelGardenServiceClient,
         "model": aiplatform_v1.ModelServiceClient,
+        "metadata": aiplatform_v1.MetadataServiceClient,
+        "tensorboard": aiplatform_v1.TensorboardServiceClient,
     }
     cls = classes[kind]
     endpoint = api_endpoint or regional_endpoint(location)

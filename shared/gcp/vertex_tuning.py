@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from shared.errors import PermanentError, PipelineError
+from shared.errors import NotFound, PermanentError, PipelineError
 from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
 from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, RetryPolicy, make_client
 from shared.ports import (
@@ -197,6 +197,7 @@ class VertexTuner:
         self._client = client or make_client("tuning", location, api_endpoint=api_endpoint)
         self._endpoint = api_endpoint
         self._model_client: Any = None
+        self._curve_clients: tuple[Any, Any] | None = None
         self._policy = RetryPolicy(
             deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
         )
@@ -305,11 +306,28 @@ class VertexTuner:
             raise
 
     def training_curves(self, job: TuningJob) -> TrainingCurves:
-        """Not read from Vertex AI yet: the series live in the job's experiment (Vertex ML
-        Metadata -> its backing TensorBoard -> time series `/train_total_loss`, ...; see
-        SFT_FACTS.md) and that path has not been built or verified against the service. The
-        run shows the experiment link instead; the console draws the curves."""
-        return {}
+        """The job's metric series from its experiment's TensorBoard run
+        (`shared.gcp.vertex_curves`); `{}` while the job has no experiment or no run yet."""
+        from shared.gcp.vertex_curves import read_curves
+
+        if not job.experiment:
+            return {}
+        if self._curve_clients is None:
+            self._curve_clients = (
+                make_client("metadata", self.location, api_endpoint=self._endpoint),
+                make_client("tensorboard", self.location, api_endpoint=self._endpoint),
+            )
+        metadata, tensorboard = self._curve_clients
+        try:
+            return read_curves(
+                job.experiment,
+                metadata=metadata,
+                tensorboard=tensorboard,
+                call=lambda fn, what: self._call(fn, what=what),
+                timeout=self._timeout,
+            )
+        except NotFound:
+            return {}
 
     def set_default_checkpoint(self, tuned_model_name: str, checkpoint_id: str) -> None:
         """PATCH the model's `defaultCheckpointId` with an update mask naming only that field.

@@ -19,6 +19,7 @@ from shared.ports import (
     JOB_FAILURE_STATES,
     JOB_SUCCESS_STATES,
     Deps,
+    TrainingCurves,
     TuningJob,
 )
 from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus, StuckWarning
@@ -142,7 +143,7 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
         report.changed.append(run.run_id)
         return
     # The curves grow while the job runs (recorded bounded; the status views draw them).
-    curves = deps.tuner.training_curves(job) if job.state not in ("QUEUED", "PENDING") else None
+    curves = _curves(deps, run, job)
     record = record_job(job, curves)
     if job.state in JOB_SUCCESS_STATES:
         if not job.tuned_model_endpoint:
@@ -220,6 +221,18 @@ def _past_time_limit(deps: Deps, run: Run, job: TuningJob) -> bool:
     if run.job.cancel_reason:  # already asked; the job is on its way to CANCELLED
         return False
     return older_than(job.create_time or run.job.claimed_at, hours * 3600, missing=False)
+
+
+def _curves(deps: Deps, run: Run, job: TuningJob) -> TrainingCurves | None:
+    """The job's curves so far; best effort: a failure to read them never holds up the run's
+    state (it is logged, and the next tick tries again)."""
+    if job.state in ("QUEUED", "PENDING"):
+        return None
+    try:
+        return deps.tuner.training_curves(job)
+    except PipelineError as e:
+        logs.warning(f"poll: training curves not read: {e.message}", run_id=run.run_id)
+        return None
 
 
 def _both(first: Change, second: Change) -> Change:

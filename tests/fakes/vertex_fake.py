@@ -80,6 +80,21 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(rf"^/v1/({_LOC}):evaluateInstances$"), "evaluate"),
     ("GET", re.compile(r"^/v1/(publishers/google/models/[^/:]+)$"), "publisher_model"),
     ("PATCH", re.compile(rf"^/v1/({_LOC}/models/[^/:@]+)$"), "update_model"),
+    # Training curves: Vertex ML Metadata contexts and the TensorBoard behind them.
+    ("GET", re.compile(rf"^/v1/({_LOC}/metadataStores/[^/]+/contexts/[^/:]+)$"), "get_context"),
+    ("GET", re.compile(rf"^/v1/({_LOC}/metadataStores/[^/]+)/contexts$"), "list_contexts"),
+    (
+        "GET",
+        re.compile(rf"^/v1/({_LOC}/tensorboards/[^/]+/experiments/[^/]+/runs/[^/]+)/timeSeries$"),
+        "list_time_series",
+    ),
+    (
+        "POST",
+        re.compile(
+            rf"^/v1/({_LOC}/tensorboards/.+/timeSeries/[^/:]+):exportTensorboardTimeSeries$"
+        ),
+        "export_time_series",
+    ),
 ]
 _FILTER_TERM = re.compile(r'^\s*labels\.([a-z][a-z0-9_-]*)\s*=\s*"([^"]*)"\s*$')
 
@@ -112,6 +127,10 @@ class Recorded:
 class FakeState:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: set[str] = field(default_factory=set)
+    #: Metadata contexts by name (experiments and their runs) and TensorBoard series:
+    #: series name -> (display name, [(step, value)]).
+    contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    series: dict[str, tuple[str, list[tuple[int, float]]]] = field(default_factory=dict)
     #: Model name -> the checkpoint id its endpoint serves (ModelService.UpdateModel).
     default_checkpoints: dict[str, str] = field(default_factory=dict)
     answers: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -277,6 +296,31 @@ class VertexFake:
                 self.state.endpoints.add(endpoint)
             if state == "FAILED":
                 job["error"] = {"code": 3, "message": error_message or "tuning failed"}
+
+    def set_curves(self, job_name: str, curves: dict[str, list[tuple[int, float]]]) -> str:
+        """Give the job an experiment with one run whose TensorBoard holds `curves` (series
+        named like Vertex's: `/train_total_loss`, ...), as a tuning job's would; its name."""
+        num = job_name.rsplit("/", 1)[-1]
+        store = f"{self.parent}/metadataStores/default"
+        experiment = f"{store}/contexts/tuning-experiment-{num}"
+        board = f"{self.parent}/tensorboards/77"
+        run = f"{experiment}-run-{num}"
+        with self._lock:
+            self.state.contexts[experiment] = {
+                "name": experiment,
+                "schemaTitle": "system.Experiment",
+                "metadata": {"backing_tensorboard_resource": board},
+            }
+            self.state.contexts[run] = {
+                "name": run,
+                "schemaTitle": "system.ExperimentRun",
+                "parentContexts": [experiment],
+            }
+            tb_run = f"{board}/experiments/tuning-experiment-{num}/runs/run-{num}"
+            for i, (metric, points) in enumerate(curves.items()):
+                self.state.series[f"{tb_run}/timeSeries/{i}"] = (f"/{metric}", list(points))
+            self.state.jobs[job_name]["experiment"] = experiment
+        return experiment
 
     def teach(self, model: str, prompt: str, answer: str) -> None:
         """Make `model` (an endpoint or publisher model name) answer `prompt` with `answer`."""
@@ -467,6 +511,57 @@ class VertexFake:
                 raise ApiError(400, f"Checkpoint {wanted!r} does not exist for {name}.")
             self.state.default_checkpoints[name] = wanted
         return {"name": name, "defaultCheckpointId": wanted}
+
+    def _get_context(self, name: str, _: Any, __: Any) -> dict[str, Any]:
+        with self._lock:
+            ctx = self.state.contexts.get(name)
+        if ctx is None:
+            raise ApiError(404, f"Context {name} not found.")
+        return ctx
+
+    def _list_contexts(self, store: str, _: Any, split: Any) -> dict[str, Any]:
+        text = (parse_qs(split.query).get("filter") or [""])[0]
+        m = re.fullmatch(r'schema_title="([^"]+)" AND parent_contexts:"([^"]+)"', text)
+        if m is None:
+            raise ApiError(400, f"Unsupported filter: {text}")
+        with self._lock:
+            found = [
+                c
+                for n, c in self.state.contexts.items()
+                if n.startswith(store + "/")
+                and c.get("schemaTitle") == m.group(1)
+                and m.group(2) in c.get("parentContexts", [])
+            ]
+        return {"contexts": found}
+
+    def _list_time_series(self, run: str, _: Any, __: Any) -> dict[str, Any]:
+        with self._lock:
+            found = [
+                {"name": n, "displayName": d, "valueType": 1}
+                for n, (d, _pts) in self.state.series.items()
+                if n.startswith(run + "/timeSeries/")
+            ]
+        if not found:
+            raise ApiError(404, f"TensorboardRun {run} not found.")
+        return {"tensorboardTimeSeries": found}
+
+    def _export_time_series(self, name: str, body: Mapping[str, Any], _: Any) -> dict[str, Any]:
+        """Paged like the service (pageSize, pageToken), so the client's pager is exercised."""
+        with self._lock:
+            entry = self.state.series.get(name)
+        if entry is None:
+            raise ApiError(404, f"TensorboardTimeSeries {name} not found.")
+        size = int(body.get("pageSize") or 0) or 3
+        start = int(body.get("pageToken") or 0)
+        page = entry[1][start : start + size]
+        out: dict[str, Any] = {
+            "timeSeriesDataPoints": [
+                {"step": str(step), "scalar": {"value": value}} for step, value in page
+            ]
+        }
+        if start + size < len(entry[1]):
+            out["nextPageToken"] = str(start + size)
+        return out
 
     def _publisher_model(self, name: str, _: Any, __: Any) -> dict[str, Any]:
         """ModelGardenService.GetPublisherModel: 404 for a model the fake does not serve."""

@@ -314,3 +314,21 @@ def test_default_checkpoint_is_patched_with_an_update_mask(
     assert req.query["updateMask"] == ["defaultCheckpointId"]
     assert req.body["defaultCheckpointId"] == "2"
     assert fake.state.default_checkpoints[model.split("@")[0]] == "2"
+
+
+def test_training_curves_are_read_from_the_experiments_tensorboard(
+    tuner: VertexTuner, fake: VertexFake, spec: Spec
+) -> None:
+    job = tuner.create_job(spec())
+    assert tuner.training_curves(tuner.get_job(job.name)) == {}  # no experiment yet
+    loss = [(s, 2.0 / s) for s in range(1, 8)]  # 7 points: three pages of the export
+    fake.set_curves(job.name, {"train_total_loss": loss, "eval_total_loss": loss[:4]})
+    running = tuner.get_job(job.name)
+    assert running.experiment and running.experiment.endswith(f"-{job.name.rsplit('/', 1)[-1]}")
+    curves = tuner.training_curves(running)
+    assert dict(curves) == {"train_total_loss": loss, "eval_total_loss": loss[:4]}
+    (listed,) = fake.requests_for("list_contexts")
+    assert listed.query["filter"] == [
+        f'schema_title="system.ExperimentRun" AND parent_contexts:"{running.experiment}"'
+    ]
+    assert len(fake.requests_for("export_time_series")) == 3 + 2  # every page, both series

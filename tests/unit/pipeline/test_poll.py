@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from shared.local.paths import LocalLayout
 from shared.pipeline import launch, poll, validation
 from shared.runs import RunStatus
@@ -125,3 +127,18 @@ def test_a_transient_vertex_error_keeps_the_queue_for_the_next_tick(tmp_path: Pa
     poll.poll_once(world.deps)  # the next tick sees the job's end and starts the queue
     assert world.run(a).status == S.TRAINED
     assert world.run(b).status == S.TRAINING
+
+
+def test_unreadable_training_curves_never_hold_up_the_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.errors import TransientError
+
+    def broken(job: object) -> None:
+        raise TransientError("503 tensorboard unavailable")
+
+    rid = _training_run(world)
+    monkeypatch.setattr(world.tuner, "training_curves", broken)
+    world.advance_clock(1000)
+    poll.poll_once(world.deps)
+    assert world.run(rid).status in (S.TRAINED, S.EVALUATING, S.SUCCEEDED)
