@@ -36,6 +36,9 @@ S = RunStatus
 VALIDATION_LEASE_SECONDS = 600
 #: Errors copied onto the run document for the status page (the full list is in the report).
 FINDINGS_ON_RUN = 20
+#: ... and at most this many of one code, so one noisy kind cannot hide the others (the report
+#: has every finding, with full counts per code).
+FINDINGS_PER_CODE = 3
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     report_uri = blobs.uri(s.artifacts_bucket, report_name)
     summary = {**report.summary(), "counts": dict(report.counts)}
     if not report.valid:
-        findings = [_finding_dict(f) for f in report.errors[:FINDINGS_ON_RUN]]
+        findings = [_finding_dict(f) for f in _on_run(report.errors)]
         first = findings[0]["message"] if findings else "the dataset is invalid"
         where = _where(findings[0]) if findings else ""
         return _reject(
@@ -285,7 +288,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     if redacted:
         replaced = sum(sum(f["replaced"].values()) for f in redacted["files"].values())
         note += f"; training on a redacted copy ({replaced} personal-data values replaced)"
-    warnings = model_warnings + [_finding_dict(f) for f in report.warnings[:FINDINGS_ON_RUN]]
+    warnings = model_warnings + [_finding_dict(f) for f in _on_run(report.warnings)]
 
     def accept(r: Run) -> None:
         _record_validation(r, True, summary, warnings, report_uri)
@@ -410,6 +413,19 @@ def _where(finding: dict[str, Any]) -> str:
     """` (train.jsonl line 3)`, or ` (train.jsonl)` for a finding about the whole file."""
     line = finding.get("line")
     return f" ({finding['file']}" + (f" line {line})" if line is not None else ")")
+
+
+def _on_run(findings: Any) -> list[Any]:
+    """The findings the run document carries: the first few of each code, in report order."""
+    seen: dict[str, int] = {}
+    out = []
+    for f in findings:
+        if seen.get(f.code, 0) < FINDINGS_PER_CODE:
+            seen[f.code] = seen.get(f.code, 0) + 1
+            out.append(f)
+        if len(out) == FINDINGS_ON_RUN:
+            break
+    return out
 
 
 def _finding_dict(f: Any) -> dict[str, Any]:

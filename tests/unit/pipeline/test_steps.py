@@ -394,3 +394,13 @@ def test_a_dataset_folder_name_submit_refuses_is_rejected_by_the_validator(world
     run = world.run(validation.handle_upload(world.deps, world.drop(name, b"{}\n")).run_id or "")
     assert run.status == S.REJECTED and run.error is not None
     assert run.error.code == "invalid_dataset_name" and "rename the folder" in run.error.message
+
+
+def test_the_run_keeps_a_few_findings_of_each_code_so_one_kind_cannot_hide_the_others() -> None:
+    from types import SimpleNamespace
+
+    noisy = [SimpleNamespace(code="near_duplicate_examples", line=i) for i in range(30)]
+    other = [SimpleNamespace(code="short_model_answer", line=99)]
+    kept = validation._on_run(noisy + other)
+    assert [f.code for f in kept].count("near_duplicate_examples") == validation.FINDINGS_PER_CODE
+    assert kept[-1].code == "short_model_answer"
