@@ -26,6 +26,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--judge", action="store_true", default=None, help="add the pairwise judge")
     p.add_argument("--rubric", action="store_true", default=None, help="add the rubric scores")
     p.add_argument("--sample-size", type=int, metavar="N", help="examples to evaluate")
+    p.add_argument(
+        "--test",
+        metavar="FILE",
+        help="a new eval set (JSONL, local file): validated, then evaluated instead of the run's",
+    )
     add_root_argument(p)
     p.set_defaults(func=run)
 
@@ -37,6 +42,14 @@ def run(args: argparse.Namespace) -> int:
     if args.sample_size is not None and not 1 <= args.sample_size <= 5000:
         print("error: --sample-size must be from 1 to 5000", file=sys.stderr)
         return 2
+    test_set = None
+    if args.test:
+        try:
+            with open(args.test, "rb") as fh:
+                test_set = fh.read()
+        except OSError as e:
+            print(f"error: cannot read --test {args.test}: {e.strerror or e}", file=sys.stderr)
+            return 2
     try:
         got = reevaluate(
             deps_for(args),
@@ -45,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             judge=args.judge,
             rubric=args.rubric,
             sample_size=args.sample_size,
+            test_set=test_set,
+            test_label=args.test or "test.jsonl",
         )
     except TransientError as e:
         print(

@@ -11,6 +11,7 @@ are saved in chunks as in the evaluator, so an interrupted attempt resumes where
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +38,22 @@ class Attempt:
     report_uri: str
     report_html_uri: str
     simulated: bool
+
+
+def _check_test_set(data: bytes, label: str, model: str) -> None:
+    """A new eval set gets the same checks as any dataset file, before any paid call."""
+    import io
+
+    from shared.datasets import validate_dataset
+
+    report = validate_dataset(io.BytesIO(data), names={"train": label}, model=model)
+    if not report.valid:
+        first = report.errors[0]
+        where = f"{first.file}:{first.line}" if first.line is not None else str(first.file)
+        raise ConfigError(
+            f"{label} is not a valid eval set ({len(report.errors)} error(s); first: {where} "
+            f"{first.message}). Fix it, or check it with `gemini-tuning validate {label}`."
+        )
 
 
 def served_endpoint(run: Run) -> str | None:
@@ -78,9 +95,13 @@ def reevaluate(
     judge: bool | None = None,
     rubric: bool | None = None,
     sample_size: int | None = None,
+    test_set: bytes | None = None,
+    test_label: str = "test.jsonl",
 ) -> Attempt:
     """One more evaluation attempt on a SUCCEEDED run; raises `PipelineError`s with messages
-    that say what to do (unknown run, not finished, no eval set, no baseline)."""
+    that say what to do (unknown run, not finished, no eval set, no baseline). `test_set`: a
+    new eval set (JSONL bytes): validated first like any dataset file, kept beside the
+    attempt's reports, and evaluated instead of the run's own."""
     from shared.evaluation import evaluate
     from shared.evaluation.chunks import BlobCheckpoints, fingerprint
 
@@ -90,7 +111,7 @@ def reevaluate(
     if run.status != S.SUCCEEDED:
         raise PermanentError(f"run {run_id} is {run.status}: only a SUCCEEDED run is re-evaluated")
     tuned = served_endpoint(run)
-    target = eval_set(run)
+    target = eval_set(run) if test_set is None else ("(new)", None)
     if not tuned or target is None:
         raise PermanentError(f"run {run_id} has no tuned endpoint or no test/validation set")
     base_model = baseline(deps, run, against)
@@ -105,14 +126,23 @@ def reevaluate(
     budget, level = lowest_thinking(s.catalog.get(run.tuning.source_model_name))
     settings = GenerationSettings(thinking_budget=budget, thinking_level=level)
     name, generation = target
+    if test_set is not None:
+        _check_test_set(test_set, test_label, run.tuning.source_model_name)
+        name, generation = "new:" + hashlib.sha256(test_set).hexdigest()[:16], None
     key = fingerprint(
         [tuned, base_model, name, generation, ev.sample_size, ev.judge, ev.rubric,
          ev.rubric_dimensions, ev.metrics, repr(settings)]
     )  # fmt: skip
     prefix = f"{layout.report_prefix(run_id)}evaluation/attempts/{key}/"
+    bucket = run.dataset.bucket
+    if test_set is not None:  # kept beside the attempt, read back pinned like any eval set
+        info = blobs.write_bytes(
+            s.artifacts_bucket, prefix + "test.jsonl", test_set, content_type="application/jsonl"
+        )
+        bucket, name, generation = s.artifacts_bucket, prefix + "test.jsonl", info.generation
     result = evaluate(
         deps.models,
-        PinnedExamples(blobs, run.dataset.bucket, name, generation),
+        PinnedExamples(blobs, bucket, name, generation),
         tuned_model=tuned,
         base_model=base_model,
         config=ev,
@@ -123,7 +153,13 @@ def reevaluate(
     )
     result = replace(
         result,
-        report={**result.report, "run_id": run_id, "against": against, "attempt_key": key},
+        report={
+            **result.report,
+            "run_id": run_id,
+            "against": against,
+            "attempt_key": key,
+            "eval_set": blobs.uri(bucket, name),
+        },
     )
     for file, data, kind in (
         ("report.json", result.report_json(), "application/json"),
@@ -137,6 +173,7 @@ def reevaluate(
         "against": against,
         "baseline_model": base_model,
         "tuned_model": tuned,
+        "eval_set": blobs.uri(bucket, name),
         "passed": result.passed,
         "reason": result.reason,
         "metrics": {k: dict(v) for k, v in result.metrics.items()},

@@ -266,3 +266,22 @@ def test_the_next_run_is_compared_with_production_and_gated_on_it(world: World) 
     assert vs["passed"] is False and "win_rate" in vs["reason"]
     assert run.status == S.SUCCEEDED and run.evaluation.passed is False
     assert "vs production" in (run.evaluation.reason or "")
+
+
+def test_re_evaluation_on_a_new_test_set_is_validated_first(world: World) -> None:
+    import pytest
+
+    from shared.errors import ConfigError
+    from shared.pipeline.reevaluate import reevaluate
+
+    world.drop("incoming/ds/test.jsonl", VAL_SET)
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
+    world.pump()
+    finish(world)
+    new = dataset_bytes([(q.replace("？", "呀？"), a) for q, a in ZH_EXAMPLES])
+    got = reevaluate(world.deps, rid, test_set=new, test_label="new-test.jsonl")
+    attempt = world.run(rid).evaluation_attempts[-1]
+    assert attempt["eval_set"].endswith("/test.jsonl") and "/attempts/" in attempt["eval_set"]
+    assert got.metrics["chrf"]["tuned"] > got.metrics["chrf"]["base"]
+    with pytest.raises(ConfigError, match=r"new-test.jsonl is not a valid eval set"):
+        reevaluate(world.deps, rid, test_set=b"{not json\n", test_label="new-test.jsonl")
