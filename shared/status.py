@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.charts import CURVE_COLORS, line_chart
 from shared.clock import age_seconds, parse_time
 from shared.ports import RunStore
 from shared.runs import Run
@@ -334,35 +335,9 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int | None = None) -> s
     )
 
 
-_CURVE_COLORS = {"train_total_loss": "#1f6feb", "eval_total_loss": "#d1242f"}
-
-
-def _curves_svg(curves: Mapping[str, list[list[float]]], w: int = 480, h: int = 160) -> str:
+def _curves_svg(curves: Mapping[str, list[list[float]]]) -> str:
     """Training and validation loss as inline SVG (no script, no external asset)."""
-    series = {k: v for k, v in curves.items() if k in _CURVE_COLORS and v}
-    if not series:
-        return ""
-    xs = [p[0] for pts in series.values() for p in pts]
-    ys = [p[1] for pts in series.values() for p in pts]
-    x0, x1, y0, y1 = min(xs), max(xs) or 1.0, min(ys), max(ys)
-    span_x, span_y = (x1 - x0) or 1.0, (y1 - y0) or 1.0
-
-    def xy(p: list[float]) -> str:
-        return (
-            f"{20 + (p[0] - x0) / span_x * (w - 30):.1f},{10 + (y1 - p[1]) / span_y * (h - 30):.1f}"
-        )
-
-    lines = "".join(
-        f"<polyline fill='none' stroke='{_CURVE_COLORS[k]}' stroke-width='2' "
-        f"points='{' '.join(xy(p) for p in pts)}'><title>{_e(k)}</title></polyline>"
-        for k, pts in series.items()
-    )
-    legend = " · ".join(f"<span style='color:{_CURVE_COLORS[k]}'>{_e(k)}</span>" for k in series)
-    return (
-        f"<figure id='curves'><svg width='{w}' height='{h}' role='img' "
-        f"aria-label='training curves'>{lines}</svg><figcaption>{legend} "
-        f"(loss {y0:.3f} to {y1:.3f}, steps {int(x0)} to {int(x1)})</figcaption></figure>"
-    )
+    return line_chart(curves, CURVE_COLORS, element_id="curves", y_label="loss")
 
 
 def _checkpoint_table(rows: Sequence[Mapping[str, Any]], chosen: str | None) -> str:

@@ -16,6 +16,8 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shared.charts import CURVE_COLORS, line_chart
+
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Noto Sans SC",
 "PingFang SC","Microsoft YaHei","Source Han Sans SC",sans-serif;margin:2rem auto;max-width:72rem;
@@ -182,12 +184,26 @@ def _checkpoints(report: Mapping[str, Any]) -> str:
         "</tr>"
         for r in rows
     )
+    by_epoch = [
+        [float(r["epoch"]), float(r[metric])]
+        for r in rows
+        if r.get("epoch") is not None and r.get(metric) is not None
+    ]
+    curve = line_chart(
+        {metric: by_epoch}, {metric: "#1a7f37"}, element_id="checkpoint-curve", y_label=metric
+    )
     return (
         "<h2>Checkpoints</h2><p class='small'>Each checkpoint screened on the same small "
         "sample; the best was evaluated in full and made the model's default.</p>"
         f"<table id='checkpoints'><tr><th>checkpoint</th><th>epoch</th><th>{_e(metric)}</th>"
-        f"<th>examples</th><th></th></tr>{body}</table>"
+        f"<th>examples</th><th></th></tr>{body}</table>{curve}" + _training_curves(report)
     )
+
+
+def _training_curves(report: Mapping[str, Any]) -> str:
+    curves = report.get("training_curves") or {}
+    chart = line_chart(curves, CURVE_COLORS, element_id="training-curves", y_label="loss")
+    return f"<p class='small'>Training and validation loss by step:</p>{chart}" if chart else ""
 
 
 def _rubric(report: Mapping[str, Any]) -> str:

@@ -300,6 +300,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         "eval_set": blobs.uri(bucket, name),
         "checkpoints": current.evaluation.checkpoints,
         "chosen_checkpoint": current.evaluation.chosen_checkpoint,
+        "training_curves": current.job.curves,
     }
     result = replace(result, report={**result.report, **where})
     report_name = layout.evaluation_report_name(run.run_id)

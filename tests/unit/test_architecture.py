@@ -30,6 +30,7 @@ LAYER_OF: dict[str, str] = {
     "shared.ports": "domain",
     "shared.routes": "domain",
     "shared.catalog": "domain",
+    "shared.charts": "domain",
     "shared.logs": "domain",
     "shared.status": "domain",
     "shared.datasets": "domain",

@@ -104,3 +104,6 @@ def test_checkpoints_and_rubric_sections_show_when_the_report_has_them() -> None
     assert rows == [("1", "0.410"), ("2", "0.930")]
     assert "<b>evaluated above, served</b></td></tr>" in page.split("<td>2</td>", 1)[1]
     assert "id='rubric'" in page and "polite &amp; calm" in page
+    assert "id='checkpoint-curve'" in page  # the screening score drawn by epoch
+    report["training_curves"] = {"train_total_loss": [[1, 2.0], [5, 0.5]]}
+    assert "id='training-curves'" in render(report)
