@@ -31,6 +31,7 @@ LAYER_OF: dict[str, str] = {
     "shared.routes": "domain",
     "shared.catalog": "domain",
     "shared.charts": "domain",
+    "shared.notify": "domain",
     "shared.logs": "domain",
     "shared.status": "domain",
     "shared.datasets": "domain",
@@ -62,8 +63,12 @@ CLOUD_CLIENTS = ("google.cloud", "google.api_core", "google.auth", "vertexai")
 
 
 def layer_of(module: str) -> str | None:
+    if module == "shared":  # the package itself; `shared.x` must be placed on its own
+        return LAYER_OF["shared"]
     best = None
     for prefix in LAYER_OF:
+        if prefix == "shared":
+            continue
         if (module == prefix or module.startswith(prefix + ".")) and (
             best is None or len(prefix) > len(best)
         ):
@@ -147,6 +152,11 @@ def test_every_import_points_the_allowed_way() -> None:
 def test_the_checker_catches_an_arrow_pointing_up(path: str, source: str, expected: str) -> None:
     found = violations(REPO / path, source)
     assert found and expected in found[0]
+
+
+def test_a_new_module_must_be_placed_in_a_layer() -> None:
+    found = violations(REPO / "shared/newthing.py", "import json\n")
+    assert found and "in no layer" in found[0]
 
 
 def test_the_checker_accepts_the_allowed_arrows() -> None:
