@@ -47,8 +47,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark the gcp variant of contention tests; skip `official_emulator` tests without one."""
     official = bool(os.environ.get("FIRESTORE_EMULATOR_HOST"))
     skip = pytest.mark.skip(
-        reason="needs real transaction conflicts: set FIRESTORE_EMULATOR_HOST to the official "
-        "Firestore emulator (the npm fake's transactions never conflict)"
+        reason="needs real transaction conflicts, which the npm fake never produces: run by "
+        "`make official-emulators` (part of `make test`) against the official Firestore "
+        "emulator, or set FIRESTORE_EMULATOR_HOST to one"
     )
     for item in items:
         name = getattr(item, "originalname", item.name)
