@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import msgspec
 
+from shared.errors import PermanentError
 from shared.runs import Change, Run, RunStatus
 from shared.settings import Settings
 
@@ -400,6 +401,15 @@ class Judge(Protocol):
         reference: str | None,
         metric_prompt_template: str,
     ) -> PairwiseJudgement: ...
+
+
+def require_metric_prompt_template(template: str) -> None:
+    """The `Judge` precondition every adapter enforces the way the evaluation service does,
+    so a pipeline bug shows up locally before it costs money."""
+    if not isinstance(template, str) or not template.strip():
+        raise PermanentError(
+            "metric_prompt_template is empty; pass the rubric the autorater should apply."
+        )
 
 
 # --------------------------------------------------------------------------------------------

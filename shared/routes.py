@@ -102,11 +102,6 @@ def consumer_of(message_type: str | None) -> str | None:
     return None
 
 
-def subscription_name(prefix: str, function: str) -> str:
-    """The push subscription Terraform creates for a Pub/Sub-triggered function."""
-    return f"{prefix}-{function}-push"
-
-
 def hop_of_subscription(subscription: str) -> str | None:
     """`projects/p/subscriptions/gtp-launcher-push` or `gtp-launcher-push` -> `launcher`;
     None when it is not exactly one pipeline hop's subscription."""

@@ -12,7 +12,6 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from shared.catalog import BUILTIN, Catalog, catalog_from_env
@@ -110,11 +109,6 @@ class Settings:
     #: Where the notifier posts run outcomes (None: it only logs) and in which chat's format.
     notify_url: str | None = None
     notify_format: str = "slack"
-
-    @classmethod
-    def for_local(cls, root: Path | str, **overrides: Any) -> Settings:
-        """The embedded local backend on `root` (defaults otherwise); no environment read."""
-        return cls(backend="local", local_root=str(Path(root).absolute()), **overrides)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

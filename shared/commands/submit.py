@@ -185,4 +185,10 @@ def _upload_gcs(dest: str, name: str, files: list[Path]) -> list[str]:
 
     bucket_name = dest[len("gs://") :].strip("/").split("/", 1)[0]
     blobs = GcsBlobs(project=None)
-    return [blobs.upload_file(bucket_name, f"incoming/{name}/{src.name}", src) for src in files]
+    out = []
+    for src in files:
+        target = f"incoming/{name}/{src.name}"
+        with src.open("rb") as stream:
+            blobs.write_file(bucket_name, target, stream)
+        out.append(blobs.uri(bucket_name, target))
+    return out

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from shared.errors import NotFound
@@ -193,13 +192,6 @@ class GcsBlobs:
 
         self._call(upload, uri)
         return _info(blob)
-
-    def upload_file(self, bucket: str, name: str, path: Path) -> str:
-        """Upload a local file (resumable, for files of any size); its `gs://` URI."""
-        uri = self.uri(bucket, name)
-        blob = self._client.bucket(bucket).blob(name)
-        self._call(lambda: blob.upload_from_filename(str(path), retry=None), uri)
-        return uri
 
     def copy(self, src_bucket: str, src_name: str, dst_bucket: str, dst_name: str) -> BlobInfo:
         """Server-side copy (no bytes through this machine), for `gemini-tuning start`."""

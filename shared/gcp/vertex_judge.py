@@ -22,7 +22,11 @@ from typing import Any, TypeVar
 from shared.errors import PermanentError, PipelineError
 from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
 from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, RetryPolicy, make_client
-from shared.ports import PairwiseJudgement, PointwiseJudgement
+from shared.ports import (
+    PairwiseJudgement,
+    PointwiseJudgement,
+    require_metric_prompt_template,
+)
 
 T = TypeVar("T")
 
@@ -51,13 +55,6 @@ def choice_name(choice: Any) -> str:
             "metric prompt template asks for a choice and sets no custom output format."
         )
     return name
-
-
-def _check_template(template: str) -> None:
-    if not isinstance(template, str) or not template.strip():
-        raise PermanentError(
-            "metric_prompt_template is empty; pass the rubric the autorater should apply."
-        )
 
 
 class VertexJudge:
@@ -102,7 +99,7 @@ class VertexJudge:
     ) -> PointwiseJudgement:
         from google.cloud.aiplatform_v1 import types
 
-        _check_template(metric_prompt_template)
+        require_metric_prompt_template(metric_prompt_template)
         request = types.EvaluateInstancesRequest(
             location=self.location_path,
             pointwise_metric_input=types.PointwiseMetricInput(
@@ -136,7 +133,7 @@ class VertexJudge:
     ) -> PairwiseJudgement:
         from google.cloud.aiplatform_v1 import types
 
-        _check_template(metric_prompt_template)
+        require_metric_prompt_template(metric_prompt_template)
         request = types.EvaluateInstancesRequest(
             location=self.location_path,
             pairwise_metric_input=types.PairwiseMetricInput(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from shared.catalog import lowest_thinking
 from shared.errors import NotFound, PermanentError, TransientError
@@ -25,6 +25,9 @@ from shared.runs import EvaluationInfo, Run, RunStatus
 
 from .promote import maybe_auto_promote
 from .transitions import advance, failing_run_on_permanent, require_run
+
+if TYPE_CHECKING:  # the evaluation package loads lazily, only when a run is evaluated
+    from shared.evaluation.result import EvaluationResult
 
 S = RunStatus
 
@@ -161,7 +164,7 @@ def _compare_with_production(
     if current is None or current.run_id == run.run_id:
         return None
     blobs, s = deps.blobs, deps.settings
-    prefix = f"{layout.report_prefix(run.run_id)}evaluation/vs-production/"
+    prefix = f"{layout.evaluation_prefix(run.run_id)}vs-production/"
     result = evaluate(
         deps.models,
         examples,
@@ -179,12 +182,7 @@ def _compare_with_production(
     result = replace(
         result, report={**result.report, "run_id": run.run_id, "against": "production"}
     )
-    for file, data, kind in (
-        ("report.json", result.report_json(), "application/json"),
-        ("report.html", result.report_html(), "text/html"),
-        ("predictions.jsonl", result.predictions_jsonl(), "application/jsonl"),
-    ):
-        blobs.write_bytes(s.artifacts_bucket, prefix + file, data, content_type=kind)
+    saved = save_result(blobs, s.artifacts_bucket, prefix, result)
     return {
         "production_run": current.run_id,
         "production_endpoint": current.endpoint,
@@ -192,9 +190,32 @@ def _compare_with_production(
         "reason": result.reason,
         "metrics": {k: dict(v) for k, v in result.metrics.items()},
         "judge": result.summary.get("judge"),
-        "report_uri": blobs.uri(s.artifacts_bucket, prefix + "report.json"),
-        "report_html_uri": blobs.uri(s.artifacts_bucket, prefix + "report.html"),
+        "report_uri": saved.report_uri,
+        "report_html_uri": saved.report_html_uri,
     }
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    report_uri: str
+    report_html_uri: str
+    predictions_uri: str
+
+
+def save_result(blobs: Blobs, bucket: str, prefix: str, result: EvaluationResult) -> SavedResult:
+    """Write one evaluation's predictions.jsonl, report.json and report.html under `prefix`
+    (predictions first, so a report never names a file that is not there yet)."""
+    for file, data, kind in (
+        ("predictions.jsonl", result.predictions_jsonl(), "application/jsonl"),
+        ("report.json", result.report_json(), "application/json"),
+        ("report.html", result.report_html(), "text/html"),
+    ):
+        blobs.write_bytes(bucket, prefix + file, data, content_type=kind)
+    return SavedResult(
+        report_uri=blobs.uri(bucket, prefix + "report.json"),
+        report_html_uri=blobs.uri(bucket, prefix + "report.html"),
+        predictions_uri=blobs.uri(bucket, prefix + "predictions.jsonl"),
+    )
 
 
 def eval_set(run: Run) -> tuple[str, str | None] | None:
@@ -303,29 +324,17 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         "training_curves": current.job.curves,
     }
     result = replace(result, report={**result.report, **where})
-    report_name = layout.evaluation_report_name(run.run_id)
-    pred_name = layout.predictions_name(run.run_id)
-    blobs.write_bytes(
-        s.artifacts_bucket, pred_name, result.predictions_jsonl(), content_type="application/jsonl"
-    )
-    blobs.write_bytes(
-        s.artifacts_bucket,
-        report_name,
-        result.report_json(),
-        content_type="application/json",
-    )
-    html_name = layout.evaluation_html_name(run.run_id)
-    blobs.write_bytes(s.artifacts_bucket, html_name, result.report_html(), content_type="text/html")
+    saved = save_result(blobs, s.artifacts_bucket, layout.evaluation_prefix(run.run_id), result)
     info = EvaluationInfo(
         passed=result.passed,
         reason=result.reason,
         summary=dict(result.summary),
         metrics={k: dict(v) for k, v in result.metrics.items()},
-        report_uri=blobs.uri(s.artifacts_bucket, report_name),
-        predictions_uri=blobs.uri(s.artifacts_bucket, pred_name),
+        report_uri=saved.report_uri,
+        predictions_uri=saved.predictions_uri,
         simulated=result.simulated,
         progress={"done": int(result.summary["sampled"]), "total": int(result.summary["sampled"])},
-        report_html_uri=blobs.uri(s.artifacts_bucket, html_name),
+        report_html_uri=saved.report_html_uri,
     )
 
     if vs_production is not None:

