@@ -33,7 +33,7 @@ LAYER_OF: dict[str, str] = {
     "shared.charts": "domain",
     "shared.notify": "domain",
     "shared.logs": "domain",
-    "shared.status": "domain",
+    "shared.status": "domain",  # a package: view, terminal, html_page, http_answer
     "shared.datasets": "domain",
     "shared.evaluation": "domain",
     "shared": "domain",  # the package's own __init__
