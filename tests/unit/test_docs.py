@@ -1,7 +1,7 @@
 """The README and the docs/ pages say only what is true of the code.
 
-Every `gemini-tuning …` command a page shows is parsed by the CLI's own argparse parser (nothing
-runs: no paid or slow call), every flag a synopsis names exists on that subcommand, every ```yaml
+Every `gemini-tuning …` command a page shows is parsed by the CLI's own argparse parser (only
+`validate`, which reads local files, is run as written: no paid or slow call), every flag a synopsis names exists on that subcommand, every ```yaml
 block is a `tuning.yaml` that the real parser accepts as written, every `make TARGET` is a target,
 every relative link and every repository path in backticks exists, and the README stays short
 with every reference page reachable from it.
@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from shared.cli import build_parser
+from shared.cli import main as cli_main
 from shared.errors import ConfigError
 from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
@@ -87,8 +88,17 @@ PARSER = build_parser()
 SUBCOMMANDS = _subparsers(PARSER)
 
 
-def command_lines() -> Iterator[tuple[str, list[str]]]:
-    """Every shell line of a fenced block that runs `gemini-tuning`: (where, argv after it)."""
+@dataclass(frozen=True)
+class Command:
+    """One `gemini-tuning` line of a fenced shell block."""
+
+    where: str
+    argv: list[str]  # after `gemini-tuning`
+    comment: str  # what the page says about it after `#`
+
+
+def command_lines() -> Iterator[Command]:
+    """Every shell line of a fenced block that runs `gemini-tuning`."""
     for page in PAGES:
         for b in blocks(page):
             if b.lang not in ("sh", "bash", "console", "shell"):
@@ -98,7 +108,8 @@ def command_lines() -> Iterator[tuple[str, list[str]]]:
                 while words and _ENV.match(words[0]):  # `BACKEND=gcp gemini-tuning status`
                     words.pop(0)
                 if words and words[0].rsplit("/", 1)[-1] == "gemini-tuning":
-                    yield f"{page.relative_to(REPO)}:{n}", words[1:]
+                    comment = line.partition(" # ")[2].strip()
+                    yield Command(f"{page.relative_to(REPO)}:{n}", words[1:], comment)
 
 
 def shell_lines(block: Block) -> Iterator[tuple[int, str]]:
@@ -150,11 +161,32 @@ def test_every_command_shown_parses_with_the_cli_parser() -> None:
     lines = list(command_lines())
     assert len(lines) >= 10, "the pages show commands; the extractor found too few"
     bad = []
-    for where, argv in lines:
-        error = parse_error(argv)
+    for c in lines:
+        error = parse_error(c.argv)
         if error:
-            bad.append(f"{where}: gemini-tuning {shlex.join(argv)}\n    {error}")
+            bad.append(f"{c.where}: gemini-tuning {shlex.join(c.argv)}\n    {error}")
     assert not bad, "\n".join(bad)
+
+
+def _validate_commands() -> list[Command]:
+    return [c for c in command_lines() if c.argv[:1] == ["validate"]]
+
+
+@pytest.mark.parametrize("command", _validate_commands(), ids=lambda c: c.where)
+def test_every_validate_command_shown_runs_as_written(
+    command: Command, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`validate` only reads local files, so it runs from the repository root as a user would
+    type it: no usage or I/O error (exit 2), and a count the page states is the count printed."""
+    monkeypatch.chdir(REPO)
+    code = cli_main(command.argv)
+    out = capsys.readouterr().out
+    assert code in (0, 1), f"{command.where}: exit {code}"
+    said = re.search(r"(\d+) (warnings|errors)", command.comment)
+    if said:
+        assert f"{said.group(1)} {said.group(2)}" in out, (
+            f"{command.where} says {said.group(0)!r}; the validator printed:\n{out[-400:]}"
+        )
 
 
 def test_every_flag_a_synopsis_names_exists() -> None:
