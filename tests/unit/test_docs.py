@@ -1,10 +1,11 @@
 """The README and the docs/ pages say only what is true of the code.
 
 Every `gemini-tuning …` command a page shows is parsed by the CLI's own argparse parser (only
-`validate`, which reads local files, is run as written: no paid or slow call), every flag a synopsis names exists on that subcommand, every ```yaml
-block is a `tuning.yaml` that the real parser accepts as written, every `make TARGET` is a target,
-every relative link and every repository path in backticks exists, and the README stays short
-with every reference page reachable from it.
+`validate`, which reads local files, is run as written: no paid or slow call); every flag a
+synopsis names exists on that subcommand, and docs/cli.md names every flag; every ```yaml block
+is a `tuning.yaml` that the real parser accepts as written; every `make TARGET` is a target;
+every relative link, anchor and repository path in backticks exists; and the README stays short
+with every docs/ page reachable from it.
 """
 
 from __future__ import annotations
@@ -202,6 +203,21 @@ def test_every_flag_a_synopsis_names_exists() -> None:
             continue
         bad += [f"{page}: `{sub} {f}`: no such flag" for f in flags if f not in flags_of(sub)]
     assert not bad, "\n".join(bad)
+
+
+def test_docs_cli_names_every_flag_of_every_command() -> None:
+    """The reverse: a flag added to a command is added to its row in docs/cli.md too."""
+    named: dict[str, set[str]] = {}
+    for page, sub, flags in synopses():
+        if page == "docs/cli.md":
+            named.setdefault(sub, set()).update(flags)
+    missing = [
+        f"{sub} {flag}"
+        for sub in SUBCOMMANDS
+        for flag in sorted(flags_of(sub) - {"-h", "--help"})
+        if flag.startswith("--") and flag not in named.get(sub, set())
+    ]
+    assert not missing, "docs/cli.md's command table does not name: " + ", ".join(missing)
 
 
 def tuning_yaml_blocks() -> list[Block]:
