@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import re
 import shlex
@@ -20,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shared.cli import build_parser
 from shared.cli import main as cli_main
 from shared.errors import ConfigError
-from shared.tuning_config import TuningConfig, parse_tuning_yaml
+from shared.tuning_config import DATASET_KEYS, EvaluationConfig, TuningConfig, parse_tuning_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -235,6 +237,45 @@ def test_every_yaml_block_is_a_tuning_yaml_the_parser_accepts(block: Block) -> N
 def test_the_pages_show_tuning_yaml_examples() -> None:
     pages = {b.page.name for b in tuning_yaml_blocks()}
     assert {"README.md", "tuning-yaml.md", "evaluation.md", "validator.md"} <= pages
+
+
+def _key_table() -> dict[str, str]:
+    """docs/tuning-yaml.md's "Every key" table: key -> its default cell."""
+    rows = re.findall(
+        r"^\| `([\w.]+)` \| `([^`]*)` \|", prose(REPO / "docs" / "tuning-yaml.md"), re.M
+    )
+    return dict(rows)
+
+
+def _yaml_default(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
+    return "-" if value is None else value
+
+
+def test_the_key_table_names_every_tuning_yaml_key_with_its_default() -> None:
+    table = _key_table()
+    defaults: dict[str, object] = {
+        f.name: getattr(TuningConfig(), f.name)
+        for f in dataclasses.fields(TuningConfig)
+        if f.name not in DATASET_KEYS and f.name != "evaluation"
+    }
+    defaults |= {
+        f"evaluation.{f.name}": getattr(EvaluationConfig(), f.name)
+        for f in dataclasses.fields(EvaluationConfig)
+    }
+    assert set(table) == set(defaults), (
+        f"docs/tuning-yaml.md's key table lacks {sorted(set(defaults) - set(table))} "
+        f"and names keys the parser does not take: {sorted(set(table) - set(defaults))}"
+    )
+    bad = []
+    for key, default in defaults.items():
+        if dataclasses.is_dataclass(default):  # privacy, budget: a block of their own
+            continue
+        shown = table[key]
+        if (yaml.safe_load(shown) if shown != "-" else "-") != _yaml_default(default):
+            bad.append(f"{key}: the page says {shown}, the code {default!r}")
+    assert not bad, "\n".join(bad)
 
 
 def make_targets() -> set[str]:
