@@ -278,6 +278,23 @@ def test_the_key_table_names_every_tuning_yaml_key_with_its_default() -> None:
     assert not bad, "\n".join(bad)
 
 
+def test_the_validator_page_names_real_finding_codes_and_every_personal_data_kind() -> None:
+    """docs/validator.md: each finding code it names is one the validator emits, and its
+    personal-data table lists exactly the kinds the detector knows."""
+    from shared.datasets.findings import CODES
+    from shared.datasets.privacy import KINDS
+
+    text = prose(REPO / "docs" / "validator.md")
+    # Named as codes: "the code `x`", "(`x`)", "`x` — what it means".
+    found = re.findall(r"code `([a-z_]+)`|\(`([a-z_]+)`\)|`([a-z_]+)` —", text)
+    codes = {c for groups in found for c in groups if c}
+    assert len(codes) >= 5
+    assert codes <= set(CODES), f"not finding codes: {sorted(codes - set(CODES))}"
+    table = re.findall(r"^\| (`[^|]*`) \|", text, flags=re.M)
+    kinds = {k for cell in table for k in _INLINE_CODE.findall(cell)}
+    assert kinds == set(KINDS), f"the table shows {sorted(kinds)}; the detector knows {KINDS}"
+
+
 def make_targets() -> set[str]:
     text = "\n".join(p.read_text() for p in (REPO / "Makefile", *sorted(REPO.glob("mk/*.mk"))))
     return set(re.findall(r"^([a-z][\w-]*)\s*:(?!=)", text, flags=re.M))
