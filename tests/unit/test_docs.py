@@ -295,6 +295,25 @@ def test_the_validator_page_names_real_finding_codes_and_every_personal_data_kin
     assert kinds == set(KINDS), f"the table shows {sorted(kinds)}; the detector knows {KINDS}"
 
 
+def test_the_numbers_the_pages_state_are_the_codes() -> None:
+    """A constant changed in code is changed on its page (the phrase names where to look)."""
+    from shared.evaluation.chunks import CHUNK_SIZE
+    from shared.evaluation.stats import RESAMPLES
+    from shared.pipeline.evaluate import TIME_BUDGET_SECONDS
+    from shared.status import REFRESH_SECONDS
+
+    evaluation = prose(REPO / "docs" / "evaluation.md").replace("\n", " ")
+    cli = prose(REPO / "docs" / "cli.md").replace("\n", " ")
+    phrases = [
+        (evaluation, "evaluation.md", f"({RESAMPLES:,} resamples"),
+        (evaluation, "evaluation.md", f"in chunks of {CHUNK_SIZE} examples"),
+        (evaluation, "evaluation.md", f"After {TIME_BUDGET_SECONDS:.0f} s an invocation"),
+        (cli, "cli.md", f"reloads itself every {REFRESH_SECONDS} s"),
+    ]
+    missing = [f"docs/{page}: {phrase!r}" for text, page, phrase in phrases if phrase not in text]
+    assert not missing, "the page no longer states the code's figure:\n" + "\n".join(missing)
+
+
 def make_targets() -> set[str]:
     text = "\n".join(p.read_text() for p in (REPO / "Makefile", *sorted(REPO.glob("mk/*.mk"))))
     return set(re.findall(r"^([a-z][\w-]*)\s*:(?!=)", text, flags=re.M))
