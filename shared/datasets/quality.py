@@ -299,7 +299,11 @@ def sketch(
 
 
 def similar(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
-    """Two sketches' estimated Jaccard similarity is at least `threshold`."""
+    """Two sketches' estimated Jaccard similarity is at least `threshold` (`_similar`'s
+    answer; a C-speed bound settles most pairs first: the shared hashes among the k smallest
+    of the union are at most the sketches' intersection)."""
+    if len(a & b) < threshold * min(max(len(a), len(b)), len(a | b)):
+        return False
     return _similar(a, b, threshold)
 
 
@@ -340,10 +344,13 @@ class ExchangeIndex:
             self.buckets.setdefault(h, []).append(i)
         return i
 
-    def matches(self, question: str, answer: str) -> set[int]:
-        """Indices of held-out exchanges that are near-duplicates of this one."""
+    def matches(self, question: str, answer: str, skip: set[int] | None = None) -> set[int]:
+        """Indices of held-out exchanges that are near-duplicates of this one (those in
+        `skip`, already known to match something, are not compared again)."""
         a = sketch(answer)
         cand = {i for h in bands(a) for i in self.buckets.get(h, ())}
+        if skip:
+            cand -= skip
         if not cand:
             return set()
         q = sketch(question)
@@ -354,8 +361,9 @@ def overlapping(index: ExchangeIndex, train: Iterable[tuple[str, str]]) -> set[i
     """Indices of `index`'s exchanges that some training (question, answer) near-duplicates."""
     hit: set[int] = set()
     for question, answer in train:
-        if index.buckets:
-            hit |= index.matches(question, answer)
+        if len(hit) == len(index):
+            break
+        hit |= index.matches(question, answer, hit)
     return hit
 
 

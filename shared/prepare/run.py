@@ -42,8 +42,10 @@ from shared.prepare.split import Assigner, Groups, order_key, targets
 
 #: Whole-conversation sketches: more hashes than the validator's (conversations are long) and
 #: the Jaccard similarity from which two conversations count as one.
-WHOLE_K = 32
-WHOLE_THRESHOLD = 0.8
+WHOLE_K = 48
+WHOLE_THRESHOLD = 0.75
+#: Characters of a conversation that its sketch covers (cost stays flat on long sessions).
+WHOLE_PREFIX = 1000
 #: A final answer given in at least this many conversations (and 1% of them) is a template.
 TEMPLATE_MIN = 10
 #: Findings kept per code in the report (counts are complete).
@@ -311,7 +313,7 @@ class _Builder:
         whole = "\n".join(f"{role}: {t}" for role, t in texts)
         q = next((t for role, t in reversed(texts) if role == "user"), "")
         a = next((t for role, t in reversed(texts) if role == "model"), "")
-        whole_sk = sketch(whole, WHOLE_K, None)
+        whole_sk = sketch(whole, WHOLE_K, WHOLE_PREFIX)
         q_sk, a_sk = sketch(q), sketch(a)
         band_list = [(WHOLE, h) for h in bands(whole_sk)] + [(FINAL, h) for h in bands(a_sk)]
         self.spill.add_conv(
@@ -420,8 +422,9 @@ def _drop_duplicates(spill: Spill, report: Report) -> None:
         "(SELECT min(id) FROM convs WHERE dropped IS NULL GROUP BY digest) AND dropped IS NULL"
     ).rowcount
     report.dropped["exact_duplicate"] += exact
-    near: set[int] = set()
-    for ids in list(_band_groups(spill, WHOLE)):
+    (max_id,) = db.execute("SELECT coalesce(max(id), 0) FROM convs").fetchone()
+    near = bytearray(max_id + 1)  # one byte per example, not a set of ints
+    for ids in _band_groups(spill, WHOLE):
         sketches = {
             i: unpack(b)
             for i, b in db.execute(
@@ -430,16 +433,17 @@ def _drop_duplicates(spill: Spill, report: Report) -> None:
         }
         keep: list[int] = []
         for i in ids:  # ascending: the earliest example of a cluster is the one kept
-            if i in near:
+            if near[i]:
                 continue
             if any(similar(sketches[i], sketches[k], WHOLE_THRESHOLD) for k in keep[:8]):
-                near.add(i)
+                near[i] = 1
             else:
                 keep.append(i)
     db.executemany(
-        "UPDATE convs SET dropped = 'near_duplicate' WHERE id = ?", [(i,) for i in sorted(near)]
+        "UPDATE convs SET dropped = 'near_duplicate' WHERE id = ?",
+        ((i,) for i in range(max_id + 1) if near[i]),
     )
-    report.dropped["near_duplicate"] += len(near)
+    report.dropped["near_duplicate"] += near.count(1)
 
 
 def _flag_templates(spill: Spill, report: Report, kept: int) -> None:
@@ -468,7 +472,7 @@ def _group(spill: Spill, report: Report, max_id: int, kept: int) -> Groups:
             groups.join(previous[1], conv_id, force=True)
         previous = (session, conv_id)
     linked = 0
-    for ids in list(_band_groups(spill, FINAL)):
+    for ids in _band_groups(spill, FINAL):
         rows = {
             i: (unpack(q), unpack(a))
             for i, q, a in db.execute(
@@ -479,7 +483,8 @@ def _group(spill: Spill, report: Report, max_id: int, kept: int) -> Groups:
         for i in ids:
             for r in reps[:8]:
                 if same_exchange(*rows[i], *rows[r]):
-                    linked += groups.join(r, i)
+                    if groups.root(r) != groups.root(i):
+                        linked += groups.join(r, i)
                     break
             else:
                 reps.append(i)
@@ -491,23 +496,41 @@ def _group(spill: Spill, report: Report, max_id: int, kept: int) -> Groups:
 
 
 def _assign(spill: Spill, report: Report, groups: Groups, limits: ModelLimits, o: Options) -> None:
+    """Every kept example's group, then each group's split, through side tables (the cursor
+    reading `convs` never sees its own updates, and nothing here grows with the dataset)."""
     db = spill.db
-    ids = [i for (i,) in db.execute("SELECT id FROM convs WHERE dropped IS NULL")]
-    db.executemany("UPDATE convs SET grp = ? WHERE id = ?", [(groups.root(i), i) for i in ids])
-    kept = len(ids)
+    db.execute("CREATE TABLE roots (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL)")
+    db.executemany(
+        "INSERT INTO roots VALUES (?, ?)",
+        ((i, groups.root(i)) for (i,) in db.execute("SELECT id FROM convs WHERE dropped IS NULL")),
+    )
+    db.execute(
+        "UPDATE convs SET grp = (SELECT grp FROM roots WHERE roots.id = convs.id) "
+        "WHERE dropped IS NULL"
+    )
+    (kept,) = db.execute("SELECT count(*) FROM roots").fetchone()
     t = targets(kept, limits, o.validation_share, o.test_share)
     seed = o.seed
     db.create_function("seeded", 1, lambda name: order_key(seed, name), deterministic=True)
     assigner = Assigner(t)
-    placed: list[tuple[str, int]] = []
-    for grp, size in db.execute(
+    db.execute("CREATE TABLE placement (grp INTEGER PRIMARY KEY, split TEXT NOT NULL)")
+    n_groups = 0
+    cur = db.execute(
         "SELECT grp, count(*) FROM convs WHERE dropped IS NULL GROUP BY grp "
         "ORDER BY seeded(min(session || char(0) || piece)), grp"
-    ).fetchall():
-        placed.append((assigner.place(size), grp))
-    db.executemany("UPDATE convs SET split = ? WHERE grp = ? AND dropped IS NULL", placed)
+    )
+    while batch := cur.fetchmany(10_000):
+        n_groups += len(batch)
+        db.executemany(
+            "INSERT INTO placement VALUES (?, ?)",
+            [(grp, assigner.place(size)) for grp, size in batch],
+        )
+    db.execute(
+        "UPDATE convs SET split = (SELECT split FROM placement p WHERE p.grp = convs.grp) "
+        "WHERE dropped IS NULL"
+    )
     report.splits = assigner.counts
-    report.split_groups["groups"] = len(placed)
+    report.split_groups["groups"] = n_groups
 
 
 def _write(spill: Spill, report: Report, dest: Path) -> None:
