@@ -25,7 +25,7 @@ import orjson
 from shared.catalog import Catalog, ModelLimits
 from shared.datasets.convert import Unconvertible, convert_line
 from shared.datasets.privacy import Detector, Placeholders, PrivacyOptions, replace
-from shared.datasets.quality import (
+from shared.datasets.quality_measures import (
     bands,
     overlap_share,
     same_exchange,
@@ -160,7 +160,7 @@ class Report:
             },
             "template_answers": self.template_answers.to_dict(),
             "overlap": {
-                "function": "shared.datasets.quality.overlap_share",
+                "function": "shared.datasets.quality_measures.overlap_share",
                 **self.overlap,
             },
             "split_groups": self.split_groups,
@@ -553,7 +553,7 @@ def _write(spill: Spill, report: Report, dest: Path) -> None:
 def _overlap(spill: Spill, report: Report) -> None:
     """The share of validation and test examples whose final exchange a training example
     near-duplicates (what is left after grouping: template closings, links refused at the
-    cap), by `quality.overlap_share`, the evaluator's leakage rule."""
+    cap), by `quality_measures.overlap_share`, the evaluator's leakage rule."""
     db = spill.db
 
     def exchanges(split: str) -> Iterator[tuple[str, str]]:
