@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from shared.bounds import MAX_MESSAGE_CHARS, clip
 from shared.clock import utcnow
 from shared.tuning_config import TuningConfig
 
@@ -338,7 +339,7 @@ class Run:
 
     def fail(self, stage: str, code: str, message: str) -> None:
         """Record why the run stopped (FAILED / REJECTED): shown by every status view."""
-        self.error = RunError(stage, code, message)
+        self.error = RunError(stage, code, clip(message, MAX_MESSAGE_CHARS))
 
 
 #: A typed change to a run, applied by a store inside its compare-and-set (read, change, write
@@ -369,7 +370,7 @@ def transition_doc(
         change(run)
     run.status = dst
     run.updated_at = utcnow()
-    run.history.append(HistoryEntry(dst, run.updated_at, note))
+    run.history.append(HistoryEntry(dst, run.updated_at, clip(note, MAX_MESSAGE_CHARS)))
     return run.to_dict()
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
+from shared.bounds import MAX_FINDING_CHARS, clip
 from shared.catalog import ModelProblem
 from shared.clock import older_than, today, utcnow
 from shared.errors import ConfigError, NotFound, PermanentError, TransientError
@@ -318,9 +319,14 @@ def _record_validation(
         valid=valid,
         started_at=r.validation.started_at,
         summary=summary,
-        findings=findings,
+        findings=[_bounded(f) for f in findings[: 2 * FINDINGS_ON_RUN]],
         report_uri=report_uri,
     )
+
+
+def _bounded(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding as the run document carries it: its texts cut (`shared.bounds`)."""
+    return {k: clip(v, MAX_FINDING_CHARS) if isinstance(v, str) else v for k, v in finding.items()}
 
 
 def privacy_options(config: TuningConfig) -> Any:
