@@ -118,6 +118,17 @@ class HistoryEntry:
 
 
 @dataclass
+class StoredCopy:
+    """One immutable per-run copy of a dataset file, pinned to the generation it was written
+    at (a copy deleted or rewritten since is noticed before a tuning job is created)."""
+
+    bucket: str
+    name: str
+    generation: str
+    uri: str
+
+
+@dataclass
 class DatasetInfo:
     bucket: str
     name: str
@@ -141,6 +152,11 @@ class DatasetInfo:
     redacted_train_uri: str | None = None
     redacted_validation_uri: str | None = None
     redaction: dict[str, Any] = field(default_factory=dict)
+    #: What the tuning job trains on, by role (`train`, `validation`): the run's own copies in
+    #: the artifacts bucket (`pipeline/layout.py` `tuning_input_name`), made from the uploaded
+    #: generations before the validator read them, or the redacted copies made from those.
+    #: Empty for runs validated before copies existed (they train on the upload, checked).
+    trains_on: dict[str, StoredCopy] = field(default_factory=dict)
 
 
 @dataclass
