@@ -34,6 +34,8 @@ CODES: dict[str, Severity] = {
     # line level
     "blank_line": "warning",
     "invalid_json": "error",
+    "json_too_deep": "error",
+    "duplicate_key": "error",
     "not_an_object": "error",
     "legacy_messages_format": "error",
     "missing_contents": "error",
