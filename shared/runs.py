@@ -279,6 +279,19 @@ class StuckWarning:
 
 
 @dataclass
+class StepFailure:
+    """A step met an exception nothing classifies (a bug, an unexpected client error). Kept on
+    the run while the platform redelivers, so people see the cause instead of a working state,
+    and counted: `pipeline.transitions.MAX_UNEXPECTED_FAILURES` of them end the run FAILED."""
+
+    stage: str
+    type: str
+    message: str
+    count: int
+    at: str
+
+
+@dataclass
 class Run:
     """One Firestore document `tuning_runs/<run_id>` (or one SQLite row locally)."""
 
@@ -303,6 +316,7 @@ class Run:
     retry_of: str | None = None
     retried_by: str | None = None
     stuck: StuckWarning | None = None
+    step_failure: StepFailure | None = None
 
     @classmethod
     def new(cls, run_id: str, dataset: DatasetInfo, *, simulated: bool = False) -> Run:
@@ -405,6 +419,7 @@ def _build_msgspec_type_info() -> None:
     sample.job.checkpoints = [CheckpointInfo("1")]
     sample.promotions = [PromotionNote(1, "promoted", "at", "by")]
     sample.stuck = StuckWarning(RunStatus.RECEIVED, "t", "t", "m")
+    sample.step_failure = StepFailure("stage", "ValueError", "m", 1, "t")
     Run.from_dict(sample.to_dict())
 
 

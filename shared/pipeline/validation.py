@@ -118,12 +118,17 @@ def validate_new_run(
         code, message = refused
         finding = {"code": code, "file": obj.name, "line": None, "path": None, "message": message}
         return _reject(deps, run_id, [finding], {}, None, message)
-    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING]):
+    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING], release=_unlease):
         return _validate(deps, run, obj, objects)
 
 
 def _lease(run: Run) -> None:
     run.validation.started_at = utcnow()
+
+
+def _unlease(run: Run) -> None:
+    """This delivery failed: the next one may validate at once (no 10-minute wait)."""
+    run.validation.started_at = None
 
 
 def _claim(deps: Deps, run_id: str) -> Run | Outcome:
@@ -139,8 +144,8 @@ def _claim(deps: Deps, run_id: str) -> Run | Outcome:
             _publish_validated(deps, run_id)
         return Outcome("duplicate", run_id, "already validated; launcher notified again")
     if current.status == S.VALIDATING:
-        started = current.validation.started_at or current.updated_at
-        if not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
+        started = current.validation.started_at  # None: released by a failed delivery
+        if started is not None and not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
             raise TransientError(f"run {run_id} is being validated by another delivery")
         taken = deps.store.update(run_id, _lease, expected=[S.VALIDATING])
         if taken is None:
