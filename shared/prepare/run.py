@@ -255,7 +255,9 @@ class _Reader:
             target = self.roles.get(_key(item.sender))
             if target is None:
                 value = item.sender or "(empty)"
-                self.r.unmapped_roles.setdefault(value, Tally()).add(name, item.line, value)
+                if value not in self.r.unmapped_roles and len(self.r.unmapped_roles) >= 50:
+                    value = "(50+ other values: is the role column right?)"
+                self.r.unmapped_roles.setdefault(value, Tally()).add(name, item.line, item.sender)
                 continue
             if target == "drop":
                 self.r.dropped_roles[item.sender] += 1
