@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: Module prefix -> layer (longest prefix wins).
 LAYER_OF: dict[str, str] = {
     "shared.errors": "domain",
+    "shared.bounds": "domain",
     "shared.clock": "domain",
     "shared.runs": "domain",
     "shared.tuning_config": "domain",
