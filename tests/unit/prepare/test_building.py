@@ -318,3 +318,19 @@ def test_an_unreadable_timestamp_is_a_finding_and_keeps_file_order(tmp_path: Pat
     report, files = _run(tmp_path, _csv(rows))
     assert report.problems["unparsed_timestamp"].count == 2
     assert _texts(files["train"][0]) == [("user", "q"), ("model", "a")]
+
+
+def test_a_closing_shared_by_many_sessions_is_capped_and_its_overlap_reported(
+    tmp_path: Path,
+) -> None:
+    rows = _sessions(100, closing=True)  # every session ends "thanks" / "you are welcome"
+    report, files = _run(tmp_path, _csv(rows))
+    assert report.split_groups["links_refused_at_cap"] > 0
+    sizes = {k: len(v) for k, v in files.items()}
+    assert sizes == {"train": 80, "validation": 10, "test": 10}  # not one giant group
+    assert report.overlap["validation"] == {
+        "examples": 10,
+        "of": 10,
+        "overlapping": 10,
+        "share": 1.0,
+    }
