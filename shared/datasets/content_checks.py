@@ -133,7 +133,10 @@ class PersonalData:
         }
 
 
-_CJK_CHARS = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CJK = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
+_NOT_CJK = "[^" + _CJK[1:]
+#: Four CJK characters, anything else between them.
+_FOUR_CJK = re.compile(f"{_CJK}(?:{_NOT_CJK}*{_CJK}){{3}}").search
 #: Four letters: the text holds a word or two, not only "UID 12345678" or "OK".
 _WORDY = re.compile(r"(?:[^\W\d_][\W\d_]*){4}").search
 
@@ -142,7 +145,7 @@ def _says_enough(text: str, script: int) -> bool:
     """Whether a text is long enough in its script to have a language: 4 CJK characters or 4
     letters ("UID 12345678", "OK", "收到 👍" are not)."""
     if script == CJK:
-        return len(_CJK_CHARS.findall(text, 0, 400)) >= 4
+        return _FOUR_CJK(text, 0, 400) is not None
     return _WORDY(text) is not None
 
 

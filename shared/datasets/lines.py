@@ -70,7 +70,8 @@ class Batch:
     first_line: int
     offset: int
     lines: list[bytes]
-    #: The same lines joined by b"\n" (the chunk they were split from), for chunk-wide scans.
+    #: The chunk the lines were split from, for chunk-wide scans: the lines joined by b"\n",
+    #: possibly followed by b"\n" and the start of the next batch's first line.
     blob: bytes = b""
 
     def line_offset(self, index: int) -> int:
@@ -123,12 +124,11 @@ def iter_batches(
                 cut = data.rfind(b"\n")
         if not skipping:
             if cut >= 0:
-                body = data[:cut]
-                lines = body.split(b"\n")
-                yield Batch(line, offset, lines, body)
+                lines = data.split(b"\n")
+                pending = lines.pop()  # the start of the next line (no copy of the body)
+                yield Batch(line, offset, lines, data)
                 line += len(lines)
                 offset += cut + 1
-                pending = data[cut + 1 :]
             else:
                 pending = data
             if len(pending) > MAX_LINE_BYTES:

@@ -199,19 +199,20 @@ class Scanner:
                     if role == prev:
                         break
                     prev = role
-                    c = x = 0
-                    for p in turn.parts:
-                        t = p.text
-                        n = len(t)
-                        c += n
-                        if not t.isascii():
-                            x += len(t.encode()) - n
-                    if role == "model":
-                        oc += c
-                        ox += x
+                    if role == "model":  # one loop per side: no per-turn sums to add up
+                        for p in turn.parts:
+                            t = p.text
+                            n = len(t)
+                            oc += n
+                            if not t.isascii():
+                                ox += len(t.encode()) - n
                     else:
-                        ic += c
-                        ix += x
+                        for p in turn.parts:
+                            t = p.text
+                            n = len(t)
+                            ic += n
+                            if not t.isascii():
+                                ix += len(t.encode()) - n
                 else:
                     if prev == "model":  # the fast path: a valid text-only example
                         if cand and ln in cand:
