@@ -3,11 +3,11 @@
 pytest only honours `pytest_plugins` in the root conftest; see tests/contract/conftest.py.
 """
 
-pytest_plugins = ["tests.contract.backend_local", "tests.contract.backend_gcp"]
-
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["tests.contract.backend_local", "tests.contract.backend_gcp"]
 
 #: Suites that start servers, emulators, subprocesses or terraform: marked `slow`, so
 #: `make check` (`pytest -m "not slow"`) stays quick and `make test` still runs them.
