@@ -70,8 +70,7 @@ class Batch:
     first_line: int
     offset: int
     lines: list[bytes]
-    #: The chunk the lines were split from, for chunk-wide scans: the lines joined by b"\n",
-    #: possibly followed by b"\n" and the start of the next batch's first line.
+    #: The same lines joined by b"\n" (the chunk they were split from), for chunk-wide scans.
     blob: bytes = b""
 
     def line_offset(self, index: int) -> int:
@@ -124,11 +123,12 @@ def iter_batches(
                 cut = data.rfind(b"\n")
         if not skipping:
             if cut >= 0:
-                lines = data.split(b"\n")
-                pending = lines.pop()  # the start of the next line (no copy of the body)
-                yield Batch(line, offset, lines, data)
+                body = data[:cut]
+                lines = body.split(b"\n")
+                yield Batch(line, offset, lines, body)
                 line += len(lines)
                 offset += cut + 1
+                pending = data[cut + 1 :]
             else:
                 pending = data
             if len(pending) > MAX_LINE_BYTES:

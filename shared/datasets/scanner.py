@@ -28,6 +28,13 @@ from shared.datasets.content_checks import NO_LINE, FileQuality, PersonalData
 from shared.datasets.findings import FindingLog
 from shared.datasets.format_rules import ExampleFacts, check_example
 from shared.datasets.json_errors import DECODE_ERRORS, json_problem
+from shared.datasets.json_shape import (
+    depth_problem,
+    duplicate_key,
+    duplicate_key_message,
+    fast_keys_expected,
+    key_marks,
+)
 from shared.datasets.lines import Batch, Overlong, iter_batches, sniff
 from shared.datasets.privacy import PrivacyOptions
 from shared.datasets.schema import any_decoder, fast_decoder
@@ -181,6 +188,8 @@ class Scanner:
         need_with = st.first_with_system is None
         need_without = st.first_without_system is None
         n_ex = with_sys = sum_in = sum_out = sum_chars = sum_extra = sum_turns = 0
+        keys = 0  # `":` the fast-path lines' shapes explain (json_shape.fast_keys_expected)
+        slow: set[int] = set()  # lines the slow path checked, duplicate keys included
         ln = batch.first_line - 1
         for raw in batch.lines:
             ln += 1
@@ -192,13 +201,14 @@ class Scanner:
                 contents = ex.contents
                 if not ln & lmask:  # the language sample (every example of a small file)
                     q.languages(self.log, name, ln, contents)
-                ic = ix = oc = ox = 0
+                ic = ix = oc = ox = kp = 0
                 prev = ""
                 for turn in contents:
                     role = turn.role
                     if role == prev:
                         break
                     prev = role
+                    kp += len(turn.parts)
                     if role == "model":  # one loop per side: no per-turn sums to add up
                         for p in turn.parts:
                             t = p.text
@@ -228,6 +238,8 @@ class Scanner:
                                 ic += n
                                 if not t.isascii():
                                     ix += len(t.encode()) - n
+                            kp += 2 + len(si.parts) + (si.role is not None)
+                        keys += 1 + 2 * nturns + kp
                         tin = (ic * cu + ix * eu + half) // den
                         tout = (oc * cu + ox * eu + half) // den
                         total = tin + tout
@@ -276,11 +288,18 @@ class Scanner:
                         dup_l[b].append(ln)
                         continue
             # every other line: the detailed walk and its own accounting (rare)
+            slow.add(ln)
             if self._slow_example(st, batch, raw, ln):
                 top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
                 need_with = st.first_with_system is None
                 need_without = st.first_without_system is None
         st.lines = ln
+        if keys + sum(key_marks(batch.lines[n - batch.first_line]) for n in slow) != key_marks(
+            batch.blob if batch.blob else b"\n".join(batch.lines)
+        ):
+            # More (or fewer) keys than the decoded shapes explain: a key given twice decoded
+            # as its last value, or just unusual spacing. Rare, so each line is looked at.
+            self._duplicate_keys(st, batch, slow)
         st.examples += n_ex
         st.with_system += with_sys
         st.tokens_in.total += sum_in
@@ -289,6 +308,24 @@ class Scanner:
         st.turns.total += sum_turns
         st.chars += sum_chars
         st.extra += sum_extra
+
+    def _duplicate_keys(self, st: FileState, batch: Batch, slow: set[int]) -> None:
+        """Find the fast-path lines of `batch` that hold a key twice (their counts were already
+        taken: the dataset is invalid anyway, and the finding names the line)."""
+        for ln, raw in enumerate(batch.lines, batch.first_line):
+            if ln in slow:
+                continue
+            try:
+                ex = fast_decoder.decode(raw)
+            except DECODE_ERRORS:
+                continue
+            expected = fast_keys_expected(
+                len(ex.contents), sum(len(t.parts) for t in ex.contents), ex.systemInstruction
+            )
+            if key_marks(raw) != expected:
+                dup = duplicate_key(raw)
+                if dup is not None:
+                    self.log.add("duplicate_key", st.name, ln, "", duplicate_key_message(dup))
 
     def _flag(self, st: FileState, ln: int, total: int, oc: int, fn: bool, last: int) -> bool:
         """The too-many-tokens and short-answer findings; True when the example is not counted
@@ -376,11 +413,19 @@ class Scanner:
                 "GB18030 -t UTF-8` for Chinese text saved as GBK).",
             )
             return None
+        too_deep = depth_problem(raw)
+        if too_deep is not None:
+            self.log.add("json_too_deep", name, ln, "", too_deep)
+            return None
         try:
             obj = any_decoder.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as e:
             code, message = json_problem(raw, e)
             self.log.add(code, name, ln, "", message)
+            return None
+        dup = duplicate_key(raw)
+        if dup is not None:
+            self.log.add("duplicate_key", name, ln, "", duplicate_key_message(dup))
             return None
         if ln in self._cand:
             self.pii.scan_object(name, ln, obj)  # type: ignore[union-attr]
