@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test check lint typecheck unit bench clean
 
 # Extra checks hook in from mk/*.mk: a fragment appends its target to TEST_EXTRA (run by
 # `make test`) or BENCH_EXTRA (run by `make bench`).
@@ -35,6 +35,11 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck $(TEST_EXTRA) unit
+
+# The quick loop while working: lint, types and every test not marked slow (the e2e, infra and
+# contract suites are; conftest.py marks them). `make test` runs everything.
+check: lint typecheck
+	$(BIN)/pytest -q -m "not slow"
 
 bench: $(STAMP) $(BENCH_EXTRA)
 	$(BIN)/python -m bench

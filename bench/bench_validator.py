@@ -1,13 +1,17 @@
-"""Validator throughput and peak memory on two 1 GB datasets, beside a naive json.loads walk
-(the target) and the same walk with orjson (the multi-core stretch target's reference).
+"""Validator CPU time, throughput and peak memory on two generated datasets, beside its peers:
+a naive json.loads walk, Together's `check_file` (together 3.1.1) and the same walk with orjson
+(the multi-core target's reference).
 
-    python -m bench validator                      # 1 GB files (generated once into bench/data/)
+    python -m bench validator                          # 500 MB files (generated into bench/data/)
     BENCH_VALIDATOR_MB=100 python -m bench validator   # quick run
+    BENCH_PEERS_PYTHON=.venv-peers/bin/python python -m bench validator   # with check_file
 
-Each measurement runs in a fresh subprocess so peak RSS (VmHWM) belongs to that run alone. CPU
-seconds (the process and its worker processes) are printed too: on a machine shared with other
-work they move far less than wall-clock MB/s.
-Figures are medians of BENCH_VALIDATOR_RUNS runs (default 1 for 1 GB files, 3 for smaller).
+Each measurement runs in a fresh subprocess, so CPU seconds (the whole process: interpreter
+start, imports, its worker processes) and peak RSS (VmHWM) belong to that run alone. Rounds are
+interleaved (every tool once, then again), so load from other work on the machine falls on all
+tools alike; the table prints each round side by side and the ratios of CPU seconds.
+`check_file` runs in its own interpreter because together 3.1.1 pins `rich<15` (this project
+pins rich 15.0.0): `python -m venv .venv-peers && .venv-peers/bin/pip install together==3.1.1`.
 """
 
 from __future__ import annotations
@@ -159,7 +163,7 @@ print(r.stats["examples"], r.valid, sum(r.counts.values()), "pii", pd["counts"],
 """
 
 
-def _run(code: str, path: Path) -> tuple[float, float, str, float, float]:
+def _run(code: str, path: Path, exe: str) -> tuple[float, float, str, float, float]:
     """(seconds, peak RSS MB, stdout, largest child's peak RSS MB, CPU seconds of the process
     and its children) of `code` run on `path` in a fresh interpreter."""
     wrapper = (
@@ -175,7 +179,7 @@ def _run(code: str, path: Path) -> tuple[float, float, str, float, float]:
         "print('@@', dt, int(hwm) / 1024, ru.ru_maxrss / 1024, cpu + ru.ru_utime + ru.ru_stime)\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, str(path)],
+        [exe, "-c", wrapper, str(path)],
         capture_output=True,
         text=True,
         check=True,
@@ -186,32 +190,65 @@ def _run(code: str, path: Path) -> tuple[float, float, str, float, float]:
     return float(dt), float(rss), result.strip(), float(kids), float(cpu)
 
 
+_TOGETHER = """
+import sys
+from together.lib.utils.files import check_file
+r = check_file(sys.argv[1])
+print(r["is_check_passed"], r.get("num_samples"), r.get("message"))
+"""
+
+
+def _peers_python() -> str | None:
+    """The interpreter that has together installed (BENCH_PEERS_PYTHON), if it works."""
+    exe = os.environ.get("BENCH_PEERS_PYTHON")
+    if not exe:
+        return None
+    ok = subprocess.run([exe, "-c", "import together.lib.utils.files"], capture_output=True)
+    return exe if ok.returncode == 0 else None
+
+
 def main() -> None:
-    mb = int(os.environ.get("BENCH_VALIDATOR_MB", "1000"))  # under the 1 GiB file limit
-    runs = int(os.environ.get("BENCH_VALIDATOR_RUNS", "1" if mb >= 512 else "3"))
+    mb = int(os.environ.get("BENCH_VALIDATOR_MB", "500"))
+    rounds = int(os.environ.get("BENCH_VALIDATOR_RUNS", "3"))
+    cores = os.cpu_count() or 1
+    peers = _peers_python()
+    tools: list[tuple[str, str, str]] = [
+        ("validator", _VALIDATOR.replace("WORKERS", "1"), sys.executable),
+        ("naive json.loads walk", _NAIVE, sys.executable),
+        ("orjson walk", _ORJSON, sys.executable),
+        (f"validator, {cores} procs", _VALIDATOR.replace("WORKERS", str(cores)), sys.executable),
+    ]
+    if peers:
+        tools.insert(2, ("together check_file", _TOGETHER, peers))
+    else:
+        print("  (together check_file skipped: set BENCH_PEERS_PYTHON, see the docstring)")
     for name in ("mixed", "short"):
         t0 = time.perf_counter()
         path = ensure(name, mb)
         size = path.stat().st_size / 1e6
         print(f"{name}: {path.name} {size:,.0f} MB (ready in {time.perf_counter() - t0:.1f} s)")
-        cores = os.cpu_count() or 1
-        for label, code in (
-            ("naive json.loads walk", _NAIVE),
-            ("orjson walk (stretch ref)", _ORJSON),
-            ("validator", _VALIDATOR.replace("WORKERS", "1")),
-            (f"validator, {cores} procs", _VALIDATOR.replace("WORKERS", str(cores))),
-        ):
-            results = [_run(code, path) for _ in range(runs)]
-            rate = statistics.median(size / r[0] for r in results)
-            rss = statistics.median(r[1] for r in results)
-            kids = statistics.median(r[3] for r in results)
-            cpu = statistics.median(r[4] for r in results)
-            more = f" + {cores - 1} x {kids:.1f} MB" if kids else ""
-            print(
-                f"  {label:26s} {rate:7.1f} MB/s  cpu {cpu:6.1f} s  peak RSS {rss:6.1f} MB{more}  "
-                f"({results[0][2]})",
-                flush=True,
-            )
+        cpu: dict[str, list[float]] = {label: [] for label, _, _ in tools}
+        for r in range(rounds):
+            for label, code, exe in tools:
+                dt, rss, out, kids, c = _run(code, path, exe)
+                cpu[label].append(c)
+                more = f" + {cores - 1} x {kids:.1f} MB" if kids else ""
+                print(
+                    f"  round {r + 1} {label:24s} cpu {c:6.2f} s  {size / dt:7.1f} MB/s  "
+                    f"peak RSS {rss:6.1f} MB{more}  ({out})",
+                    flush=True,
+                )
+        mine = cpu["validator"]
+        for label, _, _ in tools[1:]:
+            if label.startswith("validator,"):
+                continue
+            ratios = ", ".join(f"{t / v:.2f}x" for t, v in zip(cpu[label], mine, strict=True))
+            print(f"  {label} CPU / validator CPU, per round: {ratios}")
+        print(f"  validator CPU per round: {', '.join(f'{c:.2f} s' for c in mine)}")
+        print(
+            "  median CPU: "
+            + ", ".join(f"{label} {statistics.median(v):.2f} s" for label, v in cpu.items())
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from shared.datasets.pii_prefilter import Prefilter
 from shared.datasets.privacy import Detector, PrivacyOptions, mask
 from shared.datasets.quality_measures import (
     CJK,
+    LATIN,
     MIXED,
     SCRIPTS,
     Cluster,
@@ -26,6 +27,7 @@ from shared.datasets.quality_measures import (
     NearDuplicates,
     count_outside,
     length_fences,
+    script_of,
 )
 from shared.datasets.schema import TextExample
 from shared.datasets.stats import Distribution
@@ -131,7 +133,10 @@ class PersonalData:
         }
 
 
-_CJK_CHARS = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_CJK = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
+_NOT_CJK = "[^" + _CJK[1:]
+#: Four CJK characters, anything else between them.
+_FOUR_CJK = re.compile(f"{_CJK}(?:{_NOT_CJK}*{_CJK}){{3}}").search
 #: Four letters: the text holds a word or two, not only "UID 12345678" or "OK".
 _WORDY = re.compile(r"(?:[^\W\d_][\W\d_]*){4}").search
 
@@ -140,12 +145,12 @@ def _says_enough(text: str, script: int) -> bool:
     """Whether a text is long enough in its script to have a language: 4 CJK characters or 4
     letters ("UID 12345678", "OK", "收到 👍" are not)."""
     if script == CJK:
-        return len(_CJK_CHARS.findall(text, 0, 400)) >= 4
+        return _FOUR_CJK(text, 0, 400) is not None
     return _WORDY(text) is not None
 
 
 def _joined(parts: Any) -> str:
-    return "".join(p.text for p in parts)
+    return parts[0].text if len(parts) == 1 else "".join([p.text for p in parts])
 
 
 @dataclass
@@ -186,6 +191,42 @@ class FileQuality:
         self.mismatches += other.mismatches
         self.near.merge(other.near)
         self.extremes.merge(other.extremes)
+
+    def languages(self, log: FindingLog, file: str, line: int, contents: Any) -> None:
+        """Count the script of each turn of a decoded example (walked as the scanner walks it,
+        up to a repeated role) and report an answer in another script than its question."""
+        lang_u, lang_m = self.lang_user, self.lang_model
+        prev = ""
+        qs = -1
+        qt = None
+        for turn in contents:
+            role = turn.role
+            if role == prev:
+                break
+            prev = role
+            c = x = 0
+            for p in turn.parts:
+                t = p.text
+                n = len(t)
+                c += n
+                if not t.isascii():
+                    x += len(t.encode()) - n
+            # ASCII-ish, mostly 3-byte, or measure it (quality_measures.script_of)
+            if not x or x * 10 < c:
+                sc = LATIN
+            elif x > c:
+                sc = CJK
+            else:
+                sc = script_of(_joined(turn.parts), c, x)
+            if role == "user":
+                lang_u[sc] += 1
+                qs = sc
+            else:
+                lang_m[sc] += 1
+                if sc != qs and qs >= 0:
+                    self.mismatch(log, file, line, contents, qt, turn, qs, sc)
+            if role != "model":
+                qt = turn
 
     def mismatch(
         self, log: FindingLog, file: str, line: int, contents: Any, q: Any, a: Any, qs: int, s: int

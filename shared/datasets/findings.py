@@ -73,6 +73,18 @@ CODES: dict[str, Severity] = {
     "near_duplicate_examples": "warning",
     "language_mismatch": "warning",
     "answer_length_outlier": "warning",
+    # run level: the pipeline's checks around the validator (shared/pipeline/validation.py)
+    "invalid_dataset_name": "error",
+    "unsafe_object_name": "error",
+    "invalid_config": "error",
+    "invalid_continue_from": "error",
+    # the catalog's model problems (shared/catalog.py `Catalog.problems`)
+    "model_unknown": "error",
+    "model_unlisted": "warning",
+    "model_retired": "error",
+    "model_retiring_blocked": "error",
+    "model_retiring": "warning",
+    "model_not_in_region": "error",
 }
 
 
@@ -99,6 +111,12 @@ class Finding:
             "message": self.message,
             **dict(self.extra),
         }
+
+
+def finding(code: str, file: str | None, message: str, *, path: str = "") -> Finding:
+    """A finding about a whole file made outside the validator (the pipeline's run-level
+    checks), with the severity `CODES` gives it; KeyError for a code not registered there."""
+    return Finding(code, file or "", None, path, message, CODES[code])
 
 
 class FindingLog:

@@ -37,10 +37,9 @@ from shared.datasets.json_shape import (
 )
 from shared.datasets.lines import Batch, Overlong, iter_batches, sniff
 from shared.datasets.privacy import PrivacyOptions
-from shared.datasets.quality_measures import script_of
 from shared.datasets.schema import any_decoder, fast_decoder
 from shared.datasets.stats import Distribution, DuplicateIndex
-from shared.datasets.tokens import CHAR_WEIGHT, EXTRA_WEIGHT
+from shared.datasets.tokens import CHAR_UNITS, EXTRA_UNITS, UNITS_PER_TOKEN, tokens_of
 
 #: A model answer shorter than this many characters (and no function call) is flagged.
 SHORT_ANSWER_CHARS = 3
@@ -161,10 +160,16 @@ class Scanner:
             self.progress(self.done_bytes + file_bytes)
 
     def _batch(self, st: FileState, batch: Batch) -> None:
-        """The hot loop: locals only, no per-line method calls on the fast path."""
+        """The hot loop: locals only, no per-line method calls on the fast path.
+
+        Profiled (BENCHMARKS.md): past msgspec's decode the cost is bytecodes per example, so
+        the common text-only example takes one turn walk (sums of characters and extra UTF-8
+        bytes per side), integer token arithmetic and inline counters; the rare lines (rejected
+        by the typed decode, over the token limit, sampled for languages or near-duplicates,
+        flagged by the prefilter) leave the loop for a method.
+        """
         decode = fast_decoder.decode
         max_tokens = self.limits.max_tokens_per_example
-        log_add = self.log.add
         name = st.name
         dup_h, dup_l = st.dups.hashes, st.dups.lines
         small = Distribution.SMALL
@@ -172,15 +177,16 @@ class Scanner:
         out_small, out_big = st.tokens_out.small, st.tokens_out.big.append
         all_small, all_big = st.tokens.small, st.tokens.big.append
         turn_small, turn_big = st.turns.small, st.turns.big.append
-        cw, ew = CHAR_WEIGHT, EXTRA_WEIGHT
+        cu, eu, half, den = CHAR_UNITS, EXTRA_UNITS, UNITS_PER_TOKEN // 2, UNITS_PER_TOKEN
         pii = self.pii
         cand = self._cand = pii.candidates(batch) if pii is not None else NO_LINE
         q = st.quality
-        lang_u, lang_m = q.lang_user, q.lang_model
         stride = q.near.stride
         lmask = q.lang_stride - 1
         ext = q.extremes
         top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
+        need_with = st.first_with_system is None
+        need_without = st.first_without_system is None
         n_ex = with_sys = sum_in = sum_out = sum_chars = sum_extra = sum_turns = 0
         keys = 0  # `":` the fast-path lines' shapes explain (json_shape.fast_keys_expected)
         slow: set[int] = set()  # lines the slow path checked, duplicate keys included
@@ -191,144 +197,102 @@ class Scanner:
                 ex = decode(raw)
             except DECODE_ERRORS:
                 ex = None
-            fast = False
             if ex is not None:
+                contents = ex.contents
+                if not ln & lmask:  # the language sample (every example of a small file)
+                    q.languages(self.log, name, ln, contents)
                 ic = ix = oc = ox = kp = 0
                 prev = ""
-                qs = -1
-                qt = at = None
-                measure = not ln & lmask  # language of this example's turns (a sample if large)
-                contents = ex.contents
                 for turn in contents:
                     role = turn.role
                     if role == prev:
                         break
                     prev = role
-                    c = x = 0
                     kp += len(turn.parts)
-                    for p in turn.parts:
-                        t = p.text
-                        c += len(t)
-                        if not t.isascii():
-                            x += len(t.encode()) - len(t)
-                    if role == "model":
-                        oc += c
-                        ox += x
-                        at = turn
+                    if role == "model":  # one loop per side: no per-turn sums to add up
+                        for p in turn.parts:
+                            t = p.text
+                            n = len(t)
+                            oc += n
+                            if not t.isascii():
+                                ox += len(t.encode()) - n
                     else:
-                        ic += c
-                        ix += x
-                        qt = turn
-                    if measure:
-                        # script: ASCII-ish, mostly 3-byte, or measure it (quality_measures.py)
-                        if not x or x * 10 < c:
-                            sc = 0
-                        elif x > c:
-                            sc = 1
-                        else:
-                            sc = script_of(_text(turn.parts), c, x)
-                        if role == "user":
-                            lang_u[sc] += 1
-                            qs = sc
-                        else:
-                            lang_m[sc] += 1
-                            if sc != qs and qs >= 0:
-                                q.mismatch(self.log, name, ln, contents, qt, turn, qs, sc)
+                        for p in turn.parts:
+                            t = p.text
+                            n = len(t)
+                            ic += n
+                            if not t.isascii():
+                                ix += len(t.encode()) - n
                 else:
-                    fast = prev == "model"
-            if fast:
-                if cand and ln in cand:
-                    pii.scan_struct(name, ln, ex)  # type: ignore[union-attr,arg-type]
-                if not ln % stride:
-                    stride = q.sketch(ln, qt, at)
-                nturns = len(contents)
-                last = nturns - 1
-                media = 0
-                fn = False
-                si = ex.systemInstruction  # type: ignore[union-attr]
-                has_sys = si is not None
-                if has_sys:
-                    for p in si.parts:  # type: ignore[union-attr]
-                        t = p.text
-                        ic += len(t)
-                        if not t.isascii():
-                            ix += len(t.encode()) - len(t)
-                    kp += 2 + len(si.parts) + (si.role is not None)  # type: ignore[union-attr]
-                keys += 1 + 2 * nturns + kp
-            else:
-                slow.add(ln)
-                f = self._slow(st, batch, raw, ln)
-                if f is None:
-                    continue
-                ic, ix, oc, ox = f.in_chars, f.in_extra, f.out_chars, f.out_extra
-                nturns, last, media = f.turns, f.last_model_turn, f.media_tokens
-                fn, has_sys = f.has_function_call, f.has_system
-                if f.images or f.audio or f.video or f.pdf:
-                    st.multimodal_examples += 1
-                    st.images += f.images
-                    st.audio += f.audio
-                    st.video += f.video
-                    st.pdf += f.pdf
-                if fn:
-                    st.function_calling += 1
-            tin = int(ic * cw + ix * ew + 0.5) + media
-            tout = int(oc * cw + ox * ew + 0.5)
-            total = tin + tout
-            if total > max_tokens:
-                log_add(
-                    "too_many_tokens",
-                    name,
-                    ln,
-                    "",
-                    f"About {total:,} tokens (estimated); {self.limits.name} accepts at most "
-                    f"{max_tokens:,} per example. Shorten or split the example.",
-                )
-                continue
-            if oc < SHORT_ANSWER_CHARS and not fn:
-                log_add(
-                    "short_model_answer",
-                    name,
-                    ln,
-                    f"contents[{last}]",
-                    f"The model answer has only {oc} character(s). Check that it is the full "
-                    "expected answer.",
-                )
-            if tout > top_floor or tout < bottom_ceiling:
-                ext.add(tout, ln)
+                    if prev == "model":  # the fast path: a valid text-only example
+                        if cand and ln in cand:
+                            pii.scan_struct(name, ln, ex)  # type: ignore[union-attr]
+                        nturns = len(contents)
+                        if not ln % stride:
+                            stride = q.sketch(ln, contents[-2] if nturns > 1 else None, turn)
+                        si = ex.systemInstruction
+                        if si is not None:
+                            for p in si.parts:
+                                t = p.text
+                                n = len(t)
+                                ic += n
+                                if not t.isascii():
+                                    ix += len(t.encode()) - n
+                            kp += 2 + len(si.parts) + (si.role is not None)
+                        keys += 1 + 2 * nturns + kp
+                        tin = (ic * cu + ix * eu + half) // den
+                        tout = (oc * cu + ox * eu + half) // den
+                        total = tin + tout
+                        if (total > max_tokens or oc < SHORT_ANSWER_CHARS) and self._flag(
+                            st, ln, total, oc, False, nturns - 1
+                        ):
+                            continue
+                        if tout > top_floor or tout < bottom_ceiling:
+                            ext.add(tout, ln)
+                            top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
+                        n_ex += 1
+                        sum_in += tin
+                        sum_out += tout
+                        sum_chars += ic + oc
+                        sum_extra += ix + ox
+                        sum_turns += nturns
+                        if total < small:
+                            all_small[total] += 1
+                            in_small[tin] += 1
+                            out_small[tout] += 1
+                        else:
+                            all_big(total)
+                            if tin < small:
+                                in_small[tin] += 1
+                            else:
+                                in_big(tin)
+                            if tout < small:
+                                out_small[tout] += 1
+                            else:
+                                out_big(tout)
+                        if nturns < small:
+                            turn_small[nturns] += 1
+                        else:
+                            turn_big(nturns)
+                        if si is not None:
+                            with_sys += 1
+                            if need_with:
+                                st.first_with_system = ln
+                                need_with = False
+                        elif need_without:
+                            st.first_without_system = ln
+                            need_without = False
+                        h = hash(raw)
+                        b = h & 0xFF
+                        dup_h[b].append(h)
+                        dup_l[b].append(ln)
+                        continue
+            # every other line: the detailed walk and its own accounting (rare)
+            slow.add(ln)
+            if self._slow_example(st, batch, raw, ln):
                 top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
-            n_ex += 1
-            sum_in += tin
-            sum_out += tout
-            sum_chars += ic + oc
-            sum_extra += ix + ox
-            sum_turns += nturns
-            if total < small:
-                all_small[total] += 1
-                in_small[tin] += 1
-                out_small[tout] += 1
-            else:
-                all_big(total)
-                if tin < small:
-                    in_small[tin] += 1
-                else:
-                    in_big(tin)
-                if tout < small:
-                    out_small[tout] += 1
-                else:
-                    out_big(tout)
-            if nturns < small:
-                turn_small[nturns] += 1
-            else:
-                turn_big(nturns)
-            if has_sys:
-                with_sys += 1
-                if st.first_with_system is None:
-                    st.first_with_system = ln
-            elif st.first_without_system is None:
-                st.first_without_system = ln
-            h = hash(raw)
-            dup_h[h & 0xFF].append(h)
-            dup_l[h & 0xFF].append(ln)
+                need_with = st.first_with_system is None
+                need_without = st.first_without_system is None
         st.lines = ln
         if keys + sum(key_marks(batch.lines[n - batch.first_line]) for n in slow) != key_marks(
             batch.blob if batch.blob else b"\n".join(batch.lines)
@@ -362,6 +326,66 @@ class Scanner:
                 dup = duplicate_key(raw)
                 if dup is not None:
                     self.log.add("duplicate_key", st.name, ln, "", duplicate_key_message(dup))
+
+    def _flag(self, st: FileState, ln: int, total: int, oc: int, fn: bool, last: int) -> bool:
+        """The too-many-tokens and short-answer findings; True when the example is not counted
+        (over the limit)."""
+        if total > self.limits.max_tokens_per_example:
+            self.log.add(
+                "too_many_tokens",
+                st.name,
+                ln,
+                "",
+                f"About {total:,} tokens (estimated); {self.limits.name} accepts at most "
+                f"{self.limits.max_tokens_per_example:,} per example. Shorten or split the "
+                "example.",
+            )
+            return True
+        if oc < SHORT_ANSWER_CHARS and not fn:
+            self.log.add(
+                "short_model_answer",
+                st.name,
+                ln,
+                f"contents[{last}]",
+                f"The model answer has only {oc} character(s). Check that it is the full "
+                "expected answer.",
+            )
+        return False
+
+    def _slow_example(self, st: FileState, batch: Batch, raw: bytes, ln: int) -> bool:
+        """Walk a line the fast path did not take and count it if it is a valid example;
+        True when it was counted (the caller refreshes the state it caches)."""
+        f = self._slow(st, batch, raw, ln)
+        if f is None:
+            return False
+        tin = tokens_of(f.in_chars, f.in_extra) + f.media_tokens
+        tout = tokens_of(f.out_chars, f.out_extra)
+        if self._flag(st, ln, tin + tout, f.out_chars, f.has_function_call, f.last_model_turn):
+            return False
+        if f.images or f.audio or f.video or f.pdf:
+            st.multimodal_examples += 1
+            st.images += f.images
+            st.audio += f.audio
+            st.video += f.video
+            st.pdf += f.pdf
+        if f.has_function_call:
+            st.function_calling += 1
+        st.quality.extremes.add(tout, ln)
+        st.examples += 1
+        st.tokens_in.add(tin)
+        st.tokens_out.add(tout)
+        st.tokens.add(tin + tout)
+        st.turns.add(f.turns)
+        st.chars += f.in_chars + f.out_chars
+        st.extra += f.in_extra + f.out_extra
+        if f.has_system:
+            st.with_system += 1
+            if st.first_with_system is None:
+                st.first_with_system = ln
+        elif st.first_without_system is None:
+            st.first_without_system = ln
+        st.dups.add(hash(raw), ln)
+        return True
 
     def _slow(self, st: FileState, batch: Batch, raw: bytes, ln: int) -> ExampleFacts | None:
         """Decode `raw` untyped and walk it; every problem becomes a finding."""
@@ -410,10 +434,6 @@ class Scanner:
             self.log.add(code, name, ln, path, message)
 
         return check_example(obj, self.limits, emit)
-
-
-def _text(parts: Any) -> str:
-    return parts[0].text if len(parts) == 1 else "".join([p.text for p in parts])
 
 
 def _stream_size(stream: BinaryIO) -> int | None:

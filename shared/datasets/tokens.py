@@ -30,10 +30,15 @@ Chinese. Exact counts come from Vertex `count_tokens`.
 
 from __future__ import annotations
 
-#: Tokens per character (what an ASCII character costs).
-CHAR_WEIGHT = 0.225
-#: Tokens per UTF-8 byte beyond the first of each character.
-EXTRA_WEIGHT = 0.35
+#: The weights as exact fractions of a token (integer arithmetic on the validator's hot loop:
+#: no float rounding, no `int()` call per example).
+UNITS_PER_TOKEN = 40
+CHAR_UNITS = 9
+EXTRA_UNITS = 14
+#: Tokens per character (what an ASCII character costs): 0.225.
+CHAR_WEIGHT = CHAR_UNITS / UNITS_PER_TOKEN
+#: Tokens per UTF-8 byte beyond the first of each character: 0.35.
+EXTRA_WEIGHT = EXTRA_UNITS / UNITS_PER_TOKEN
 #: Tokens Gemini bills for one image part (documented: 258 per image).
 IMAGE_TOKENS = 258
 
@@ -44,6 +49,11 @@ def text_units(text: str) -> tuple[int, int]:
     if text.isascii():
         return n, 0
     return n, len(text.encode("utf-8", "surrogatepass")) - n
+
+
+def tokens_of(chars: int, extra: int) -> int:
+    """The validator's per-side estimate: the formula rounded half up, in exact integers."""
+    return (chars * CHAR_UNITS + extra * EXTRA_UNITS + UNITS_PER_TOKEN // 2) // UNITS_PER_TOKEN
 
 
 def estimate(chars: int, extra: int) -> int:

@@ -91,7 +91,8 @@ def validate_new_run(
     try:
         uri = blobs.uri(obj.bucket, obj.name)
     except PermanentError as e:  # a local name that is no safe path: a symlink out, a backslash
-        uri, refused = f"{obj.bucket}/{obj.name}", (e.code, e.message)
+        code = e.code if e.code == "unsafe_object_name" else "invalid_dataset_name"
+        uri, refused = f"{obj.bucket}/{obj.name}", (code, e.message)
     folder = obj.name.split("/")[1] if obj.name.count("/") == 2 else None
     problem = layout.dataset_name_problem(folder) if folder is not None else None
     if refused is None and problem is not None:
@@ -116,8 +117,7 @@ def validate_new_run(
         return run
     if refused is not None:
         code, message = refused
-        finding = {"code": code, "file": obj.name, "line": None, "path": None, "message": message}
-        return _reject(deps, run_id, [finding], {}, None, message)
+        return _reject(deps, run_id, [_run_finding(code, obj.name, message)], {}, None, message)
     with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING], release=_unlease):
         return _validate(deps, run, obj, objects)
 
@@ -183,14 +183,8 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
                 data, source=siblings["config"], base=s.defaults, catalog=s.catalog
             )
     except ConfigError as e:
-        finding = {
-            "code": "invalid_config",
-            "file": siblings.get("config"),
-            "line": None,
-            "path": None,
-            "message": e.message,
-        }
-        return _reject(deps, run_id, [finding], {"config_error": e.message}, None, e.message)
+        found = _run_finding("invalid_config", siblings.get("config"), e.message)
+        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
 
     def record_files(r: Run) -> None:
         """Every file of the dataset as validated: names and generations (what later steps
@@ -218,9 +212,8 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     try:
         config = resolve_continue_from(deps, config)
     except ConfigError as e:
-        finding = {"code": "invalid_continue_from", "file": config_file, "line": None}
-        finding |= {"path": "continue_from", "message": e.message}
-        return _reject(deps, run_id, [finding], {"config_error": e.message}, None, e.message)
+        found = _run_finding("invalid_continue_from", config_file, e.message, path="continue_from")
+        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
 
     # The resolved config names the datasets too (the seed's fields), from the same layout.
     config = replace(
@@ -235,9 +228,8 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     try:
         privacy = privacy_options(config)
     except ConfigError as e:
-        finding = {"code": "invalid_config", "file": config_file, "line": None}
-        finding |= {"path": "privacy", "message": e.message}
-        return _reject(deps, run_id, [finding], {"config_error": e.message}, None, e.message)
+        found = _run_finding("invalid_config", config_file, e.message, path="privacy")
+        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
     try:
         # The run's own copies first, of exactly the generations seen: the validator reads the
         # copies and the job trains on them, so a file replaced from now on cannot change
@@ -435,13 +427,15 @@ def _redact(
 
 
 def _problem(p: ModelProblem, config_file: str | None) -> dict[str, Any]:
-    return {
-        "code": p.code,
-        "file": config_file,
-        "line": None,
-        "path": "source_model_name",
-        "message": p.message,
-    }
+    return _run_finding(p.code, config_file, p.message, path="source_model_name")
+
+
+def _run_finding(code: str, file: str | None, message: str, *, path: str = "") -> dict[str, Any]:
+    """A run-level finding as the run document holds it: the same `Finding` (registered code,
+    its severity, `path` "" for none) as the validator's."""
+    from shared.datasets.findings import finding  # the datasets package is heavy: import late
+
+    return finding(code, file, message, path=path).to_dict()
 
 
 def resolve_continue_from(deps: Deps, config: TuningConfig) -> TuningConfig:
@@ -488,7 +482,8 @@ def _on_run(findings: Any) -> list[Any]:
 
 
 def _finding_dict(f: Any) -> dict[str, Any]:
-    return {k: getattr(f, k, None) for k in ("code", "file", "line", "path", "message")}
+    """A validator `Finding` as the run document holds it (with `kind` / `sample` if any)."""
+    return dict(f.to_dict())
 
 
 def _reject(

@@ -27,11 +27,8 @@ BACKENDS = ("local", "gcp")
 
 
 def _backend_fixture(request: pytest.FixtureRequest, port: str) -> object:
-    name = f"{request.param}_{port}"
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        pytest.skip(f"backend {request.param!r} provides no {port!r} fixture yet")
+    """Every backend provides every port's fixture: a missing one is an error, not a skip."""
+    return request.getfixturevalue(f"{request.param}_{port}")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -94,8 +94,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def servers(root: Path) -> Iterator[dict[str, str]]:
     """Start all six functions at once (in parallel: cold starts overlap) and stop them."""
     missing = [n for n in FUNCTIONS if not (REPO / "functions" / n / "main.py").exists()]
-    if missing:
-        pytest.skip(f"functions not written yet: {missing}")
+    assert not missing, f"functions without main.py: {missing}"
     procs: list[tuple[subprocess.Popen[bytes], int, Path]] = []
     urls: dict[str, str] = {}
     try:
@@ -297,8 +296,7 @@ def test_validated_message_over_http_launches_the_run(servers: dict[str, str], r
     attrs, data = upload(root, name, good_lines())
     assert send_structured(servers["validator"], attrs, data) in (200, 204)
     run_id = make_run_id(BUCKET, name, data["generation"])
-    if runs(root)[run_id].status != RunStatus.VALIDATED:
-        pytest.skip(f"validator rejected the sample dataset: {runs(root)[run_id].error}")
+    assert runs(root)[run_id].status == RunStatus.VALIDATED, runs(root)[run_id].error
 
     m_attrs, m_data = pubsub("dataset-validated", events.DATASET_VALIDATED, run_id, "m-launch")
     assert send_binary(servers["launcher"], m_attrs, m_data) in (200, 204)

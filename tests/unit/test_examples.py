@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-import shared.datasets
+from shared.datasets import validate_dataset
 from shared.datasets.convert import convert_stream
+from shared.simulator import similarity
 from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -129,13 +130,11 @@ def test_tuning_yaml_loads(name: str) -> None:
 
 
 def _validate(folder: Path, *, with_held_out: bool) -> Any:
-    if not hasattr(shared.datasets, "validate_dataset"):
-        pytest.skip("shared.datasets.validate_dataset is not there yet")
     streams = {
         s: (folder / f"{s}.jsonl").open("rb") for s in SPLITS if with_held_out or s == "train"
     }
     try:
-        return shared.datasets.validate_dataset(
+        return validate_dataset(
             streams["train"],
             validation=streams.get("validation"),
             test=streams.get("test"),
@@ -179,9 +178,7 @@ def test_broken_personal_data_example_is_reported_and_redacts_cleanly() -> None:
     out = io.BytesIO()
     redact_stream(io.BytesIO(path.read_bytes()), out)
     assert out.getvalue().splitlines()[4] == path.read_bytes().splitlines()[4]
-    assert not shared.datasets.validate_dataset(io.BytesIO(out.getvalue())).stats["personal_data"][
-        "counts"
-    ]
+    assert not validate_dataset(io.BytesIO(out.getvalue())).stats["personal_data"]["counts"]
 
 
 def test_broken_legacy_example_converts_cleanly() -> None:
@@ -200,11 +197,9 @@ def test_broken_legacy_example_converts_cleanly() -> None:
 @pytest.mark.parametrize("name", DATASETS)
 def test_simulated_tuned_model_finds_the_right_answer(name: str) -> None:
     """With the local simulator's retrieval, every held-out question maps to its intent."""
-    try:
-        sim = importlib.import_module("shared.simulator.similarity")
-    except ModuleNotFoundError:
-        pytest.skip("the local simulator's retrieval is not there yet")
-    index = sim.ExampleIndex(e for r in _rows(name, "train") for e in sim.examples_from_record(r))
+    index = similarity.ExampleIndex(
+        e for r in _rows(name, "train") for e in similarity.examples_from_record(r)
+    )
     misses = []
     for split in ("validation", "test"):
         for row in _rows(name, split):

@@ -1,6 +1,6 @@
 """report.html as a reader sees it: rendered by headless Chromium, printed to PDF, read back as
 text. The page must carry the verdict, a summary row and the Chinese answers, with no external
-asset. `make test` installs Debian's chromium and poppler-utils where missing (mk/report.mk)."""
+asset. `make test` installs Debian's chromium and poppler-utils where missing (mk/browser.mk)."""
 
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ def test_reject_refuses_the_dataset_with_masked_findings(world: World) -> None:
     assert run.status == S.REJECTED and run.error is not None
     assert run.error.code == "personal_data_rejected"
     assert PHONE not in str(run.to_dict())  # only masked samples, anywhere on the run
+    (f,) = [f for f in run.validation.findings if f["code"] == "personal_data_rejected"]
+    assert f["kind"] == "phone" and f["sample"] and PHONE not in f["sample"]  # kept on the run
 
 
 def test_the_deployment_policy_is_a_floor_a_dataset_cannot_lower(tmp_path: Path) -> None:

@@ -404,3 +404,55 @@ def test_the_run_keeps_a_few_findings_of_each_code_so_one_kind_cannot_hide_the_o
     kept = validation._on_run(noisy + other)
     assert [f.code for f in kept].count("near_duplicate_examples") == validation.FINDINGS_PER_CODE
     assert kept[-1].code == "short_model_answer"
+
+
+@pytest.mark.parametrize(
+    ("drop", "code", "path"),
+    [
+        ({"tuning_yaml": "epochs: 3\n"}, "invalid_config", ""),
+        (
+            {"tuning_yaml": "source_model_name: gemini-2.0-flash\n"},
+            "model_retired",
+            "source_model_name",
+        ),
+        ({"tuning_yaml": "continue_from: {run: nope}\n"}, "invalid_continue_from", "continue_from"),
+    ],
+)
+def test_run_level_findings_have_the_validators_shape(
+    world: World, drop: dict[str, str], code: str, path: str
+) -> None:
+    from shared.datasets import CODES
+
+    run = world.run(validation.handle_upload(world.deps, world.drop_dataset(**drop)).run_id or "")
+    assert run.status == S.REJECTED
+    f = run.validation.findings[0]
+    assert f == {
+        "code": code,
+        "file": "incoming/ds/tuning.yaml",
+        "line": None,
+        "path": path,
+        "message": f["message"],
+    }
+    assert CODES[code] == "error" and f["message"]
+
+
+def test_a_refused_dataset_name_is_a_registered_finding(world: World) -> None:
+    from shared.datasets import CODES
+
+    name = "incoming/" + "x" * 101 + "/train.jsonl"
+    run = world.run(validation.handle_upload(world.deps, world.drop(name, b"{}\n")).run_id or "")
+    (f,) = run.validation.findings
+    assert f["code"] in CODES and f["path"] == "" and f["file"] == name
+
+
+def test_every_model_problem_code_of_the_catalog_is_registered() -> None:
+    import re
+    from pathlib import Path
+
+    from shared.datasets import CODES
+
+    source = (Path(__file__).parents[3] / "shared" / "catalog.py").read_text(encoding="utf-8")
+    found = re.findall(r'ModelProblem\(\s*"(error|warning)",\s*"(\w+)"', source)
+    assert len(found) >= 6
+    for severity, code in found:
+        assert CODES.get(code) == severity, code
