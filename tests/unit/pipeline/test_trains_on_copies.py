@@ -65,6 +65,12 @@ def test_train_replaced_while_queued_the_old_run_trains_on_what_it_validated(
     assert copy.bucket == world.deps.settings.artifacts_bucket
     assert copy.name == layout.tuning_input_name(old_run.run_id, "train")
     assert old_run.job.stats is None or old_run.job.stats.examples == 6
+    # The simulated tuned model answers from a snapshot of what its job was given.
+    _finish_training(world)
+    endpoint = world.run(old_run.run_id).job.tuned_model_endpoint
+    assert endpoint, world.run(old_run.run_id).status
+    models: Any = world.deps.models
+    assert models.trained_on(endpoint).read_bytes() == VALIDATED
 
 
 class _ReplacedOnFirstRead(FolderBlobs):
