@@ -121,7 +121,7 @@ def test_create_only_conflict_message_names_the_object(blobs: tuple[GcsBlobs, st
 
 
 def test_copy_names_the_source_generation_on_the_wire(gcs_client: Any) -> None:
-    """fake-gcs-server ignores `ifSourceGenerationMatch` on copyTo (the contract suite only sees
+    """fake-gcs-server ignores `ifSourceGenerationMatch` on rewriteTo (the contract suite only sees
     what it does with `sourceGeneration`), so the request itself is checked here: both
     parameters carry the validated generation, the one Cloud Storage enforces with a 412."""
     bucket = f"wire-{uuid.uuid4().hex[:10]}"
@@ -146,7 +146,7 @@ def test_copy_names_the_source_generation_on_the_wire(gcs_client: Any) -> None:
         )
     finally:
         gcs_client._connection.api_request = real
-    copies = [q for q in seen if "/copyTo/" in str(q["path"])]
+    copies = [q for q in seen if "/rewriteTo/" in str(q["path"])]
     assert len(copies) == 1
     assert copies[0]["ifSourceGenerationMatch"] == int(src.generation)
     assert copies[0]["sourceGeneration"] == int(src.generation)
