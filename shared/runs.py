@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from shared.bounds import MAX_MESSAGE_CHARS, clip
 from shared.clock import utcnow
 from shared.tuning_config import TuningConfig
 
@@ -278,6 +279,19 @@ class StuckWarning:
 
 
 @dataclass
+class StepFailure:
+    """A step met an exception nothing classifies (a bug, an unexpected client error). Kept on
+    the run while the platform redelivers, so people see the cause instead of a working state,
+    and counted: `pipeline.transitions.MAX_UNEXPECTED_FAILURES` of them end the run FAILED."""
+
+    stage: str
+    type: str
+    message: str
+    count: int
+    at: str
+
+
+@dataclass
 class Run:
     """One Firestore document `tuning_runs/<run_id>` (or one SQLite row locally)."""
 
@@ -302,6 +316,7 @@ class Run:
     retry_of: str | None = None
     retried_by: str | None = None
     stuck: StuckWarning | None = None
+    step_failure: StepFailure | None = None
 
     @classmethod
     def new(cls, run_id: str, dataset: DatasetInfo, *, simulated: bool = False) -> Run:
@@ -354,7 +369,7 @@ class Run:
 
     def fail(self, stage: str, code: str, message: str) -> None:
         """Record why the run stopped (FAILED / REJECTED): shown by every status view."""
-        self.error = RunError(stage, code, message)
+        self.error = RunError(stage, code, clip(message, MAX_MESSAGE_CHARS))
 
 
 #: A typed change to a run, applied by a store inside its compare-and-set (read, change, write
@@ -385,7 +400,7 @@ def transition_doc(
         change(run)
     run.status = dst
     run.updated_at = utcnow()
-    run.history.append(HistoryEntry(dst, run.updated_at, note))
+    run.history.append(HistoryEntry(dst, run.updated_at, clip(note, MAX_MESSAGE_CHARS)))
     return run.to_dict()
 
 
@@ -404,6 +419,7 @@ def _build_msgspec_type_info() -> None:
     sample.job.checkpoints = [CheckpointInfo("1")]
     sample.promotions = [PromotionNote(1, "promoted", "at", "by")]
     sample.stuck = StuckWarning(RunStatus.RECEIVED, "t", "t", "m")
+    sample.step_failure = StepFailure("stage", "ValueError", "m", 1, "t")
     Run.from_dict(sample.to_dict())
 
 

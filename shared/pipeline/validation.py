@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
+from shared.bounds import MAX_FINDING_CHARS, clip
 from shared.catalog import ModelProblem
 from shared.clock import older_than, today, utcnow
 from shared.errors import (
@@ -117,12 +118,17 @@ def validate_new_run(
         code, message = refused
         finding = {"code": code, "file": obj.name, "line": None, "path": None, "message": message}
         return _reject(deps, run_id, [finding], {}, None, message)
-    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING]):
+    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING], release=_unlease):
         return _validate(deps, run, obj, objects)
 
 
 def _lease(run: Run) -> None:
     run.validation.started_at = utcnow()
+
+
+def _unlease(run: Run) -> None:
+    """This delivery failed: the next one may validate at once (no 10-minute wait)."""
+    run.validation.started_at = None
 
 
 def _claim(deps: Deps, run_id: str) -> Run | Outcome:
@@ -138,8 +144,8 @@ def _claim(deps: Deps, run_id: str) -> Run | Outcome:
             _publish_validated(deps, run_id)
         return Outcome("duplicate", run_id, "already validated; launcher notified again")
     if current.status == S.VALIDATING:
-        started = current.validation.started_at or current.updated_at
-        if not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
+        started = current.validation.started_at  # None: released by a failed delivery
+        if started is not None and not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
             raise TransientError(f"run {run_id} is being validated by another delivery")
         taken = deps.store.update(run_id, _lease, expected=[S.VALIDATING])
         if taken is None:
@@ -339,9 +345,14 @@ def _record_validation(
         valid=valid,
         started_at=r.validation.started_at,
         summary=summary,
-        findings=findings,
+        findings=[_bounded(f) for f in findings[: 2 * FINDINGS_ON_RUN]],
         report_uri=report_uri,
     )
+
+
+def _bounded(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding as the run document carries it: its texts cut (`shared.bounds`)."""
+    return {k: clip(v, MAX_FINDING_CHARS) if isinstance(v, str) else v for k, v in finding.items()}
 
 
 def privacy_options(config: TuningConfig) -> Any:
