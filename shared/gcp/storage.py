@@ -211,49 +211,54 @@ class GcsBlobs:
         if_source_generation_match: str | None = None,
     ) -> BlobInfo:
         """Server-side copy (no bytes through this machine): `gemini-tuning start`, and each
-        run's immutable training copies.
+        run's immutable training copies. A rewrite, not copyTo: a 1 GB object between buckets
+        of different locations or classes may take several calls, which only rewrite resumes.
 
-        With `if_source_generation_match` the request names the generation twice: as
-        `sourceGeneration` (copy exactly those bytes) and as `ifSourceGenerationMatch` (the
-        precondition). fake-gcs-server ignores the precondition on copyTo and rewriteTo but
+        With `if_source_generation_match` each request names the generation twice: as the
+        source generation (copy exactly those bytes) and as `ifSourceGenerationMatch` (the
+        precondition). fake-gcs-server ignores the precondition on rewriteTo and copyTo but
         answers 404 for a generation it no longer holds, so either way a replaced source is
         never copied; a 404 while the object exists at another generation is reported as
         `PreconditionFailed`, like the 412 Cloud Storage returns."""
         uri = self.uri(dst_bucket, dst_name)
         src_uri = self.uri(src_bucket, src_name)
-        src = self._client.bucket(src_bucket)
-        blob = src.blob(src_name)
-        dst = self._client.bucket(dst_bucket)
         match = (
             _generation(if_source_generation_match, src_uri)
             if if_source_generation_match is not None
             else None
         )
-
-        def copy() -> Any:
-            return src.copy_blob(
-                blob,
-                dst,
-                dst_name,
-                source_generation=match,
-                if_source_generation_match=match,
-                retry=None,
-                timeout=REQUEST_TIMEOUT,
-            )
-
+        source = self._client.bucket(src_bucket).blob(src_name, generation=match)
+        target = self._client.bucket(dst_bucket).blob(dst_name)
         replaced = PreconditionFailed(
             f"{src_uri} is no longer generation {if_source_generation_match} (replaced since "
             "it was looked at); nothing was copied"
         )
+
+        def step(token: str | None) -> str | None:
+            """One rewrite call; the token to continue with, or None when done."""
+            nxt, _, _ = self._call(
+                lambda: target.rewrite(
+                    source,
+                    token=token,
+                    if_source_generation_match=match,
+                    retry=None,
+                    timeout=REQUEST_TIMEOUT,
+                ),
+                uri,
+            )
+            return nxt  # type: ignore[no-any-return]
+
         try:
-            copied = self._call(copy, uri)
+            token = step(None)
+            while token is not None:
+                token = step(token)
         except PreconditionFailed:
             raise replaced from None
         except NotFound:
             if match is not None and self.stat(src_bucket, src_name) is not None:
                 raise replaced from None
             raise NotFound(f"{src_uri} does not exist (deleted?); nothing was copied") from None
-        return _info(copied)
+        return _info(target)
 
     @contextlib.contextmanager
     def open_write(

@@ -4,14 +4,23 @@ service agent minted, and waited for, before the storage trigger is created
 (terraform-provider-google #25294, #14584).
 
 Ordering is what an offline plan cannot show failing (the stand-in providers accept any order),
-so these read the dependency edges Terraform will follow from the configuration itself.
+so these read the dependency edges Terraform will follow: from the configuration, and (slow)
+from `terraform graph` itself.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
-from tests.infra.hcl import INFRA, literal, load
+from tests.infra.hcl import INFRA, REPO, literal, load
+
+VENV_PYTHON = REPO / ".venv-tfplan" / "bin" / "python"
+PLAN = REPO / "tools" / "tfplan" / "plan.py"
 
 ROOT = load(INFRA)
 
@@ -43,3 +52,31 @@ def test_functions_wait_for_the_eventarc_agent() -> None:
     assert "time_sleep.iam_propagation" in _depends_on("terraform_data.ready")
     validator = ROOT.modules["validator"]
     assert "terraform_data.ready.output" in str(validator["project_id"])
+
+
+@pytest.mark.slow
+def test_terraforms_own_graph_orders_the_first_apply(tmp_path: Path) -> None:
+    """The same edges as Terraform itself draws them (`terraform graph` over stand-in
+    providers, tools/tfplan): a dependency HCL parsing might misread cannot pass here."""
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is not on PATH")
+    if not VENV_PYTHON.exists():
+        pytest.skip("no .venv-tfplan yet: run `make infra-plan` once")
+    done = subprocess.run(
+        [str(VENV_PYTHON), str(PLAN), "--graph", "--work", str(tmp_path / "work")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', done.stdout))
+    assert edges, done.stdout[-2000:]
+    for before, after in (
+        ("google_service_account.build", "google_project_service.apis"),
+        ("google_service_account.tuning", "google_project_service.apis"),
+        ("google_project_service_identity.eventarc", "google_project_service.apis"),
+        ("time_sleep.iam_propagation", "google_project_service_identity.eventarc"),
+        ("terraform_data.ready", "time_sleep.iam_propagation"),
+    ):
+        assert (before, after) in edges, f"{before} does not wait for {after}"

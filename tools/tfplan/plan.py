@@ -11,6 +11,7 @@ as it would against Google.
 
     python tools/tfplan/plan.py                  # every scenario, exit 1 on a failure
     python tools/tfplan/plan.py --infra DIR      # plan another copy of the stack (tests)
+    python tools/tfplan/plan.py --graph          # Terraform's dependency graph (DOT) only
 """
 
 from __future__ import annotations
@@ -234,12 +235,32 @@ def run(infra: Path, work: Path, scenarios: list[str]) -> int:
     return 0
 
 
+def graph(infra: Path, work: Path) -> int:
+    """Print Terraform's own dependency graph (DOT) of the stack: the order a first apply
+    follows, which no offline plan can show failing (tests/infra/test_first_apply.py)."""
+    if shutil.which("terraform") is None:
+        print("terraform is not on PATH: graph skipped")
+        return 0
+    cli_config = build_mirror()
+    copy = stage(infra, work)
+    for args in (["init", "-input=false", "-no-color"], ["graph"]):
+        done = terraform(args, copy, cli_config)
+        if done.returncode != 0:
+            print(f"terraform {args[0]}: FAILED\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+            return 1
+    print(done.stdout)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--infra", type=Path, default=REPO / "infra")
     parser.add_argument("--work", type=Path, default=BUILD / "tf-plan")
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
+    parser.add_argument("--graph", action="store_true", help="print the dependency graph only")
     args = parser.parse_args(argv)
+    if args.graph:
+        return graph(args.infra.resolve(), args.work.resolve())
     return run(args.infra.resolve(), args.work.resolve(), args.scenario or list(SCENARIOS))
 
 

@@ -118,3 +118,35 @@ def test_create_only_conflict_message_names_the_object(blobs: tuple[GcsBlobs, st
     b.write_bytes(bucket, "r.json", b"1", if_generation_match="0")
     with pytest.raises(PreconditionFailed, match=f"gs://{bucket}/r.json"):
         b.write_bytes(bucket, "r.json", b"2", if_generation_match="0")
+
+
+def test_copy_names_the_source_generation_on_the_wire(gcs_client: Any) -> None:
+    """fake-gcs-server ignores `ifSourceGenerationMatch` on rewriteTo (the contract suite only sees
+    what it does with `sourceGeneration`), so the request itself is checked here: both
+    parameters carry the validated generation, the one Cloud Storage enforces with a 412."""
+    bucket = f"wire-{uuid.uuid4().hex[:10]}"
+    gcs_client.create_bucket(bucket)
+    blobs = GcsBlobs("test-project", client=gcs_client, deadline_s=5.0)
+    src = blobs.write_bytes(bucket, "incoming/ds/train.jsonl", b"validated\n")
+    seen: list[dict[str, Any]] = []
+    real = gcs_client._connection.api_request
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(dict(kwargs.get("query_params") or {}, path=kwargs.get("path")))
+        return real(*args, **kwargs)
+
+    gcs_client._connection.api_request = spy
+    try:
+        blobs.copy(
+            bucket,
+            "incoming/ds/train.jsonl",
+            bucket,
+            "tuning-inputs/r/train.jsonl",
+            if_source_generation_match=src.generation,
+        )
+    finally:
+        gcs_client._connection.api_request = real
+    copies = [q for q in seen if "/rewriteTo/" in str(q["path"])]
+    assert len(copies) == 1
+    assert copies[0]["ifSourceGenerationMatch"] == int(src.generation)
+    assert copies[0]["sourceGeneration"] == int(src.generation)

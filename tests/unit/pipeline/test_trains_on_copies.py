@@ -65,6 +65,12 @@ def test_train_replaced_while_queued_the_old_run_trains_on_what_it_validated(
     assert copy.bucket == world.deps.settings.artifacts_bucket
     assert copy.name == layout.tuning_input_name(old_run.run_id, "train")
     assert old_run.job.stats is None or old_run.job.stats.examples == 6
+    # The simulated tuned model answers from a snapshot of what its job was given.
+    _finish_training(world)
+    endpoint = world.run(old_run.run_id).job.tuned_model_endpoint
+    assert endpoint, world.run(old_run.run_id).status
+    models: Any = world.deps.models
+    assert models.trained_on(endpoint).read_bytes() == VALIDATED
 
 
 class _ReplacedOnFirstRead(FolderBlobs):
@@ -154,3 +160,27 @@ def test_redacted_run_trains_on_the_masked_copy_of_its_own_copy(world: World) ->
     assert on.name == layout.redacted_name(rid, "train") and on.name.startswith("tuning-inputs/")
     assert launch.job_spec(run).training_dataset_uri == on.uri == run.dataset.redacted_train_uri
     assert phone.encode() not in _job_trained_on(world, rid)
+
+
+def test_a_run_validated_before_copies_existed_is_checked_against_its_upload(
+    tmp_path: Path,
+) -> None:
+    world = make_world(tmp_path, max_jobs=1)
+    validation.handle_upload(world.deps, world.drop_dataset("busy"))
+    rid = validation.handle_upload(world.deps, world.drop_dataset("ds", train=VALIDATED)).run_id
+    world.pump()
+
+    def legacy(r: Any) -> None:  # the document as it was before `trains_on`
+        r.dataset.trains_on = {}
+
+    world.store.update(rid or "", legacy, expected=[S.QUEUED])
+    assert (
+        launch.job_spec(world.run(rid or "")).training_dataset_uri
+        == world.run(rid or "").dataset.uri
+    )
+    world.drop_dataset("ds", train=REPLACEMENT)  # its upload replaced while it waited
+    _finish_training(world)
+    run = world.run(rid or "")
+    assert run.status == S.FAILED and run.error is not None
+    assert run.error.code == "dataset_changed" and "was replaced" in run.error.message
+    assert world.tuner.find_jobs(rid or "") == []
