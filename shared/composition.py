@@ -148,7 +148,11 @@ class LazyDeps:
         if self.settings.backend == "gcp":
             from shared.gcp.vertex import VertexModels
 
-            return VertexModels(project=self.settings.project, location=self.settings.location)
+            return VertexModels(
+                project=self.settings.project,
+                location=self.settings.location,
+                catalog=self.settings.catalog,  # where each base model is served
+            )
         from shared.simulator import SimulatedModels
 
         return SimulatedModels(self._simulated_tuner())

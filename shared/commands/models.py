@@ -29,7 +29,22 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _row(info: Any, today: Any, location: str) -> dict[str, Any]:
+KINDS = ("base", "tuned")
+
+
+def _serving(catalog: Any, name: str, location: str) -> dict[str, Any]:
+    """Where the base model and a model tuned on it answer for this deployment (location and
+    host, no scheme), so a team can see where its data goes."""
+    return {
+        kind: [
+            {"location": p.location, "host": p.host}
+            for p in catalog.serving_places(name, kind, location)
+        ]
+        for kind in KINDS
+    }
+
+
+def _row(info: Any, today: Any, location: str, catalog: Any) -> dict[str, Any]:
     lc = info.lifecycle
     lim = info.limits
     return {
@@ -46,7 +61,9 @@ def _row(info: Any, today: Any, location: str) -> dict[str, Any]:
         "tunable_in_deployment_region": (
             None if info.tuning_regions is None else location in info.tuning_regions
         ),
-        "serving_endpoints": list(info.serving_endpoints) if info.serving_endpoints else None,
+        "serving": _serving(catalog, info.name, location),
+        #: The one location the pipeline calls for each (`Catalog.serving_location`).
+        "serving_used": {k: catalog.serving_location(info.name, k, location) for k in KINDS},
         "adapter_sizes": list(lim.adapter_sizes),
         "max_tokens_per_example": lim.max_tokens_per_example,
         "max_validation_examples": lim.max_validation_examples,
@@ -73,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     day = today()
     catalog = settings.catalog
-    rows = [_row(m, day, settings.location) for m in catalog]
+    try:
+        rows = [_row(m, day, settings.location, catalog) for m in catalog]
+    except ConfigError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
     checks: dict[str, Any] = {}
     if args.check:
         if settings.backend != "gcp":
@@ -112,6 +133,15 @@ def run(args: argparse.Namespace) -> int:
         )
         if r["replacement"] and r["status"] != "available":
             line += f"   -> use {r['replacement']}"
+        used = r["serving_used"]
+        line += "\n    serves base in " + ", ".join(
+            f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["base"] else "")
+            for p in r["serving"]["base"]
+        )
+        line += "; tuned in " + ", ".join(
+            f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["tuned"] else "")
+            for p in r["serving"]["tuned"]
+        )
         if r["name"] in checks:
             c = checks[r["name"]]
             line += "   Vertex: " + (
@@ -119,7 +149,11 @@ def run(args: argparse.Namespace) -> int:
             )
             line += f" ({c['detail']})" if c["detail"] else ""
         print(line)
-    print("* default model. Sources and dates: gemini-tuning models --json (shared/catalog.json).")
+    print(
+        "* default model; a * after a location: the one the pipeline calls from "
+        f"{settings.location}. Sources and dates: gemini-tuning models --json "
+        "(shared/catalog.json, docs/catalog.md)."
+    )
     if any(s.get("url") is None for s in catalog.sources.values()):
         print("Some 3.5 limits are assumed from 3.1 Flash-Lite until checked; see the sources.")
     return 0
