@@ -129,6 +129,7 @@ class LazyDeps:
             env=self.settings.simulator_env,
             project=self.settings.project,
             location=self.settings.location,
+            catalog=self.settings.catalog,
         )
 
     @cached_property
