@@ -140,6 +140,9 @@ class FakeState:
     #: (prompt, response, baseline) -> (choice name, explanation)
     pairwise: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    #: (route, status, body) of every answer, so tests/fidelity can walk them against the
+    #: discovery document: the fake may not invent a field.
+    responses: list[tuple[str, int, Any]] = field(default_factory=list)
     page_size: int = 50
     # True: ListTuningJobs answers 400 INVALID_ARGUMENT to any filter (label filters on tuning
     # jobs are not documented; a real Vertex may refuse them).
@@ -355,10 +358,12 @@ class VertexFake:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         status, body = 404, _error_body(404, f"no route for {method} {path}")
+        matched = ""
         for m, pattern, route in _ROUTES:
             match = pattern.match(path)
             if m != method or not match:
                 continue
+            matched = route
             try:
                 payload = json.loads(raw) if raw else {}
             except ValueError:
@@ -379,6 +384,8 @@ class VertexFake:
             if injected is not None:
                 status, body = injected.status, _error_body(injected.status, injected.message)
             break
+        with self._lock:
+            self.state.responses.append((matched, status, body))
         data = json.dumps(body).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.datasets.rules import DATA_KEYS, PART_EXTRA_KEYS
+from shared.datasets.format_rules import DATA_KEYS, PART_EXTRA_KEYS
 from shared.errors import PermanentError
 from shared.gcp.vertex import VertexModels
 from tests.fakes.vertex_fake import VertexFake
