@@ -2,7 +2,9 @@
 
 Status is as of today (UTC): available, retiring (warned: tuning is blocked within 60 days),
 blocked (Vertex refuses new tuning in the last month before retirement), retired. `--check`
-(with BACKEND=gcp) asks Vertex AI whether each listed model exists for this project and region.
+(with BACKEND=gcp) asks Vertex AI whether each listed model exists for this project and region,
+and makes one free `countTokens` call per tunable model at the location the pipeline will call
+it (exit 1 when one fails: a wrong serving location shows here, not after a paid job).
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ def add_parser(sub: Any) -> None:
         "--check",
         action="store_true",
         help="ask Vertex AI which models exist in GCP_PROJECT / VERTEX_LOCATION (BACKEND=gcp)",
+    )
+    p.add_argument(
+        "--vertex-endpoint",
+        default=None,
+        help=argparse.SUPPRESS,  # tests: an http:// fake instead of the catalog's hosts
     )
     p.set_defaults(func=run)
 
@@ -105,11 +112,31 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
         from shared.gcp.vertex_catalog import check_publisher_models
+        from shared.gcp.vertex_models import VertexModels
+        from shared.gcp.vertex_probe import probe_models
 
         for c in check_publisher_models(
-            [r["name"] for r in rows], project=settings.project, location=settings.location
+            [r["name"] for r in rows],
+            project=settings.project,
+            location=settings.location,
+            api_endpoint=args.vertex_endpoint,
         ):
             checks[c.name] = {"exists": c.exists, "detail": c.detail}
+        models = VertexModels(
+            settings.project,
+            settings.location,
+            api_endpoint=args.vertex_endpoint,
+            catalog=catalog,
+        )
+        tunable = [r["name"] for r in rows if r["status"] in ("available", "retiring")]
+        for probe in probe_models(tunable, models):
+            checks[probe.name]["count_tokens"] = {
+                "ok": probe.ok,
+                "location": probe.location,
+                "host": probe.host,
+                "detail": probe.detail,
+            }
+    failed = sorted(n for n, c in checks.items() if not c.get("count_tokens", {}).get("ok", True))
     if args.json:
         doc = {
             "as_of": day.isoformat(),
@@ -119,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             "sources": dict(catalog.sources),
         }
         print(json.dumps(doc, ensure_ascii=False, indent=1))
-        return 0
+        return 1 if failed else 0
     print(f"Gemini models for supervised tuning, as of {day} (region {settings.location}):")
     for r in rows:
         mark = "*" if r["name"] == settings.defaults.source_model_name else " "
@@ -148,6 +175,11 @@ def run(args: argparse.Namespace) -> int:
                 "exists" if c["exists"] else "NOT FOUND" if c["exists"] is False else "unknown"
             )
             line += f" ({c['detail']})" if c["detail"] else ""
+            if "count_tokens" in c:
+                ct = c["count_tokens"]
+                line += f"; countTokens in {ct['location']}: " + (
+                    "ok" if ct["ok"] else f"FAILED ({ct['detail']})"
+                )
         print(line)
     print(
         "* default model; a * after a location: the one the pipeline calls from "
@@ -156,4 +188,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if any(s.get("url") is None for s in catalog.sources.values()):
         print("Some 3.5 limits are assumed from 3.1 Flash-Lite until checked; see the sources.")
+    if failed:
+        print(
+            f"countTokens failed for {', '.join(failed)} at the location the pipeline would use: "
+            "check the catalog's serving locations (MODEL_CATALOG_OVERRIDES) and that the Vertex "
+            "AI API is enabled in this project.",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -147,6 +147,8 @@ class FakeState:
     # True: ListTuningJobs answers 400 INVALID_ARGUMENT to any filter (label filters on tuning
     # jobs are not documented; a real Vertex may refuse them).
     reject_filters: bool = False
+    # True: base gemini-3.x models answer 404 on single regions (us-central1), as reported.
+    regional_3x_404: bool = True
 
 
 def _now() -> str:
@@ -492,6 +494,11 @@ class VertexFake:
 
     def _check_model(self, model: str) -> None:
         if "/publishers/google/models/gemini" in f"/{model}":
+            # Public reports (GoogleCloudPlatform/generative-ai #3004, vertex-ai-creative-studio
+            # PR #1591): base Gemini 3.x models answer 404 on single-region endpoints.
+            loc = model.split("/locations/")[1].split("/")[0] if "/locations/" in model else ""
+            if "/models/gemini-3" in model and "-" in loc and self.state.regional_3x_404:
+                raise ApiError(404, f"Publisher Model `{model}` was not found.")
             return
         with self._lock:
             known = model in self.state.endpoints or model in self.state.answers
