@@ -138,6 +138,8 @@ class ModelInfo:
     tuning_regions: tuple[str, ...] | None = None  #: None: not recorded (no region check)
     serving: Serving | None = None  #: None: not recorded (calls go to the deployment region)
     thinking: Thinking | None = None
+    #: True: Vertex keeps a checkpoint about every epoch (screening can pick one); None: unknown.
+    checkpoints_per_epoch: bool | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  #: fact -> source key
 
     def status(self, today: date) -> Status:
@@ -351,6 +353,7 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
             tuning_regions=tuple(raw["tuning_regions"]) if raw.get("tuning_regions") else None,
             serving=_serving(raw.get("serving"), where),
             thinking=Thinking(th["control"], th["lowest"]) if th else None,
+            checkpoints_per_epoch=raw.get("checkpoints_per_epoch"),
             sources=dict(raw.get("sources") or {}),
         )
     except (KeyError, TypeError, ValueError) as e:

@@ -81,6 +81,7 @@ def _row(info: Any, today: Any, location: str, catalog: Any) -> dict[str, Any]:
             else None
         ),
         "price_per_million_training_tokens": lim.training_price_per_million_tokens,
+        "checkpoints_per_epoch": info.checkpoints_per_epoch,
         "sources": dict(info.sources),
     }
 
