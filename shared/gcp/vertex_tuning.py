@@ -198,6 +198,7 @@ class VertexTuner:
         # Jobs are created and listed in the tuning region; a job, its model and its experiment
         # are then addressed in the location their own resource names name.
         self._clients = ClientsByLocation("tuning", api_endpoint=api_endpoint, fixed=client)
+        self._clients(location)  # the tuning region's client: built with the adapter, as before
         self._model_clients = ClientsByLocation("model", api_endpoint=api_endpoint)
         self._metadata_clients = ClientsByLocation("metadata", api_endpoint=api_endpoint)
         self._tensorboard_clients = ClientsByLocation("tensorboard", api_endpoint=api_endpoint)
