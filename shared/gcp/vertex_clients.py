@@ -11,6 +11,7 @@ reach the local fake.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -62,13 +63,17 @@ class ClientsByLocation:
         self._endpoint = api_endpoint
         self._fixed = fixed
         self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the evaluator calls from many threads at once
 
     def __call__(self, location: str) -> Any:
         if self._fixed is not None:
             return self._fixed
-        if location not in self._clients:
-            self._clients[location] = make_client(self.kind, location, api_endpoint=self._endpoint)
-        return self._clients[location]
+        with self._lock:
+            if location not in self._clients:
+                self._clients[location] = make_client(
+                    self.kind, location, api_endpoint=self._endpoint
+                )
+            return self._clients[location]
 
 
 def make_client(
