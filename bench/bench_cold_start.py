@@ -60,7 +60,9 @@ for port in sys.argv[2].split(","):
         VertexTuner(s.project, s.location, api_endpoint="http://127.0.0.1:9")
     elif port == "models":
         from shared.gcp.vertex import VertexModels
-        VertexModels(s.project, s.location, api_endpoint="http://127.0.0.1:9")
+        VertexModels(s.project, s.location, api_endpoint="http://127.0.0.1:9").connect(
+            s.defaults.source_model_name
+        )
     marks.append(time.perf_counter())
 print(json.dumps({"import": t1 - t0, "first": marks[0] - t1, "ports": marks[-1] - t1}))
 """

@@ -3,6 +3,11 @@ output "datasets_bucket" {
   value       = google_storage_bucket.datasets.name
 }
 
+output "vertex_location" {
+  description = "Where tuning jobs run; models are called where shared/catalog.json serves them (gemini-tuning models)."
+  value       = var.vertex_location
+}
+
 output "artifacts_bucket" {
   description = "Validation and evaluation reports."
   value       = google_storage_bucket.artifacts.name

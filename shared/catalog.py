@@ -9,6 +9,10 @@ validator or the launcher, and a deployment can override or add models without a
     {"gemini-3.5-flash": {"price_per_million_training_tokens": 4.0},
      "gemini-3.9-flash": {"display_name": "...", "limits": {...}, "lifecycle": {...}}}
 
+Where each model answers is data too (`serving`: the locations that serve the base model and a
+model tuned on it, `hosts`: the host of each location, taken from the Vertex AI discovery
+document), so every Vertex call picks its location here and a team can see where its data goes.
+
 Lifecycle rules (Vertex AI "Model versions and lifecycle"): a tuned model shares its base model's
 retirement date, and Vertex blocks *new* tuning one month before it, so a model inside that month
 is refused like a retired one; within `WARN_DAYS` of the block the run is warned.
@@ -95,6 +99,36 @@ def lowest_thinking(info: ModelInfo | None) -> tuple[int | None, str | None]:
     return None, str(info.thinking.lowest)
 
 
+#: In a `serving` list: the deployment's own region (`VERTEX_LOCATION`).
+TUNING_REGION = "@tuning"
+ServingKind = Literal["base", "tuned"]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Locations that answer for the base model and for a model tuned on it, in the catalog's
+    order (`TUNING_REGION` stands for the deployment's region)."""
+
+    base: tuple[str, ...]
+    tuned: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ServingPlace:
+    location: str
+    host: str
+
+
+def resource_location(name: str) -> str | None:
+    """The location a resource name names (`projects/p/locations/us/endpoints/7` -> "us"), or
+    None for a name without one (`publishers/google/models/x`, a short model name)."""
+    parts = name.strip().split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part == "locations" and parts[i + 1]:
+            return parts[i + 1]
+    return None
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -102,8 +136,10 @@ class ModelInfo:
     limits: ModelLimits
     lifecycle: Lifecycle
     tuning_regions: tuple[str, ...] | None = None  #: None: not recorded (no region check)
-    serving_endpoints: tuple[str, ...] | None = None  #: e.g. ("us", "eu") for 3.x tuned models
+    serving: Serving | None = None  #: None: not recorded (calls go to the deployment region)
     thinking: Thinking | None = None
+    #: True: Vertex keeps a checkpoint about every epoch (screening can pick one); None: unknown.
+    checkpoints_per_epoch: bool | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  #: fact -> source key
 
     def status(self, today: date) -> Status:
@@ -133,6 +169,10 @@ class Catalog:
     default_model: str
     sources: Mapping[str, Mapping[str, Any]]
     allow_unlisted: bool = False
+    #: location -> host (no scheme), from the Vertex AI discovery document.
+    hosts: Mapping[str, str] = field(default_factory=dict)
+    #: multi-region -> region prefixes it keeps data inside (`jurisdictions` in catalog.json).
+    jurisdictions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[ModelInfo]:
         return iter(self.models.values())
@@ -221,6 +261,50 @@ class Catalog:
             )
         return out
 
+    def host(self, location: str) -> str:
+        """The Vertex AI host serving `location` (no scheme), from the catalog's host table."""
+        host = self.hosts.get(location)
+        if host is None:
+            raise ConfigError(
+                f"Vertex AI has no endpoint for location {location!r} in the catalog's host table "
+                f"(known: {', '.join(sorted(self.hosts))}). Check VERTEX_LOCATION and the model's "
+                "serving locations (MODEL_CATALOG_OVERRIDES)."
+            )
+        return host
+
+    def serving_locations(self, name: str, kind: ServingKind, region: str) -> list[str]:
+        """Where `name`'s base or tuned model answers for a deployment in `region`, in catalog
+        order (a model without `serving` answers in the deployment region)."""
+        info = self.get(name)
+        listed = (
+            (TUNING_REGION,)
+            if info is None or info.serving is None
+            else getattr(info.serving, kind)
+        )
+        out: list[str] = []
+        for loc in listed:
+            loc = region if loc == TUNING_REGION else loc
+            if loc not in out:
+                out.append(loc)
+        return out
+
+    def serving_location(self, name: str, kind: ServingKind, region: str) -> str:
+        """The one location a call to `name` uses from a deployment in `region`: the region
+        itself when it serves the model, else the multi-region that keeps the call in the
+        region's jurisdiction, else the first location the catalog lists."""
+        places = self.serving_locations(name, kind, region)
+        if region in places:
+            return region
+        for multi, prefixes in self.jurisdictions.items():
+            if multi in places and region.startswith(prefixes):
+                return multi
+        return places[0]
+
+    def serving_places(self, name: str, kind: ServingKind, region: str) -> list[ServingPlace]:
+        return [
+            ServingPlace(loc, self.host(loc)) for loc in self.serving_locations(name, kind, region)
+        ]
+
     def tunable(self, today: date) -> list[str]:
         return [m.name for m in self if m.status(today) in ("available", "retiring")]
 
@@ -267,10 +351,9 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
                 replacement=lc.get("replacement"),
             ),
             tuning_regions=tuple(raw["tuning_regions"]) if raw.get("tuning_regions") else None,
-            serving_endpoints=(
-                tuple(raw["serving_endpoints"]) if raw.get("serving_endpoints") else None
-            ),
+            serving=_serving(raw.get("serving"), where),
             thinking=Thinking(th["control"], th["lowest"]) if th else None,
+            checkpoints_per_epoch=raw.get("checkpoints_per_epoch"),
             sources=dict(raw.get("sources") or {}),
         )
     except (KeyError, TypeError, ValueError) as e:
@@ -279,6 +362,20 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
             "(max_tokens_per_example, max_validation_examples, max_training_file_bytes, "
             "adapter_sizes) and may give lifecycle, tuning_regions, thinking, price."
         ) from None
+
+
+def _serving(raw: Any, where: str) -> Serving | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(raw.get(k), list) and raw[k] and all(isinstance(x, str) for x in raw[k])
+        for k in ("base", "tuned")
+    ):
+        raise ConfigError(
+            f'{where}.serving: expected {{"base": [locations], "tuned": [locations]}} '
+            f'(a location such as "us", "eu", "global", a region, or "{TUNING_REGION}").'
+        )
+    return Serving(tuple(raw["base"]), tuple(raw["tuned"]))
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -325,7 +422,13 @@ def load_catalog(
     for name, fields in (overrides or {}).items():
         models_raw[name] = _merge(models_raw.get(name, {}), fields)
     models = {name: _model(name, m) for name, m in models_raw.items()}
-    return Catalog(models, raw["default_model"], raw["sources"], allow_unlisted)
+    hosts = dict(raw["hosts"]["by_location"])
+    jurisdictions = {
+        k: tuple(v) for k, v in (raw.get("jurisdictions") or {}).items() if not k.startswith("_")
+    }
+    return Catalog(
+        models, raw["default_model"], raw["sources"], allow_unlisted, hosts, jurisdictions
+    )
 
 
 def catalog_from_env(env: Mapping[str, str] | None = None) -> Catalog:

@@ -129,6 +129,7 @@ class LazyDeps:
             env=self.settings.simulator_env,
             project=self.settings.project,
             location=self.settings.location,
+            catalog=self.settings.catalog,
         )
 
     @cached_property
@@ -148,7 +149,11 @@ class LazyDeps:
         if self.settings.backend == "gcp":
             from shared.gcp.vertex import VertexModels
 
-            return VertexModels(project=self.settings.project, location=self.settings.location)
+            return VertexModels(
+                project=self.settings.project,
+                location=self.settings.location,
+                catalog=self.settings.catalog,  # where each base model is served
+            )
         from shared.simulator import SimulatedModels
 
         return SimulatedModels(self._simulated_tuner())

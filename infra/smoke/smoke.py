@@ -1,14 +1,20 @@
-"""Post-deploy smoke test: drop a tiny dataset with `dry_run: true` and wait for VALIDATED.
+"""Post-deploy smoke test: ask each configured model once, then drop a tiny dataset with
+`dry_run: true` and wait for VALIDATED.
 
-Runs in Cloud Build after `terraform apply` (and by hand after a first deploy). It exercises
-the real path (upload -> Eventarc -> validator -> Firestore) without creating a paid tuning job.
+Runs in Cloud Build after `terraform apply` (and by hand after a first deploy). First one free
+`countTokens` call per model at the location the pipeline will call it (the catalog's serving
+location for this deployment's region), so a wrong location fails here and not after a paid
+tuning job; then the real path (upload -> Eventarc -> validator -> Firestore) without creating
+a paid tuning job.
 
     python infra/smoke/smoke.py --project P --bucket B --database D [--collection tuning_runs]
+        [--vertex-location us-central1] [--model gemini-3.5-flash ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import uuid
@@ -24,6 +30,24 @@ DONE_OK = {"VALIDATED"}
 DONE_BAD = {"REJECTED", "FAILED", "CANCELLED"}
 
 
+def check_models(
+    project: str, location: str, names: list[str], *, api_endpoint: str | None = None
+) -> bool:
+    """One countTokens per model where the pipeline calls it; prints each answer."""
+    from shared.catalog import catalog_from_env
+    from shared.gcp.vertex_models import VertexModels
+    from shared.gcp.vertex_probe import probe_models
+
+    catalog = catalog_from_env()  # MODEL_CATALOG_OVERRIDES as the functions get them
+    models = VertexModels(project, location, api_endpoint=api_endpoint, catalog=catalog)
+    ok = True
+    for p in probe_models(names or [catalog.default_model], models):
+        where = f"{p.location} ({p.host or 'no host'})"
+        print(f"model {p.name} at {where}: {'ok' if p.ok else 'FAILED'}: {p.detail}")
+        ok = ok and p.ok
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--project", required=True)
@@ -31,7 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database", required=True, help="Firestore database id")
     p.add_argument("--collection", default="tuning_runs")
     p.add_argument("--timeout", type=float, default=600, help="seconds to wait for VALIDATED")
+    p.add_argument(
+        "--vertex-location",
+        default=os.environ.get("VERTEX_LOCATION", "us-central1"),
+        help="the deployment's VERTEX_LOCATION (terraform output vertex_location)",
+    )
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="a model the deployment uses (repeatable; default: the catalog's default model)",
+    )
     a = p.parse_args(argv)
+    if not check_models(a.project, a.vertex_location, a.model):
+        print(
+            "smoke test FAILED: a model does not answer where the pipeline would call it; "
+            "check the catalog's serving locations (docs/catalog.md, MODEL_CATALOG_OVERRIDES)."
+        )
+        return 1
 
     from google.cloud import firestore, storage
 

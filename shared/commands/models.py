@@ -2,7 +2,9 @@
 
 Status is as of today (UTC): available, retiring (warned: tuning is blocked within 60 days),
 blocked (Vertex refuses new tuning in the last month before retirement), retired. `--check`
-(with BACKEND=gcp) asks Vertex AI whether each listed model exists for this project and region.
+(with BACKEND=gcp) asks Vertex AI whether each listed model exists for this project and region,
+and makes one free `countTokens` call per tunable model at the location the pipeline will call
+it (exit 1 when one fails: a wrong serving location shows here, not after a paid job).
 """
 
 from __future__ import annotations
@@ -26,10 +28,30 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="ask Vertex AI which models exist in GCP_PROJECT / VERTEX_LOCATION (BACKEND=gcp)",
     )
+    p.add_argument(
+        "--vertex-endpoint",
+        default=None,
+        help=argparse.SUPPRESS,  # tests: an http:// fake instead of the catalog's hosts
+    )
     p.set_defaults(func=run)
 
 
-def _row(info: Any, today: Any, location: str) -> dict[str, Any]:
+KINDS = ("base", "tuned")
+
+
+def _serving(catalog: Any, name: str, location: str) -> dict[str, Any]:
+    """Where the base model and a model tuned on it answer for this deployment (location and
+    host, no scheme), so a team can see where its data goes."""
+    return {
+        kind: [
+            {"location": p.location, "host": p.host}
+            for p in catalog.serving_places(name, kind, location)
+        ]
+        for kind in KINDS
+    }
+
+
+def _row(info: Any, today: Any, location: str, catalog: Any) -> dict[str, Any]:
     lc = info.lifecycle
     lim = info.limits
     return {
@@ -46,7 +68,9 @@ def _row(info: Any, today: Any, location: str) -> dict[str, Any]:
         "tunable_in_deployment_region": (
             None if info.tuning_regions is None else location in info.tuning_regions
         ),
-        "serving_endpoints": list(info.serving_endpoints) if info.serving_endpoints else None,
+        "serving": _serving(catalog, info.name, location),
+        #: The one location the pipeline calls for each (`Catalog.serving_location`).
+        "serving_used": {k: catalog.serving_location(info.name, k, location) for k in KINDS},
         "adapter_sizes": list(lim.adapter_sizes),
         "max_tokens_per_example": lim.max_tokens_per_example,
         "max_validation_examples": lim.max_validation_examples,
@@ -57,6 +81,7 @@ def _row(info: Any, today: Any, location: str) -> dict[str, Any]:
             else None
         ),
         "price_per_million_training_tokens": lim.training_price_per_million_tokens,
+        "checkpoints_per_epoch": info.checkpoints_per_epoch,
         "sources": dict(info.sources),
     }
 
@@ -73,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     day = today()
     catalog = settings.catalog
-    rows = [_row(m, day, settings.location) for m in catalog]
+    try:
+        rows = [_row(m, day, settings.location, catalog) for m in catalog]
+    except ConfigError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 2
     checks: dict[str, Any] = {}
     if args.check:
         if settings.backend != "gcp":
@@ -84,11 +113,31 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
         from shared.gcp.vertex_catalog import check_publisher_models
+        from shared.gcp.vertex_models import VertexModels
+        from shared.gcp.vertex_probe import probe_models
 
         for c in check_publisher_models(
-            [r["name"] for r in rows], project=settings.project, location=settings.location
+            [r["name"] for r in rows],
+            project=settings.project,
+            location=settings.location,
+            api_endpoint=args.vertex_endpoint,
         ):
             checks[c.name] = {"exists": c.exists, "detail": c.detail}
+        models = VertexModels(
+            settings.project,
+            settings.location,
+            api_endpoint=args.vertex_endpoint,
+            catalog=catalog,
+        )
+        tunable = [r["name"] for r in rows if r["status"] in ("available", "retiring")]
+        for probe in probe_models(tunable, models):
+            checks[probe.name]["count_tokens"] = {
+                "ok": probe.ok,
+                "location": probe.location,
+                "host": probe.host,
+                "detail": probe.detail,
+            }
+    failed = sorted(n for n, c in checks.items() if not c.get("count_tokens", {}).get("ok", True))
     if args.json:
         doc = {
             "as_of": day.isoformat(),
@@ -98,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             "sources": dict(catalog.sources),
         }
         print(json.dumps(doc, ensure_ascii=False, indent=1))
-        return 0
+        return 1 if failed else 0
     print(f"Gemini models for supervised tuning, as of {day} (region {settings.location}):")
     for r in rows:
         mark = "*" if r["name"] == settings.defaults.source_model_name else " "
@@ -112,14 +161,40 @@ def run(args: argparse.Namespace) -> int:
         )
         if r["replacement"] and r["status"] != "available":
             line += f"   -> use {r['replacement']}"
+        used = r["serving_used"]
+        line += "\n    serves base in " + ", ".join(
+            f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["base"] else "")
+            for p in r["serving"]["base"]
+        )
+        line += "; tuned in " + ", ".join(
+            f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["tuned"] else "")
+            for p in r["serving"]["tuned"]
+        )
         if r["name"] in checks:
             c = checks[r["name"]]
             line += "   Vertex: " + (
                 "exists" if c["exists"] else "NOT FOUND" if c["exists"] is False else "unknown"
             )
             line += f" ({c['detail']})" if c["detail"] else ""
+            if "count_tokens" in c:
+                ct = c["count_tokens"]
+                line += f"; countTokens in {ct['location']}: " + (
+                    "ok" if ct["ok"] else f"FAILED ({ct['detail']})"
+                )
         print(line)
-    print("* default model. Sources and dates: gemini-tuning models --json (shared/catalog.json).")
+    print(
+        "* default model; a * after a location: the one the pipeline calls from "
+        f"{settings.location}. Sources and dates: gemini-tuning models --json "
+        "(shared/catalog.json, docs/catalog.md)."
+    )
     if any(s.get("url") is None for s in catalog.sources.values()):
         print("Some 3.5 limits are assumed from 3.1 Flash-Lite until checked; see the sources.")
+    if failed:
+        print(
+            f"countTokens failed for {', '.join(failed)} at the location the pipeline would use: "
+            "check the catalog's serving locations (MODEL_CATALOG_OVERRIDES) and that the Vertex "
+            "AI API is enabled in this project.",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -234,7 +234,9 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress(total)
         _write_config(tmp / "tuning.yaml", config_bytes, report.model, privacy.policy)
-        validation = _validate(tmp, report.model, privacy) if report.splits["train"] else None
+        validation = (
+            _validate(tmp, report.model, privacy, catalog) if report.splits["train"] else None
+        )
         doc = report.to_dict()
         doc["output"] = str(out)
         doc["validation"] = _validation_summary(validation)
@@ -282,7 +284,7 @@ def _write_config(path: Path, given: bytes | None, model: str, policy: str) -> N
     )
 
 
-def _validate(folder: Path, model: str, privacy: Any) -> Any:
+def _validate(folder: Path, model: str, privacy: Any, catalog: Any) -> Any:
     """The dataset validator over the written files (what the pipeline will run)."""
     from shared.datasets import validate_dataset
 
@@ -298,6 +300,7 @@ def _validate(folder: Path, model: str, privacy: Any) -> Any:
             test=streams.get("test"),
             model=model,
             privacy=privacy,
+            catalog=catalog,  # the deployment's, with MODEL_CATALOG_OVERRIDES
         )
 
 

@@ -106,18 +106,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate_first(folder: Path, files: list[Path]) -> int:
+    from shared.catalog import catalog_from_env
     from shared.datasets import validate_dataset
     from shared.errors import ConfigError
     from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
     config = TuningConfig()
     yaml_path = folder / "tuning.yaml"
-    if yaml_path in files:
-        try:
-            config = parse_tuning_yaml(yaml_path.read_bytes(), source=str(yaml_path), base=config)
-        except ConfigError as e:
-            print(f"error: {e.message}", file=sys.stderr)
-            return 1
+    try:
+        catalog = catalog_from_env()  # with this deployment's MODEL_CATALOG_OVERRIDES
+        if yaml_path in files:
+            config = parse_tuning_yaml(
+                yaml_path.read_bytes(), source=str(yaml_path), base=config, catalog=catalog
+            )
+    except ConfigError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
     opened = {p.name: p.open("rb") for p in files if p.suffix == ".jsonl"}
     try:
         report = validate_dataset(
@@ -131,6 +135,7 @@ def _validate_first(folder: Path, files: list[Path]) -> int:
             },
             model=config.source_model_name,
             epochs=config.epoch,
+            catalog=catalog,
         )
     finally:
         for f in opened.values():

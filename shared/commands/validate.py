@@ -110,7 +110,7 @@ def _open_gcs(uri: str, label: str, stack: contextlib.ExitStack) -> tuple[Binary
 
 
 def run(args: argparse.Namespace) -> int:
-    from shared.catalog import BUILTIN
+    from shared.catalog import catalog_from_env
     from shared.commands._progress import byte_progress
     from shared.commands.redact import privacy_options
     from shared.datasets import validate_dataset
@@ -128,17 +128,20 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(e))
     config = TuningConfig()
     try:
+        catalog = catalog_from_env()  # with this deployment's MODEL_CATALOG_OVERRIDES
         if args.config:
             with open(args.config, "rb") as f:
-                config = parse_tuning_yaml(f.read(), source=args.config, base=config)
+                config = parse_tuning_yaml(
+                    f.read(), source=args.config, base=config, catalog=catalog
+                )
     except ConfigError as e:  # the input is invalid (exit 1), like an invalid dataset
         _fail(e.message)
         return 1
     except OSError as e:
         return _fail(f"cannot read --config {args.config!r}: {e.strerror or e}.")
     model = args.model or config.source_model_name
-    if BUILTIN.get(model) is None:
-        return _fail(f"unknown model {model!r}. Use one of: {', '.join(BUILTIN.models)}.")
+    if catalog.get(model) is None:
+        return _fail(f"unknown model {model!r}. Use one of: {', '.join(catalog.models)}.")
     paths = {"train": args.train, "validation": args.validation, "test": args.test}
     for path in paths.values():
         kind = export_kind(path) if path else None
@@ -172,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 privacy=privacy,
                 workers=workers,
+                catalog=catalog,
             )
         except OSError as e:
             return _fail(f"read error: {e.strerror or e}.")

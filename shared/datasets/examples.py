@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from shared.catalog import DEFAULT_MODEL
+from shared.catalog import DEFAULT_MODEL, Catalog
 from shared.datasets import lines
 from shared.datasets.format_rules import check_example
 from shared.datasets.json_errors import DECODE_ERRORS
@@ -18,12 +18,14 @@ from shared.datasets.schema import any_decoder
 from shared.datasets.validator import model_limits
 
 
-def iter_examples(stream: BinaryIO, *, model: str = DEFAULT_MODEL) -> Iterator[tuple[int, Any]]:
+def iter_examples(
+    stream: BinaryIO, *, model: str = DEFAULT_MODEL, catalog: Catalog | None = None
+) -> Iterator[tuple[int, Any]]:
     """(1-based line, decoded example) for each valid line; invalid lines are skipped.
 
     Raises ValueError when the file is compressed or binary (it was never validated).
     """
-    limits = model_limits(model)
+    limits = model_limits(model, catalog)
     head = stream.read(lines.HEAD_BYTES)
     if not head:
         return

@@ -13,22 +13,30 @@ import gc
 from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
-from shared.catalog import BUILTIN, DEFAULT_MODEL, ModelLimits
+from shared.catalog import BUILTIN, DEFAULT_MODEL, Catalog, ModelLimits
 from shared.datasets import parallel
 from shared.datasets.dataset_checks import build_report
 from shared.datasets.privacy import PrivacyOptions
 from shared.datasets.report import ValidationReport
 from shared.datasets.scanner import Scanner
+from shared.errors import ConfigError
 
 #: The dataset's files, in the order they are scanned (train first: overlap is against it).
 FILE_ROLES = ("train", "validation", "test")
 
 
-def model_limits(model: str) -> ModelLimits:
-    """The catalog's limits for `model`; ValueError (a usage error) when it is unknown."""
-    lim = BUILTIN.limits_for(model)
+class UnknownModel(ConfigError, ValueError):
+    """A model the catalog does not know: a usage error (ValueError, for library callers) and a
+    ConfigError, so the pipeline reports it instead of retrying the event for ever."""
+
+
+def model_limits(model: str, catalog: Catalog | None = None) -> ModelLimits:
+    """`model`'s limits from the deployment's catalog (with its overrides; the built-in one
+    only for a library caller that passes none)."""
+    cat = catalog or BUILTIN
+    lim = cat.limits_for(model)
     if lim is None:
-        raise ValueError(f"Unknown model {model!r}. Use one of: {', '.join(BUILTIN.models)}.")
+        raise UnknownModel(f"Unknown model {model!r}. Use one of: {', '.join(cat.models)}.")
     return lim
 
 
@@ -44,19 +52,24 @@ def validate_dataset(
     progress: Callable[[int], None] | None = None,
     privacy: PrivacyOptions | None = None,
     workers: int = 1,
+    catalog: Catalog | None = None,
 ) -> ValidationReport:
     """Validate the files in one pass each; the streams are only read, never modified.
 
     `names` maps "train" / "validation" / "test" to the name shown in findings. `privacy` says
     which personal data to look for and the policy (default: built-in kinds, `warn`). With
     `workers` > 1 a large training file on disk is split across that many processes
-    (`parallel.py`; same report, more memory). Raises ValueError for an unknown `model` (a usage
-    error, not a dataset problem).
+    (`parallel.py`; same report, more memory). `catalog`: the deployment's model catalog.
+    Raises `UnknownModel` for a model it does not know (a usage error, not a dataset problem).
     """
     if epochs is not None and epochs < 1:
         raise ValueError("epochs must be at least 1.")
     sc = Scanner(
-        model_limits(model), epochs, max_findings_per_code, progress, privacy or PrivacyOptions()
+        model_limits(model, catalog),
+        epochs,
+        max_findings_per_code,
+        progress,
+        privacy or PrivacyOptions(),
     )
     shown = {r: (names or {}).get(r, f"{r}.jsonl") for r in FILE_ROLES}
     # The decoder allocates millions of short-lived containers and none forms a cycle: the cyclic

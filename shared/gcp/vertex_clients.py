@@ -2,16 +2,21 @@
 
 The `google.cloud.aiplatform_v1` package costs ~0.8 s to import, so it is imported here, inside
 the factory, and only by the functions that talk to Vertex AI (launcher, poller, evaluator).
-Production uses the regional endpoint; tests pass an `http://127.0.0.1:PORT` endpoint with the
-REST transport and anonymous credentials to reach the local fake.
+Production calls the host the catalog's table gives for the call's location (copied from the
+Vertex AI discovery document and checked against it by tests/fidelity: `us` and `eu` are
+`aiplatform.<geo>.rep.googleapis.com`, which no `{location}-aiplatform` pattern yields); tests
+pass an `http://127.0.0.1:PORT` endpoint with the REST transport and anonymous credentials to
+reach the local fake.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from shared.catalog import BUILTIN
 from shared.errors import PipelineError
 from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S, call_with_retry
 
@@ -43,11 +48,32 @@ class RetryPolicy:
         )
 
 
-def regional_endpoint(location: str) -> str:
-    """Vertex AI serves each region from its own host; `global` has the unprefixed host."""
-    if location == "global":
-        return "aiplatform.googleapis.com"
-    return f"{location}-aiplatform.googleapis.com"
+def service_host(location: str) -> str:
+    """The host serving `location` (`us-central1`, `us`, `eu`, `global`...): the catalog's host
+    table (deployment overrides change models, not hosts). Unknown: a ConfigError."""
+    return BUILTIN.host(location)
+
+
+class ClientsByLocation:
+    """One client of a kind per location, built on first use: a call goes to the location its
+    resource lives in (a tuned endpoint in `us`, a tuning job in `us-central1`)."""
+
+    def __init__(self, kind: str, *, api_endpoint: str | None = None, fixed: Any = None) -> None:
+        self.kind = kind
+        self._endpoint = api_endpoint
+        self._fixed = fixed
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the evaluator calls from many threads at once
+
+    def __call__(self, location: str) -> Any:
+        if self._fixed is not None:
+            return self._fixed
+        with self._lock:
+            if location not in self._clients:
+                self._clients[location] = make_client(
+                    self.kind, location, api_endpoint=self._endpoint
+                )
+            return self._clients[location]
 
 
 def make_client(
@@ -72,7 +98,7 @@ def make_client(
         "tensorboard": aiplatform_v1.TensorboardServiceClient,
     }
     cls = classes[kind]
-    endpoint = api_endpoint or regional_endpoint(location)
+    endpoint = api_endpoint or service_host(location)
     kwargs: dict[str, Any] = {"client_options": ClientOptions(api_endpoint=endpoint)}
     if endpoint.startswith("http://"):
         kwargs["transport"] = "rest"

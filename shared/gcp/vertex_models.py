@@ -1,7 +1,15 @@
 """`Models` on Vertex AI's generated v1 clients: `generateContent` and `countTokens`.
 
-Short model names (`gemini-3.5-flash`) become the publisher path in this project and region,
-so the evaluator can pass either a base model name or the tuned endpoint the poller recorded.
+Where a call goes: a resource name that names its location (a tuned endpoint
+`projects/p/locations/us/endpoints/7`, a checkpoint's endpoint) is called there; a short base
+model name (`gemini-3.5-flash`) becomes the publisher path in the location the catalog says
+serves that base model for this deployment (`Catalog.serving_location`: base 3.x models are not
+served on single regions such as us-central1). Each location gets its own client and host.
+
+Dataset turns arrive as the JSON the validator accepted, in camelCase (`fileData`,
+`functionCall`, the docs' spelling) or snake_case: they go through protobuf's JSON parser, which
+reads both spellings and refuses an unknown field with its name, instead of proto-plus's
+constructor, which knows only snake_case (`Unknown field for Part: fileData`).
 """
 
 from __future__ import annotations
@@ -9,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from shared.catalog import BUILTIN, Catalog, resource_location
 from shared.errors import PermanentError, PipelineError
 from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
-from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, RetryPolicy, make_client
+from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, ClientsByLocation, RetryPolicy
 from shared.ports import Generation, GenerationSettings
 
 T = TypeVar("T")
@@ -23,6 +32,51 @@ def model_path(model: str, project: str, location: str) -> str:
     if model.startswith(("projects/", "publishers/", "endpoints/")):
         return model
     return f"projects/{project}/locations/{location}/publishers/google/models/{model}"
+
+
+#: Media parts whose `displayName` the REST API lists but the pinned client's protos lack
+#: (aiplatform_v1 2.7.0 `FileData` has only mime_type and file_uri): a label, not content, so
+#: it is left out of the request rather than failing the example.
+_MEDIA_KEYS = ("fileData", "file_data", "inlineData", "inline_data")
+_LABEL_KEYS = ("displayName", "display_name")
+
+
+def _without_labels(content: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `content` without media display names (the input is never modified)."""
+    out = dict(content)
+    parts = out.get("parts")
+    if isinstance(parts, list):
+        out["parts"] = [
+            {
+                k: (
+                    {f: x for f, x in v.items() if f not in _LABEL_KEYS}
+                    if k in _MEDIA_KEYS and isinstance(v, Mapping)
+                    else v
+                )
+                for k, v in p.items()
+            }
+            if isinstance(p, Mapping)
+            else p
+            for p in parts
+        ]
+    return out
+
+
+def to_content(raw: Mapping[str, Any], what: str = "a content") -> Any:
+    """A v1 `Content` from dataset JSON (camelCase or snake_case field names); an unknown
+    field or a wrong type is a PermanentError naming it (the same turn would fail again)."""
+    from google.cloud.aiplatform_v1 import types
+    from google.protobuf import json_format
+
+    pb = types.Content.pb(types.Content())
+    try:
+        json_format.ParseDict(_without_labels(raw), pb, ignore_unknown_fields=False)
+    except (json_format.ParseError, TypeError, ValueError) as e:
+        raise PermanentError(
+            f"{what} is not a Gemini Content the API accepts ({e}). Fix that example "
+            "(`gemini-tuning validate` checks the same fields)."
+        ) from None
+    return types.Content.wrap(pb)
 
 
 def _response_text(response: Any, model: str) -> str:
@@ -46,6 +100,7 @@ class VertexModels:
         *,
         token_client: Any = None,
         api_endpoint: str | None = None,
+        catalog: Catalog | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
         initial_backoff_s: float = DEFAULT_INITIAL_S,
         max_backoff_s: float = DEFAULT_MAX_S,
@@ -53,15 +108,31 @@ class VertexModels:
         on_retry: Callable[[int, PipelineError, float], None] | None = None,
     ) -> None:
         self.project = project
-        self.location = location
-        self._client = client or make_client("prediction", location, api_endpoint=api_endpoint)
-        self._token_client = token_client or make_client(
-            "tokens", location, api_endpoint=api_endpoint
+        self.location = location  #: the deployment's region (VERTEX_LOCATION)
+        self.catalog = catalog or BUILTIN
+        self._clients = ClientsByLocation("prediction", api_endpoint=api_endpoint, fixed=client)
+        self._token_clients = ClientsByLocation(
+            "tokens", api_endpoint=api_endpoint, fixed=token_client
         )
         self._policy = RetryPolicy(
             deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
         )
         self._timeout = call_timeout_s
+
+    def location_for(self, model: str) -> str:
+        """Where a call to `model` goes: the location its resource name names, else where the
+        catalog serves that base model for this deployment."""
+        named = resource_location(model)
+        if named is not None:
+            return named
+        return self.catalog.serving_location(model, "base", self.location)
+
+    def connect(self, model: str) -> None:
+        """Build the clients a call to `model` uses now (the ~0.8 s client import is cold-start
+        work: an instance can pay it before its first request, and the benchmark measures it)."""
+        location = self.location_for(model)
+        self._clients(location)
+        self._token_clients(location)
 
     def _call(self, fn: Callable[[], T], *, what: str, quota: bool = False) -> T:
         return self._policy.call(fn, what=what, quota=quota)
@@ -76,14 +147,17 @@ class VertexModels:
     ) -> Generation:
         from google.cloud.aiplatform_v1 import types
 
-        name = model_path(model, self.project, self.location)
-        request = types.GenerateContentRequest(model=name, contents=[dict(c) for c in contents])
+        location = self.location_for(model)
+        name = model_path(model, self.project, location)
+        request = types.GenerateContentRequest(
+            model=name, contents=[to_content(c, f"turn {i + 1}") for i, c in enumerate(contents)]
+        )
         if system_instruction is not None:
-            request.system_instruction = types.Content(mapping=dict(system_instruction))
+            request.system_instruction = to_content(system_instruction, "the system instruction")
         if settings is not None:
             request.generation_config = generation_config(settings)
         response = self._call(
-            lambda: self._client.generate_content(
+            lambda: self._clients(location).generate_content(
                 request=request, retry=None, timeout=self._timeout
             ),
             what=f"generateContent on {name}",
@@ -93,12 +167,15 @@ class VertexModels:
     def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int:
         from google.cloud.aiplatform_v1 import types
 
-        name = model_path(model, self.project, self.location)
-        request = types.CountTokensRequest(endpoint=name, contents=[dict(c) for c in contents])
+        location = self.location_for(model)
+        name = model_path(model, self.project, location)
+        request = types.CountTokensRequest(
+            endpoint=name, contents=[to_content(c, f"turn {i + 1}") for i, c in enumerate(contents)]
+        )
         if "/publishers/" in f"/{name}":
             request.model = name  # only publisher models name themselves in the body
         response = self._call(
-            lambda: self._token_client.count_tokens(
+            lambda: self._token_clients(location).count_tokens(
                 request=request, retry=None, timeout=self._timeout
             ),
             what=f"countTokens on {name}",

@@ -15,9 +15,10 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from shared.catalog import resource_location
 from shared.errors import NotFound, PermanentError, PipelineError
 from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
-from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, RetryPolicy, make_client
+from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, ClientsByLocation, RetryPolicy
 from shared.ports import (
     JOB_CANCELLED_STATES,
     JOB_FAILURE_STATES,
@@ -194,10 +195,13 @@ class VertexTuner:
         self.project = project
         self.location = location
         self.parent = f"projects/{project}/locations/{location}"
-        self._client = client or make_client("tuning", location, api_endpoint=api_endpoint)
-        self._endpoint = api_endpoint
-        self._model_client: Any = None
-        self._curve_clients: tuple[Any, Any] | None = None
+        # Jobs are created and listed in the tuning region; a job, its model and its experiment
+        # are then addressed in the location their own resource names name.
+        self._clients = ClientsByLocation("tuning", api_endpoint=api_endpoint, fixed=client)
+        self._clients(location)  # the tuning region's client: built with the adapter, as before
+        self._model_clients = ClientsByLocation("model", api_endpoint=api_endpoint)
+        self._metadata_clients = ClientsByLocation("metadata", api_endpoint=api_endpoint)
+        self._tensorboard_clients = ClientsByLocation("tensorboard", api_endpoint=api_endpoint)
         self._policy = RetryPolicy(
             deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
         )
@@ -205,6 +209,9 @@ class VertexTuner:
 
     def _call(self, fn: Callable[[], T], *, what: str, quota: bool = False) -> T:
         return self._policy.call(fn, what=what, quota=quota)
+
+    def _located(self, name: str) -> str:
+        return resource_location(name) or self.location
 
     def create_job(self, spec: TuningJobSpec) -> TuningJob:
         from google.cloud.aiplatform_v1 import types
@@ -250,7 +257,7 @@ class VertexTuner:
                 for existing in self.find_jobs(spec.run_id):
                     if existing.display_name == spec.display_name:
                         return existing
-            created = self._client.create_tuning_job(
+            created = self._clients(self.location).create_tuning_job(
                 parent=self.parent, tuning_job=job, retry=None, timeout=self._timeout
             )
             return to_tuning_job(created, self.project)
@@ -259,7 +266,9 @@ class VertexTuner:
 
     def get_job(self, name: str) -> TuningJob:
         job = self._call(
-            lambda: self._client.get_tuning_job(name=name, retry=None, timeout=self._timeout),
+            lambda: self._clients(self._located(name)).get_tuning_job(
+                name=name, retry=None, timeout=self._timeout
+            ),
             what=f"get tuning job {name}",
         )
         return to_tuning_job(job, self.project)
@@ -273,7 +282,7 @@ class VertexTuner:
 
         def list_all(server_filter: str) -> list[TuningJob]:
             request = types.ListTuningJobsRequest(parent=self.parent, filter=server_filter)
-            pager = self._client.list_tuning_jobs(
+            pager = self._clients(self.location).list_tuning_jobs(
                 request=request, retry=None, timeout=self._timeout
             )
             return [to_tuning_job(j, self.project) for j in pager]
@@ -294,7 +303,7 @@ class VertexTuner:
         """Cancel; a job that already ended is left as it is (cancel is idempotent here)."""
         try:
             self._call(
-                lambda: self._client.cancel_tuning_job(
+                lambda: self._clients(self._located(name)).cancel_tuning_job(
                     name=name, retry=None, timeout=self._timeout
                 ),
                 what=f"cancel tuning job {name}",
@@ -312,12 +321,8 @@ class VertexTuner:
 
         if not job.experiment:
             return {}
-        if self._curve_clients is None:
-            self._curve_clients = (
-                make_client("metadata", self.location, api_endpoint=self._endpoint),
-                make_client("tensorboard", self.location, api_endpoint=self._endpoint),
-            )
-        metadata, tensorboard = self._curve_clients
+        where = self._located(job.experiment)
+        metadata, tensorboard = self._metadata_clients(where), self._tensorboard_clients(where)
         try:
             return read_curves(
                 job.experiment,
@@ -339,12 +344,10 @@ class VertexTuner:
         from google.cloud.aiplatform_v1 import types
         from google.protobuf import field_mask_pb2
 
-        if self._model_client is None:
-            self._model_client = make_client("model", self.location, api_endpoint=self._endpoint)
         name = tuned_model_name.split("@", 1)[0]  # the model, not one of its versions
         model = types.Model(name=name, default_checkpoint_id=checkpoint_id)
         mask = field_mask_pb2.FieldMask(paths=["default_checkpoint_id"])
-        client = self._model_client
+        client = self._model_clients(self._located(name))
         self._call(
             lambda: client.update_model(
                 model=model, update_mask=mask, retry=None, timeout=self._timeout

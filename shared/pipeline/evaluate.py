@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from shared.catalog import lowest_thinking
+from shared.catalog import Catalog, lowest_thinking
 from shared.errors import NotFound, PermanentError, TransientError
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.pipeline import layout
@@ -40,8 +40,18 @@ class PinnedExamples:
     """The eval set as a re-iterable: every pass opens the validated generation again (the
     runner samples in one pass and reads chunks in another, holding neither in memory)."""
 
-    def __init__(self, blobs: Blobs, bucket: str, name: str, generation: str | None) -> None:
+    def __init__(
+        self,
+        blobs: Blobs,
+        bucket: str,
+        name: str,
+        generation: str | None,
+        *,
+        model: str,
+        catalog: Catalog,
+    ) -> None:
         self.blobs, self.bucket, self.name, self.generation = blobs, bucket, name, generation
+        self.model, self.catalog = model, catalog  # the run's model, the deployment's catalog
 
     def __iter__(self) -> Iterator[Any]:
         from shared.datasets import iter_examples
@@ -56,7 +66,7 @@ class PinnedExamples:
                 code="eval_set_replaced",
             ) from None
         with stream:
-            for _, ex in iter_examples(stream):
+            for _, ex in iter_examples(stream, model=self.model, catalog=self.catalog):
                 yield ex
 
 
@@ -254,7 +264,9 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         return "skipped"
     name, generation = target
     config = run.tuning
-    examples = PinnedExamples(blobs, bucket, name, generation)
+    examples = PinnedExamples(
+        blobs, bucket, name, generation, model=config.source_model_name, catalog=s.catalog
+    )
     endpoint = run.job.tuned_model_endpoint
     if not endpoint:
         raise PermanentError("the run has no tuned model endpoint to evaluate")

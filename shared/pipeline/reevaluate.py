@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from typing import Any
 
-from shared.catalog import lowest_thinking
+from shared.catalog import Catalog, lowest_thinking
 from shared.clock import utcnow
 from shared.errors import ConfigError, NotFound, PermanentError
 from shared.pipeline import layout
@@ -40,13 +40,15 @@ class Attempt:
     simulated: bool
 
 
-def _check_test_set(data: bytes, label: str, model: str) -> None:
+def _check_test_set(data: bytes, label: str, model: str, catalog: Catalog) -> None:
     """A new eval set gets the same checks as any dataset file, before any paid call."""
     import io
 
     from shared.datasets import validate_dataset
 
-    report = validate_dataset(io.BytesIO(data), names={"train": label}, model=model)
+    report = validate_dataset(
+        io.BytesIO(data), names={"train": label}, model=model, catalog=catalog
+    )
     if not report.valid:
         first = report.errors[0]
         where = f"{first.file}:{first.line}" if first.line is not None else str(first.file)
@@ -127,7 +129,7 @@ def reevaluate(
     settings = GenerationSettings(thinking_budget=budget, thinking_level=level)
     name, generation = target
     if test_set is not None:
-        _check_test_set(test_set, test_label, run.tuning.source_model_name)
+        _check_test_set(test_set, test_label, run.tuning.source_model_name, s.catalog)
         name, generation = "new:" + hashlib.sha256(test_set).hexdigest()[:16], None
     key = fingerprint(
         [tuned, base_model, name, generation, ev.sample_size, ev.judge, ev.rubric,
@@ -142,7 +144,14 @@ def reevaluate(
         bucket, name, generation = s.artifacts_bucket, prefix + "test.jsonl", info.generation
     result = evaluate(
         deps.models,
-        PinnedExamples(blobs, bucket, name, generation),
+        PinnedExamples(
+            blobs,
+            bucket,
+            name,
+            generation,
+            model=run.tuning.source_model_name,
+            catalog=s.catalog,
+        ),
         tuned_model=tuned,
         base_model=base_model,
         config=ev,

@@ -254,6 +254,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
                 model=config.source_model_name,
                 epochs=config.epoch,
                 privacy=privacy,
+                catalog=s.catalog,  # the deployment's, with MODEL_CATALOG_OVERRIDES
             )
     except (NotFound, PreconditionFailed) as e:
         msg = (

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from shared import errors
-from shared.catalog import BUILTIN
 from shared.ports import Generation, GenerationSettings
 from shared.simulator.config import SimConfig
 from shared.simulator.similarity import ExampleIndex, conversation_query
@@ -122,8 +121,9 @@ class SimulatedModels:
                     "Use the tuned_model_endpoint of a SUCCEEDED simulated job."
                 )
             return self._tuner.trained_on(job)
-        short = BUILTIN.normalize(model)
-        if BUILTIN.get(model) is None and not short.startswith("gemini-"):
+        catalog = self._tuner.catalog
+        short = catalog.normalize(model)
+        if catalog.get(model) is None and not short.startswith("gemini-"):
             raise errors.NotFound(
                 f"404 Publisher Model `publishers/google/models/{short}` was not found. "
                 "Use a Gemini model name such as gemini-3.5-flash."

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from shared import errors
-from shared.catalog import BUILTIN
+from shared.catalog import BUILTIN, Catalog
 from shared.local.paths import SIMULATOR_PAGES, LocalLayout
 from shared.ports import Checkpoint, TrainingCurves, TuningJob, TuningJobSpec, TuningStats
 from shared.simulator.config import ConfigSource, SimConfig, from_env
@@ -104,7 +104,11 @@ class SimulatedTuner:
         config: SimConfig | None = None,
         control: Path | None = None,
         clock: Clock = time.time,
+        catalog: Catalog = BUILTIN,
     ) -> None:
+        #: The deployment's catalog (with MODEL_CATALOG_OVERRIDES), as the real service's
+        #: stand-in for which base models exist.
+        self.catalog = catalog
         self._table = JobTable(db_path)
         self._pages = db_path.parent / SIMULATOR_PAGES
         self._snapshots = db_path.parent / SNAPSHOTS_DIR
@@ -122,6 +126,7 @@ class SimulatedTuner:
         project: str = "local-project",
         location: str = "us-central1",
         clock: Clock = time.time,
+        catalog: Catalog = BUILTIN,
     ) -> SimulatedTuner:
         """The local backend's tuner on a local root (`LocalLayout`): its SQLite state and the
         control file there. Knobs: `config` as given, else read from `env` (`SIM_*`), else
@@ -134,6 +139,7 @@ class SimulatedTuner:
             config=config or from_env(SimConfig(), env or {}),
             control=layout.simulator_control,
             clock=clock,
+            catalog=catalog,
         )
 
     # -- ports.Tuner --------------------------------------------------------------------------
@@ -144,7 +150,7 @@ class SimulatedTuner:
             text = cfg.permanent_error
             raise errors.PermanentError(text if text[:3].isdigit() else f"400 {text}")
         base_model = self._base_model(spec)
-        info = BUILTIN.get(base_model)
+        info = self.catalog.get(base_model)
         if info is None:
             raise errors.PermanentError(
                 f"400 Base model {base_model} is not supported for supervised tuning."

@@ -140,10 +140,15 @@ class FakeState:
     #: (prompt, response, baseline) -> (choice name, explanation)
     pairwise: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    #: (route, status, body) of every answer, so tests/fidelity can walk them against the
+    #: discovery document: the fake may not invent a field.
+    responses: list[tuple[str, int, Any]] = field(default_factory=list)
     page_size: int = 50
     # True: ListTuningJobs answers 400 INVALID_ARGUMENT to any filter (label filters on tuning
     # jobs are not documented; a real Vertex may refuse them).
     reject_filters: bool = False
+    # True: base gemini-3.x models answer 404 on single regions (us-central1), as reported.
+    regional_3x_404: bool = True
 
 
 def _now() -> str:
@@ -355,10 +360,12 @@ class VertexFake:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
         status, body = 404, _error_body(404, f"no route for {method} {path}")
+        matched = ""
         for m, pattern, route in _ROUTES:
             match = pattern.match(path)
             if m != method or not match:
                 continue
+            matched = route
             try:
                 payload = json.loads(raw) if raw else {}
             except ValueError:
@@ -379,6 +386,8 @@ class VertexFake:
             if injected is not None:
                 status, body = injected.status, _error_body(injected.status, injected.message)
             break
+        with self._lock:
+            self.state.responses.append((matched, status, body))
         data = json.dumps(body).encode()
         h.send_response(status)
         h.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -485,6 +494,11 @@ class VertexFake:
 
     def _check_model(self, model: str) -> None:
         if "/publishers/google/models/gemini" in f"/{model}":
+            # Public reports (GoogleCloudPlatform/generative-ai #3004, vertex-ai-creative-studio
+            # PR #1591): base Gemini 3.x models answer 404 on single-region endpoints.
+            loc = model.split("/locations/")[1].split("/")[0] if "/locations/" in model else ""
+            if "/models/gemini-3" in model and "-" in loc and self.state.regional_3x_404:
+                raise ApiError(404, f"Publisher Model `{model}` was not found.")
             return
         with self._lock:
             known = model in self.state.endpoints or model in self.state.answers

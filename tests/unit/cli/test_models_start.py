@@ -32,6 +32,28 @@ def test_models_lists_the_catalog_with_lifecycle(capsys: pytest.CaptureFixture[s
     assert "* gemini-3.5-flash" in text and "-> use gemini-3.5-flash" in text
 
 
+def test_models_shows_where_each_model_answers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VERTEX_LOCATION", "europe-west4")
+    assert main(["models", "--json"]) == 0
+    by_name = {m["name"]: m for m in json.loads(capsys.readouterr().out)["models"]}
+    flash = by_name["gemini-3.5-flash"]
+    assert flash["serving"]["tuned"] == [
+        {"location": "us", "host": "aiplatform.us.rep.googleapis.com"},
+        {"location": "eu", "host": "aiplatform.eu.rep.googleapis.com"},
+    ]
+    assert {"location": "global", "host": "aiplatform.googleapis.com"} in flash["serving"]["base"]
+    assert flash["serving_used"] == {"base": "eu", "tuned": "eu"}
+    assert by_name["gemini-2.5-flash"]["serving"]["tuned"] == [
+        {"location": "europe-west4", "host": "europe-west4-aiplatform.googleapis.com"}
+    ]
+    assert main(["models"]) == 0
+    assert "tuned in us (aiplatform.us.rep.googleapis.com), eu (aiplatform.eu.rep" in (
+        capsys.readouterr().out
+    )
+
+
 def test_models_check_needs_the_cloud(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "--check"]) == 2
     assert "BACKEND=gcp" in capsys.readouterr().err

@@ -27,9 +27,12 @@ def test_generate_on_an_endpoint_and_on_the_base_model(
     assert models.generate(endpoint, PROMPT).text == "请提供订单号，我们会在24小时内补发。"
     assert models.generate("gemini-3.5-flash", PROMPT).text == BASE_MODEL_ANSWER
     paths = [r.path for r in fake.requests_for("generate")]
+    # The base 3.x model is not served on europe-west4: the EU multi-region keeps the call
+    # in the deployment's jurisdiction (shared/catalog.json `serving`).
     assert paths == [
         f"/v1/{endpoint}:generateContent",
-        f"/v1/{fake.parent}/publishers/google/models/gemini-3.5-flash:generateContent",
+        f"/v1/projects/{models.project}/locations/eu/publishers/google/models/gemini-3.5-flash"
+        ":generateContent",
     ]
 
 

@@ -175,6 +175,7 @@ def make_world(
         config=sim or SimConfig(training_seconds=100.0),
         control=LocalLayout(root).simulator_control,
         clock=lambda: clock[0],
+        catalog=settings.catalog,  # as composition builds it: the deployment's catalog
     )
     bus = SqliteBus(LocalLayout(root).bus_db)
     for topic, sub in (

@@ -78,11 +78,11 @@ def test_tuning_yaml_can_lower_the_limit_but_not_raise_it(tmp_path: Path) -> Non
 
 def test_an_unknown_price_is_said_not_guessed(tmp_path: Path) -> None:
     world = make_world(tmp_path, env={"MAX_RUN_USD": "1000"})
-    rid = _validated(world)
+    rid = _validated(world, tuning_yaml="source_model_name: gemini-3.5-flash-lite\n")
     world.pump()
     run = world.run(rid)
     assert run.status == S.FAILED and run.error is not None
-    assert "no training price is known for gemini-3.5-flash" in run.error.message
+    assert "no training price is known for gemini-3.5-flash-lite" in run.error.message
     assert "MODEL_CATALOG_OVERRIDES" in run.error.message
     assert world.tuner.find_jobs(rid) == []
 
@@ -218,3 +218,20 @@ def test_retry_refuses_a_training_file_replaced_since(world: World) -> None:
     world.drop_dataset()  # a new upload: it has its own run
     with pytest.raises(PermanentError, match="replaced by a newer upload"):
         retry_run(world.deps, rid)
+
+
+@pytest.mark.parametrize(
+    ("model", "per_million"), [("gemini-3.5-flash", 10.0), ("gemini-3.1-flash-lite", 3.0)]
+)
+def test_3x_runs_with_a_known_price_start_under_a_budget(
+    tmp_path: Path, model: str, per_million: float
+) -> None:
+    """Issue 16, defect 6: the catalog had no 3.x price, so every 3.x run with a budget was
+    refused; the publicly quoted prices (shared/catalog.json, marked unofficial) now count."""
+    world = make_world(tmp_path, env={"MAX_RUN_USD": "1000"})
+    rid = _validated(world, model, f"source_model_name: {model}\n")
+    world.pump()
+    run = world.run(rid)
+    assert run.status == S.TRAINING, run.error
+    info = world.deps.settings.catalog.get(model)
+    assert info is not None and info.limits.training_price_per_million_tokens == per_million
