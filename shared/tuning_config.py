@@ -406,7 +406,7 @@ def privacy_section(raw: Any, where: str = "privacy") -> Privacy:
     """`privacy: {policy: warn|redact|reject, patterns: {name: regex}}`, checked strictly
     (the validator re-checks pattern names against its built-in kinds)."""
     if not isinstance(raw, Mapping):
-        raise _fail(where, "expected {policy: ..., patterns: {...}}", "See the README.")
+        raise _fail(where, "expected {policy: ..., patterns: {...}}", "See docs/validator.md.")
     _unknown(where, raw, {"policy", "patterns"})
     policy = raw.get("policy", "warn")
     if policy not in PRIVACY_POLICIES:

@@ -37,6 +37,7 @@ LAYER_OF: dict[str, str] = {
     "shared.status": "domain",  # a package: view, terminal, html_page, http_answer
     "shared.datasets": "domain",
     "shared.evaluation": "domain",
+    "shared.prepare": "domain",
     "shared": "domain",  # the package's own __init__
     "shared.pipeline": "pipeline",
     "shared.gcp": "adapters",
