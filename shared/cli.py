@@ -47,7 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tolerant_streams() -> None:
+    """A terminal that cannot show Chinese (`PYTHONIOENCODING=ascii`, a C locale) gets `\\u`
+    escapes instead of a `UnicodeEncodeError` halfway through a report (which also turned
+    `validate`'s exit code into 1, "invalid")."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -157,6 +157,22 @@ class RunStore(Protocol):
         status is in `expected`. Returns the new run or None if the condition failed."""
         ...
 
+    def claim_training_slot(
+        self,
+        run_id: str,
+        expected: Iterable[RunStatus],
+        *,
+        limit: int,
+        note: str = "",
+        change: Change | None = None,
+    ) -> Run | None:
+        """`transition(run_id, expected, TRAINING, ...)` only while fewer than `limit` runs are
+        TRAINING, decided in the same atomic step as the move, so parallel launchers can never
+        exceed the deployment's concurrency limit. Raises `QuotaExceeded` when every slot is
+        taken; returns None when the status did not match. A run's slot is free again as soon
+        as it leaves TRAINING (whatever moved it)."""
+        ...
+
     def list_by_status(
         self, statuses: Iterable[RunStatus], *, limit: int | None = None
     ) -> list[Run]:

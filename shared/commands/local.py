@@ -125,6 +125,15 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"error: cannot use --root {root}: {e.strerror or e}", file=sys.stderr)
         return 2
+    from shared.host.runtime import runtime_running
+
+    if runtime_running(runtime.layout):
+        print(
+            f"error: another `gemini-tuning local` is already running on {root}; two would "
+            "deliver the same messages twice. Stop it first, or pass another --root.",
+            file=sys.stderr,
+        )
+        return 2
     page = None
     if args.port is not None:
         from shared.host.statuspage import StatusServer

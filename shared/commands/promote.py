@@ -74,8 +74,11 @@ def describe(p: Promotion) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shared import logs
     from shared.errors import PipelineError
     from shared.pipeline import promote
+
+    logs.set_level("WARNING")  # the step's info entries are for the pipeline's logs, not here
 
     problem = _usage(args)
     if problem:

@@ -17,6 +17,11 @@ def add_parser(sub: Any) -> None:
         "linked to the old one, and start it. Running it twice does not make two attempts.",
     )
     p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="retry a run that SUCCEEDED (it starts another paid tuning job) without asking",
+    )
     add_root_argument(p)
     p.set_defaults(func=run)
 
@@ -29,6 +34,14 @@ def run(args: argparse.Namespace) -> int:
     logs.set_level("WARNING")  # the step's info entries are for the pipeline's logs, not here
     try:
         deps = deps_for(args)
+        src = deps.store.get(args.run_id)
+        if src is not None and src.status == "SUCCEEDED" and not args.yes:
+            print(
+                f"error: run {args.run_id} SUCCEEDED; a retry starts another paid tuning job. "
+                f"Run `gemini-tuning retry {args.run_id} --yes` if that is what you want.",
+                file=sys.stderr,
+            )
+            return 1
         result = retry_run(deps, args.run_id)
     except PermanentError as e:  # no such run, still working, the file is gone
         print(f"error: {e.message}", file=sys.stderr)

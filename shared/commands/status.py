@@ -97,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
         store = deps.store
         if not args.watch:
             return once()
+        if not args.run_id:
+            print(
+                "watching every run: refreshed every 2 s until Ctrl-C (it does not end by "
+                "itself; `status RUN_ID --watch` ends when that run does)",
+                file=sys.stderr,
+            )
         while True:
             if tty:
                 print("\033[2J\033[H", end="")

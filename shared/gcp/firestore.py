@@ -20,7 +20,8 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from shared.errors import PreconditionFailed, TransientError
+from shared.clock import utcnow
+from shared.errors import PreconditionFailed, QuotaExceeded, TransientError
 from shared.gcp.retry import call_with_retry
 from shared.runs import Change, Run, RunStatus, apply_change, transition_doc
 
@@ -50,6 +51,8 @@ class FirestoreRunStore:
             client = firestore.Client(project=project, database=database)
         self._client = client
         self._collection = client.collection(collection)
+        #: Concurrency slots for `claim_training_slot`, beside the runs.
+        self._slots = client.collection(f"{collection}_slots")
         self._deadline_s = deadline_s
         #: Documents returned by the server to queries and gets (what Firestore bills as reads);
         #: the poller benchmark and the contract suite use it to show queries touch only matches.
@@ -83,10 +86,11 @@ class FirestoreRunStore:
     def _compare_and_set(
         self,
         run_id: str,
-        rewrite: Callable[[dict[str, Any]], dict[str, Any] | None],
+        rewrite: Callable[[dict[str, Any], Any], dict[str, Any] | None],
     ) -> Run | None:
-        """Read the document in a transaction, let `rewrite` return the new one (or None to leave
-        it), and write it. The transaction aborts and re-runs if the document moved meanwhile.
+        """Read the document in a transaction, let `rewrite` (given the transaction, for more
+        reads and writes of its own) return the new one (or None to leave it), and write
+        it. The transaction aborts and re-runs if the document moved meanwhile.
         A missing run returns None, as in every store."""
         from google.cloud import firestore
 
@@ -97,7 +101,7 @@ class FirestoreRunStore:
             snap = ref.get(transaction=txn)
             if not snap.exists:
                 return None
-            new = rewrite(snap.to_dict())
+            new = rewrite(snap.to_dict(), txn)
             if new is not None:
                 txn.set(ref, new)
             return new
@@ -131,10 +135,57 @@ class FirestoreRunStore:
     ) -> Run | None:
         allowed = {str(s) for s in expected}
 
-        def rewrite(doc: dict[str, Any]) -> dict[str, Any] | None:
+        def rewrite(doc: dict[str, Any], _: Any) -> dict[str, Any] | None:
             if doc.get("status") not in allowed:
                 return None
             return transition_doc(doc, dst, note=note, change=change)
+
+        return self._compare_and_set(run_id, rewrite)
+
+    def claim_training_slot(
+        self,
+        run_id: str,
+        expected: Iterable[RunStatus],
+        *,
+        limit: int,
+        note: str = "",
+        change: Change | None = None,
+    ) -> Run | None:
+        """One transaction reads the run, the `limit` slot documents (`<collection>_slots/
+        slot-<i>`, each naming the run that holds it) and the runs holding them, takes a slot
+        that is empty or whose run is no longer TRAINING, and moves the run. Two launchers
+        that read the same free slot write the same document, so Firestore aborts one of them
+        and it re-runs against the new state. A slot frees itself when its run leaves
+        TRAINING: nothing has to remember to release it."""
+        allowed = {str(s) for s in expected}
+        slots = [self._slots.document(f"slot-{i}") for i in range(limit)]
+
+        def rewrite(doc: dict[str, Any], txn: Any) -> dict[str, Any] | None:
+            if doc.get("status") not in allowed:
+                return None
+            held = {
+                snap.id: (snap.to_dict() or {}).get("run_id")
+                for snap in self._client.get_all(slots, transaction=txn)
+                if snap.exists
+            }
+            holders = [h for h in set(held.values()) if h and h != run_id]
+            busy = {
+                snap.id
+                for snap in (
+                    self._client.get_all([self._ref(h) for h in holders], transaction=txn)
+                    if holders
+                    else []
+                )
+                if snap.exists and (snap.to_dict() or {}).get("status") == str(RunStatus.TRAINING)
+            }
+            self._count(len(held) + len(holders))
+            free = next((r for r in slots if held.get(r.id) not in busy), None)
+            if free is None:
+                raise QuotaExceeded(
+                    f"{len(busy)} runs are TRAINING (limit {limit}); run {run_id} waits for a slot"
+                )
+            txn.set(free, {"run_id": run_id, "claimed_at": utcnow()})
+            return transition_doc(doc, RunStatus.TRAINING, note=note, change=change)
 
         return self._compare_and_set(run_id, rewrite)
 
@@ -143,7 +194,7 @@ class FirestoreRunStore:
     ) -> Run | None:
         allowed = None if expected is None else {str(s) for s in expected}
 
-        def rewrite(doc: dict[str, Any]) -> dict[str, Any] | None:
+        def rewrite(doc: dict[str, Any], _: Any) -> dict[str, Any] | None:
             if allowed is not None and doc.get("status") not in allowed:
                 return None
             return apply_change(doc, change)

@@ -214,6 +214,8 @@ class LocalRuntime:
         self._hold_runtime_lock()
         if self._installed:
             self.deps.store.get("-")  # opens (creates) the run store, so its file is watched
+        if self._lock_file is not None:
+            self._release_dead_leases()
         self._state_at_start = self._state_files()
         self._pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="handler")
         self.watcher.start()
@@ -243,6 +245,22 @@ class LocalRuntime:
         if self._installed:
             composition.install(None)
         log.info("runtime  stopped")
+
+    def _release_dead_leases(self) -> None:
+        """Holding the root's runtime lock, this is the only runtime: every lease on the bus
+        and every validation lease belonged to one that died (kill -9, a power cut). Release
+        them so those runs go on within one tick instead of waiting out the ack deadline."""
+        from shared.pipeline.validation import release_validation_leases
+
+        n = self.bus.release_leases(r.subscription for r in self.routes)
+        runs = release_validation_leases(self.deps, "the runtime that held it stopped")
+        if n or runs:
+            log.warning(
+                "runtime  a previous runtime stopped mid-delivery: %d message(s) redelivered "
+                "now, %d validation(s) resumed",
+                n,
+                len(runs),
+            )
 
     def _hold_runtime_lock(self) -> None:
         """Tell `gemini-tuning status` that a runtime is advancing runs on this root."""

@@ -71,11 +71,29 @@ class StatusServer:
         return None
 
     def _file(self, rel: str) -> Path | None:
-        path = (self.layout.root / unquote(rel)).resolve()
+        name = unquote(rel)
+        if "\x00" in name:  # `%00`: no file has that name (the OS call would raise)
+            return None
+        path = (self.layout.root / name).resolve()
         ok = any(path.is_relative_to(root) for root in self.roots)
         return path if ok and path.is_file() else None
 
+    def host_allowed(self, host: str | None) -> bool:
+        """DNS rebinding: a page on evil.example whose name is re-pointed at 127.0.0.1 reaches
+        this server with its own name in `Host`. Only the loopback names, on this port, are
+        this server's; a browser cannot forge the header."""
+        port = self.httpd.server_address[1]
+        return host in {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+
     def handle(self, req: BaseHTTPRequestHandler) -> None:
+        if not self.host_allowed(req.headers.get("Host")):
+            self._send(
+                req,
+                421,
+                "text/plain; charset=utf-8",
+                f"this status page answers only to {self.url}".encode(),
+            )
+            return
         url = urlsplit(req.path)
         try:
             if url.path.startswith(FILES):
@@ -104,9 +122,12 @@ class StatusServer:
 
     @staticmethod
     def _send(req: BaseHTTPRequestHandler, code: int, kind: str, body: bytes) -> None:
-        req.send_response(code)
-        req.send_header("Content-Type", kind)
-        req.send_header("Content-Length", str(len(body)))
-        req.send_header("Cache-Control", "no-store")
-        req.end_headers()
-        req.wfile.write(body)
+        try:
+            req.send_response(code)
+            req.send_header("Content-Type", kind)
+            req.send_header("Content-Length", str(len(body)))
+            req.send_header("Cache-Control", "no-store")
+            req.end_headers()
+            req.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the browser went away: its business
+            log.debug("status   client disconnected before the answer was sent")

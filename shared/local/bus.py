@@ -347,6 +347,26 @@ class SqliteBus:
 
     # ---- inspection -----------------------------------------------------------------------
 
+    def release_leases(self, subscriptions: Iterable[str]) -> int:
+        """Make every leased message of these subscriptions deliverable now; the number released.
+
+        Only for a caller that knows the holders are gone (the runtime, holding the root's
+        runtime lock, at start): a lease of a process killed with -9 would otherwise hide its
+        message for the whole ack deadline. The delivery attempt it used still counts."""
+        subs = list(subscriptions)
+        if not subs:
+            return 0
+        marks = ",".join("?" * len(subs))
+        with self._db.write() as conn:
+            n = conn.execute(
+                f"UPDATE deliveries SET visible_at = ?, lease = NULL "
+                f"WHERE lease IS NOT NULL AND subscription IN ({marks})",
+                [time.time(), *subs],
+            ).rowcount
+        if n:
+            self.notify()
+        return int(n)
+
     def pending(self, subscriptions: Iterable[str]) -> int:
         """Messages not yet acked or dead-lettered (due, leased or waiting for a retry)."""
         subs = list(subscriptions)

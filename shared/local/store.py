@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from shared.errors import QuotaExceeded
 from shared.local.sqlite import ThreadConnections
 from shared.runs import Change, Run, RunStatus, apply_change, transition_doc
 
@@ -77,6 +78,8 @@ class SqliteRunStore:
         run_id: str,
         expected: Iterable[RunStatus] | None,
         rewrite: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        guard: Callable[[Any], None] | None = None,
     ) -> Run | None:
         allowed = None if expected is None else {str(s) for s in expected}
         with self._db.write() as conn:
@@ -88,6 +91,8 @@ class SqliteRunStore:
             self._count(1)
             if allowed is not None and row[0] not in allowed:
                 return None
+            if guard is not None:
+                guard(conn)  # may raise: the transaction rolls back, nothing written
             new = rewrite(orjson.loads(row[1]))
             conn.execute(
                 "UPDATE runs SET status = ?, updated_at = ?, doc = ? WHERE run_id = ?",
@@ -106,6 +111,35 @@ class SqliteRunStore:
     ) -> Run | None:
         return self._cas(
             run_id, list(expected), lambda doc: transition_doc(doc, dst, note=note, change=change)
+        )
+
+    def claim_training_slot(
+        self,
+        run_id: str,
+        expected: Iterable[RunStatus],
+        *,
+        limit: int,
+        note: str = "",
+        change: Change | None = None,
+    ) -> Run | None:
+        """The TRAINING count and the move share one `BEGIN IMMEDIATE`: no other writer can
+        claim between the count and the write (the indexed count reads no documents)."""
+
+        def guard(conn: Any) -> None:
+            (training,) = conn.execute(
+                "SELECT COUNT(*) FROM runs WHERE status = ? AND run_id != ?",
+                (str(RunStatus.TRAINING), run_id),
+            ).fetchone()
+            if training >= limit:
+                raise QuotaExceeded(
+                    f"{training} runs are TRAINING (limit {limit}); run {run_id} waits for a slot"
+                )
+
+        return self._cas(
+            run_id,
+            list(expected),
+            lambda doc: transition_doc(doc, RunStatus.TRAINING, note=note, change=change),
+            guard=guard,
         )
 
     def update(

@@ -8,7 +8,7 @@ could leave a job running that no run watches.
 
 from __future__ import annotations
 
-from shared.errors import PermanentError
+from shared.errors import NotFound, PermanentError
 from shared.ports import Deps
 from shared.runs import Run, RunStatus
 
@@ -20,6 +20,8 @@ S = RunStatus
 def cancel_run(deps: Deps, run_id: str, *, reason: str = "cancelled on request") -> str:
     """What happened, in words. Raises PermanentError when the run cannot be cancelled (an
     `InvalidMessage` when there is no such run)."""
+    if deps.store.get(run_id) is None:  # a person typed it: not "the message refers to..."
+        raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
     run = require_run(deps, run_id)
     if run.status == S.QUEUED:
         if advance(deps, run_id, [S.QUEUED], S.CANCELLED, note=reason):

@@ -33,7 +33,13 @@ from shared.runs import (
 )
 
 from . import budget
-from .transitions import advance, failed, failing_run_on_permanent, require_run
+from .transitions import (
+    advance,
+    advance_to_training,
+    failed,
+    failing_run_on_permanent,
+    require_run,
+)
 
 S = RunStatus
 
@@ -51,11 +57,6 @@ def handle_validated(deps: Deps, run_id: str | None) -> str:
     return f"nothing to do: run is {run.status}"
 
 
-def capacity_left(deps: Deps) -> int:
-    training = deps.store.list_by_status([S.TRAINING])
-    return deps.settings.max_concurrent_jobs - len(training)
-
-
 def try_start(deps: Deps, run: Run) -> str:
     verdict = budget.check(deps, run)
     if not verdict.ok:
@@ -69,16 +70,6 @@ def try_start(deps: Deps, run: Run) -> str:
         )
         logs.warning(f"refused before any job: {verdict.message}", run_id=run.run_id)
         return "over budget"
-    if capacity_left(deps) <= 0:
-        if run.status == S.VALIDATED:
-            advance(
-                deps,
-                run.run_id,
-                [S.VALIDATED],
-                S.QUEUED,
-                note=f"waiting for a tuning slot (limit {deps.settings.max_concurrent_jobs})",
-            )
-        return "queued"
     simulated = deps.simulated
 
     def claim(r: Run) -> None:
@@ -87,14 +78,28 @@ def try_start(deps: Deps, run: Run) -> str:
         r.job.claimed_at = utcnow()
         r.job.simulated = simulated
 
-    claimed = advance(
-        deps,
-        run.run_id,
-        [S.VALIDATED, S.QUEUED],
-        S.TRAINING,
-        note="starting the tuning job",
-        change=claim,
-    )
+    limit = deps.settings.max_concurrent_jobs
+    try:
+        # The limit is checked in the same atomic step as the claim (ports.RunStore), so
+        # parallel deliveries can never have more than `limit` runs TRAINING.
+        claimed = advance_to_training(
+            deps,
+            run.run_id,
+            [S.VALIDATED, S.QUEUED],
+            limit=limit,
+            note="starting the tuning job",
+            change=claim,
+        )
+    except QuotaExceeded:
+        if run.status == S.VALIDATED:
+            advance(
+                deps,
+                run.run_id,
+                [S.VALIDATED],
+                S.QUEUED,
+                note=f"waiting for a tuning slot (limit {limit})",
+            )
+        return "queued"
     if claimed is None:
         return "claimed by another delivery"
     return ensure_job(deps, claimed)

@@ -37,6 +37,26 @@ def advance(
     return run
 
 
+def advance_to_training(
+    deps: Deps,
+    run_id: str,
+    expected: Iterable[RunStatus],
+    *,
+    limit: int,
+    note: str,
+    change: Change | None = None,
+) -> Run | None:
+    """`advance` to TRAINING within the concurrency `limit`, atomically
+    (`RunStore.claim_training_slot`): raises `QuotaExceeded` when every slot is taken."""
+    run = deps.store.claim_training_slot(run_id, expected, limit=limit, note=note, change=change)
+    if run is None:
+        return None
+    dst = RunStatus.TRAINING
+    logs.info(f"run {run_id} -> {dst}: {note}", run_id=run_id, status=str(dst))
+    publish_run_event(deps, run, note)
+    return run
+
+
 def publish_run_event(
     deps: Deps, run: Run, note: str, *, kind: RunEventKind = "transition"
 ) -> None:

@@ -131,6 +131,21 @@ def _unlease(run: Run) -> None:
     run.validation.started_at = None
 
 
+def release_validation_leases(deps: Deps, reason: str) -> list[str]:
+    """Clear the lease of every VALIDATING run, so the redelivered upload validates at once:
+    only for a caller that knows no validator is running (the local runtime at start, holding
+    its root's lock). The ids released; the run's history is unchanged (it is still
+    validating), the log line says why."""
+    released = []
+    for run in deps.store.list_by_status([S.VALIDATING]):
+        if run.validation.started_at is not None and deps.store.update(
+            run.run_id, _unlease, expected=[S.VALIDATING]
+        ):
+            logs.warning(f"validation lease released: {reason}", run_id=run.run_id)
+            released.append(run.run_id)
+    return released
+
+
 def _claim(deps: Deps, run_id: str) -> Run | Outcome:
     """Win the right to validate, or say why this delivery has nothing to do."""
     run = advance(deps, run_id, [S.RECEIVED], S.VALIDATING, note="validating", change=_lease)

@@ -37,7 +37,11 @@ with contextlib.suppress(ImportError):  # the Vertex AI fixtures live beside thi
 
 #: Contract tests that need a store whose transactions really conflict.
 CONTENTION_TESTS = frozenset(
-    {"test_concurrent_threads_one_cas_winner", "test_concurrent_processes_one_cas_winner"}
+    {
+        "test_concurrent_threads_one_cas_winner",
+        "test_concurrent_processes_one_cas_winner",
+        "test_parallel_launchers_never_exceed_the_limit",
+    }
 )
 #: Fast client-side backoff so retry paths take milliseconds in tests.
 FAST = {"deadline_s": 5.0}

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import TransientError
+from shared.errors import QuotaExceeded, TransientError
 from shared.ports import RunStore
 from shared.runs import Change, DatasetInfo, Run, RunStatus, make_run_id
 from shared.tuning_config import EvaluationConfig, Gate, TuningConfig
@@ -258,3 +258,61 @@ def test_list_recent_newest_first(store: Any) -> None:
         store.create(_run(200 + i, created_at=f"2030-02-0{i + 1}T00:00:00.000Z"))
     recent = store.list_recent(limit=3)
     assert [r.created_at[:10] for r in recent] == ["2030-02-05", "2030-02-04", "2030-02-03"]
+
+
+# ---- the concurrency limit (issue 17) -------------------------------------------------------
+
+
+def _validated(store: Any, i: int) -> Run:
+    run = _run(100 + i)
+    store.create(run)
+    store.transition(run.run_id, [S.RECEIVED], S.VALIDATING)
+    store.transition(run.run_id, [S.VALIDATING], S.VALIDATED)
+    return run
+
+
+def _training(store: Any, runs: list[Run]) -> int:
+    ids = {r.run_id for r in runs}
+    return sum(1 for r in store.list_by_status([S.TRAINING]) if r.run_id in ids)
+
+
+def test_claim_training_slot_honours_the_limit_and_frees_a_slot_on_leaving(store: Any) -> None:
+    runs = [_validated(store, i) for i in range(3)]
+    for r in runs[:2]:
+        got = store.claim_training_slot(r.run_id, [S.VALIDATED], limit=2, note="start")
+        assert got is not None and got.status == S.TRAINING and got.history[-1].note == "start"
+    with pytest.raises(QuotaExceeded):
+        store.claim_training_slot(runs[2].run_id, [S.VALIDATED], limit=2)
+    left = store.get(runs[2].run_id)
+    assert left is not None and left.status == S.VALIDATED  # nothing written
+    assert store.claim_training_slot(runs[2].run_id, [S.QUEUED], limit=2) is None  # wrong status
+    store.transition(runs[0].run_id, [S.TRAINING], S.TRAINED)  # leaves TRAINING: slot free
+    got = store.claim_training_slot(runs[2].run_id, [S.VALIDATED], limit=2)
+    assert got is not None and got.status == S.TRAINING
+    assert _training(store, runs) == 2
+
+
+def test_parallel_launchers_never_exceed_the_limit(store: Any) -> None:
+    """200 launch attempts (20 runs, 10 deliveries each) race for 2 slots."""
+    runs = [_validated(store, i) for i in range(20)]
+    start = threading.Barrier(16)
+    seen: list[int] = []
+
+    def attempt(i: int) -> str:
+        if i < 16:
+            start.wait()
+        run = runs[i % len(runs)]
+        try:
+            got = store.claim_training_slot(run.run_id, [S.VALIDATED, S.QUEUED], limit=2)
+        except QuotaExceeded:
+            return "full"
+        except TransientError:
+            return "retry"  # allowed under contention: the platform redelivers
+        finally:
+            seen.append(_training(store, runs))
+        return "claimed" if got is not None else "moved"
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(attempt, range(200)))
+    assert results.count("claimed") == 2, results
+    assert max(seen) <= 2 and _training(store, runs) == 2

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.bounds import FIRESTORE_MAX_DOCUMENT_BYTES
 from shared.errors import ConfigError
@@ -179,3 +181,43 @@ def test_findings_quoting_huge_keys_are_cut_on_the_run(tmp_path: Path) -> None:
         len(f["message"]) <= 1000 for f in run.validation.findings
     )
     assert _doc_bytes(world, out.run_id) < 64 * 1024
+
+
+# ---- totality: mutated tuning.yaml files give a ConfigError or a config, nothing else ------
+
+_VALID_YAMLS = [
+    p.read_bytes() for p in sorted((REPO / "examples").rglob("tuning.yaml")) if p.stat().st_size
+]
+
+
+@st.composite
+def yaml_mutations(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(_VALID_YAMLS)))
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(data)))
+        kind = draw(st.sampled_from(["flip", "insert", "delete", "repeat", "token"]))
+        if kind == "flip" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif kind == "delete":
+            del data[at : at + draw(st.integers(1, 16))]
+        elif kind == "repeat":
+            data[at:at] = data[at : at + draw(st.integers(1, 40))] * draw(st.integers(2, 30))
+        else:
+            data[at:at] = draw(
+                st.sampled_from(
+                    [b"&a ", b"*a", b"!!python/object ", b"1e308", b"? ", b"- ", b"{", b"[", b": "]
+                )
+            )
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(yaml_mutations())
+def test_mutated_tuning_yaml_gives_a_config_or_one_clear_error(data: bytes) -> None:
+    try:
+        parse_tuning_yaml(data, source="tuning.yaml", base=TuningConfig())
+    except ConfigError as e:
+        assert e.code == "invalid_config"
+        assert e.message.startswith("tuning.yaml: ") and len(e.message) < 5000
