@@ -9,18 +9,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.runs import verdict_of
+
 
 @dataclass(frozen=True)
 class EvaluationResult:
     """`passed` and `reason` decide the run; `metrics` is `{name: {"tuned": x, "base": y}}`;
     `summary` holds the counts for the run record; `report` is the whole report.json document."""
 
-    passed: bool
+    passed: bool | None  #: None: no gate was configured (NOT GATED)
     reason: str
     metrics: Mapping[str, Mapping[str, float]]
     summary: Mapping[str, Any]
     report: Mapping[str, Any]
     predictions: bytes = field(default=b"", repr=False)  #: predictions.jsonl, one row a line
+    #: May auto-promotion go ahead: passed, and the unleaked part too when leakage is high.
+    promotable: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """PASSED / FAILED / NOT GATED."""
+        return str(self.report.get("verdict") or verdict_of(self.passed))
 
     @property
     def rows(self) -> Sequence[Mapping[str, Any]]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from shared.errors import PermanentError, QuotaExceeded, TransientError
+from shared.evaluation.gates import NO_GATES
 from shared.evaluation import EvaluationResult, evaluate
 from shared.ports import Models
 from shared.tuning_config import EvaluationConfig, Gate
@@ -86,7 +87,7 @@ def test_failing_gate_gives_passed_false_with_reason() -> None:
 def test_only_configured_metrics_are_computed() -> None:
     res = _run(_fake(), metrics=("chrf",))
     assert list(res.metrics) == ["chrf"]
-    assert res.reason == "no gates configured" and res.passed
+    assert res.reason == NO_GATES and res.passed is None and res.verdict == "NOT GATED"
 
 
 def test_many_concurrent_calls_keep_input_order_within_the_bound() -> None:

@@ -226,7 +226,7 @@ def test_a_finished_run_is_evaluated_again_against_production_and_another_run(
     assert again.attempt == 2
     run = world.run(second)
     assert [a["against"] for a in run.evaluation_attempts] == ["production", first]
-    assert run.status == S.SUCCEEDED and run.evaluation.passed is not None  # unchanged
+    assert run.status == S.SUCCEEDED and run.evaluation.verdict == "NOT GATED"  # unchanged
     html = Path(url2pathname(urlparse(again.report_html_uri).path))
     assert "id='rubric'" in html.read_text(encoding="utf-8")
 
