@@ -63,7 +63,7 @@ CODES: dict[str, Severity] = {
     "train_test_overlap": "warning",
     "inconsistent_system_instruction": "warning",
     "short_model_answer": "warning",
-    # data safety and quality (see privacy.py, quality.py)
+    # data safety and quality (see privacy.py, quality_measures.py, content_checks.py)
     "personal_data": "warning",
     "personal_data_rejected": "error",
     "near_duplicate_examples": "warning",

@@ -18,17 +18,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from shared.catalog import ModelLimits
 from shared.datasets import lines
-from shared.datasets.data_checks import FileQuality
+from shared.datasets.content_checks import FileQuality
 from shared.datasets.lines import iter_batches, sniff
 from shared.datasets.privacy import PrivacyOptions
+from shared.datasets.scanner import FileState, Scanner
 from shared.datasets.stats import Distribution, DuplicateIndex
-
-if TYPE_CHECKING:
-    from shared.datasets.validator import _FileState, _Validator
 
 #: Files smaller than this are not worth the process start-up (~50 ms) and the merge.
 MIN_BYTES = 64 * 1024 * 1024
@@ -106,10 +104,8 @@ def _part(
     privacy: PrivacyOptions,
 ) -> tuple[Any, Any, tuple[dict[str, int], int] | None]:
     """Worker: validate bytes [start, end) of the file; return its state for merging."""
-    from shared.datasets.validator import _FileState, _Validator
-
-    v = _Validator(limits, epochs, cap, None, privacy)
-    st = v.files[role] = _FileState(role, name, quality=FileQuality(cap))
+    v = Scanner(limits, epochs, cap, None, privacy)
+    st = v.files[role] = FileState(role, name, quality=FileQuality(cap))
     st.scanned = True
     st.quality.expect(expected)
     first = 1 + _newlines_before(fd, start)
@@ -119,7 +115,7 @@ def _part(
     return st, v.log, pii
 
 
-def scan(v: _Validator, stream: BinaryIO, role: str, name: str, workers: int) -> bool:
+def scan(v: Scanner, stream: BinaryIO, role: str, name: str, workers: int) -> bool:
     """Validate `stream` with `workers` processes (this one included); False when the file
     does not qualify and the caller should scan it in one process."""
     p = plan(stream, workers)
@@ -163,7 +159,7 @@ _SUMS = (
 )
 
 
-def merge_state(st: _FileState, other: _FileState) -> None:
+def merge_state(st: FileState, other: FileState) -> None:
     """Add the state of a later range of the same file to `st`."""
     for f in _SUMS:
         setattr(st, f, getattr(st, f) + getattr(other, f))

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from shared.datasets import lines
-from shared.datasets.data_checks import EVERY_LINE
+from shared.datasets.content_checks import EVERY_LINE
 from shared.datasets.lines import BOM, Batch, Overlong, iter_batches, sniff
 from shared.datasets.pii_prefilter import Prefilter
 from shared.datasets.privacy import Detector, Placeholders, PrivacyOptions, replace

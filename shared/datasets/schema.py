@@ -3,8 +3,8 @@
 Decoding a line straight into these types checks JSON syntax, UTF-8, types, required fields,
 roles, non-empty lists and non-empty texts, and rejects unknown keys, all in C. Any line they
 reject (multimodal, function calling, snake-case keys, or a real mistake) goes to the detailed
-walk in `rules.py`, which accepts every valid variant and explains every invalid one, so these
-types only decide speed, never validity.
+walk in `format_rules.py`, which accepts every valid variant and explains every invalid one, so
+these types only decide speed, never validity.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from shared.datasets.validator import validate_dataset
+from shared.datasets import validate_dataset
 from shared.tuning_config import TuningConfig, parse_tuning_yaml
 from tests.infra.hcl import INFRA, REPO
 

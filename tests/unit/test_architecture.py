@@ -33,7 +33,7 @@ LAYER_OF: dict[str, str] = {
     "shared.charts": "domain",
     "shared.notify": "domain",
     "shared.logs": "domain",
-    "shared.status": "domain",
+    "shared.status": "domain",  # a package: view, terminal, html_page, http_answer
     "shared.datasets": "domain",
     "shared.evaluation": "domain",
     "shared": "domain",  # the package's own __init__
@@ -163,3 +163,65 @@ def test_the_checker_accepts_the_allowed_arrows() -> None:
     ok = "from shared.ports import Deps\nfrom shared.runs import Run\nfrom . import transitions\n"
     assert violations(REPO / "shared/pipeline/launch.py", ok) == []
     assert violations(REPO / "shared/simulator/jobs.py", "from shared.local import sqlite\n") == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports (lazy and TYPE_CHECKING imports too). `from pkg
+    import mod` is an edge to `mod` alone: a package's `__init__` runs first whichever module of
+    it is imported, so that edge says nothing about the design."""
+    paths = {module_name(p): p for p in sources()}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        found = {t for _, t in imports_of(path.read_text(encoding="utf-8"), name, False)}
+        graph[name] = {
+            t
+            for t in found
+            if t in paths
+            and t != name
+            and not any(o.startswith(t + ".") and o in paths for o in found)
+        }
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of `graph` (its strongly connected components of more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_module_imports_a_module_that_imports_it_back() -> None:
+    found = cycles(import_graph())
+    assert not found, "import cycles (move the shared part into its own module):\n" + "\n".join(
+        " <-> ".join(c) for c in found
+    )
+
+
+def test_the_cycle_check_finds_a_lazy_circle() -> None:
+    graph = {"a.validator": {"a.parallel"}, "a.parallel": {"a.validator"}, "a.x": {"a.validator"}}
+    assert cycles(graph) == [["a.parallel", "a.validator"]]

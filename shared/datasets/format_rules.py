@@ -18,7 +18,7 @@ from shared.datasets.tokens import IMAGE_TOKENS, text_units
 Emit = Callable[[str, str, str], None]
 """emit(code, path, message)"""
 
-ROLES = ("user", "model")
+TURN_ROLES = ("user", "model")
 SYSTEM_KEYS = ("systemInstruction", "system_instruction")
 TOP_KEYS = frozenset({"contents", "tools", *SYSTEM_KEYS})
 TURN_KEYS = frozenset({"role", "parts"})
@@ -315,7 +315,7 @@ class _Walk:
                     )
             elif role == "function" and kinds == {"response"}:
                 role = "user"  # the older spelling of a function-response turn
-            elif role not in ROLES:
+            elif role not in TURN_ROLES:
                 self.error(
                     "unknown_role",
                     f"{path}.role",

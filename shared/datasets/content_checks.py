@@ -1,7 +1,7 @@
 """The validator's data-safety and quality findings: personal data per example, and per file the
 language mix, near-duplicate clusters and answer-length outliers.
 
-Kept out of `validator.py` so that its hot loop only holds the few inline counters these checks
+Kept out of `scanner.py` so that its hot loop only holds the few inline counters these checks
 need; everything here runs on rare lines (flagged by the prefilter, mismatched, outlying) or once
 per file at the end.
 """
@@ -17,7 +17,7 @@ from shared.datasets.findings import FindingLog
 from shared.datasets.lines import Batch
 from shared.datasets.pii_prefilter import Prefilter
 from shared.datasets.privacy import Detector, PrivacyOptions, mask
-from shared.datasets.quality import (
+from shared.datasets.quality_measures import (
     CJK,
     MIXED,
     SCRIPTS,
@@ -283,7 +283,7 @@ class FileQuality:
         near, clusters = self.near, self.clusters
         return {
             "languages": {
-                "method": "dominant script by UTF-8 width (shared/datasets/quality.py)",
+                "method": "dominant script by UTF-8 width (shared/datasets/quality_measures.py)",
                 "sample_stride": self.lang_stride,
                 "user": dict(zip(SCRIPTS, self.lang_user, strict=True)),
                 "model": dict(zip(SCRIPTS, self.lang_model, strict=True)),

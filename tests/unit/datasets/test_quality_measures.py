@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.datasets.quality import (
+from shared.datasets.quality_measures import (
     CJK,
     LATIN,
     MIXED,

@@ -1,0 +1,134 @@
+"""The facts people read about a run, for every rendering: the JSON view, stage times, the
+one-line summary and the tuning job's lines.
+
+The terminal table (`terminal`) and the web page (`html_page`) both read from here, so the CLI, the
+HTTP status function and anything reading the JSON agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.clock import age_seconds, parse_time
+from shared.runs import Run
+from shared.tuning_config import EVAL_METRICS
+
+
+def stage_seconds(run: Run, now: datetime | None = None) -> dict[str, float]:
+    """Seconds spent in each status, from the history (the current one up to now)."""
+    now = now or datetime.now(UTC)
+    out: dict[str, float] = {}
+    hist = run.history
+    for i, h in enumerate(hist):
+        end = (
+            parse_time(hist[i + 1].at) if i + 1 < len(hist) else (None if run.is_terminal else now)
+        )
+        if end is None:
+            continue
+        out[str(h.status)] = out.get(str(h.status), 0.0) + (end - parse_time(h.at)).total_seconds()
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def run_view(run: Run, now: datetime | None = None) -> dict[str, Any]:
+    """The run document plus derived fields (`age_seconds`, `stage_seconds`)."""
+    now = now or datetime.now(UTC)
+    doc = run.to_dict()
+    doc["age_seconds"] = round(age_seconds(run.created_at, now) or 0.0, 3)
+    doc["stage_seconds"] = stage_seconds(run, now)
+    return doc
+
+
+def fmt_age(seconds: float) -> str:
+    """A duration the way a person glances at it: `45s`, `12m`, `3h`, `2d`."""
+    s = int(seconds)
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172800:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def is_stuck(run: Run) -> bool:
+    """The poller warned that the run sits in its current status too long."""
+    return run.stuck is not None and run.stuck.status == run.status and not run.is_terminal
+
+
+def summary_line(run: Run) -> str:
+    """One line about where the run is: error, evaluation verdict or job state."""
+    if run.error is not None:
+        return f"{run.error.stage}: {run.error.message}"
+    if is_stuck(run) and run.stuck is not None:
+        return f"STUCK: {run.stuck.message}"
+    ev = run.evaluation
+    if ev.passed is not None or ev.metrics:
+        metrics = ", ".join(
+            f"{m} {v.get('tuned', 0) or 0:.2f} (base {v.get('base', 0) or 0:.2f})"
+            for m, v in sorted(ev.metrics.items(), key=lambda kv: metric_key(kv[0]))
+        )
+        verdict = {True: "PASSED", False: "FAILED", None: "-"}[ev.passed]
+        if ev.passed is False and ev.reason:  # name the gate that failed, not only the metrics
+            return f"gates FAILED ({ev.reason.removeprefix('failed: ')}): {metrics}"
+        return f"gates {verdict}: {metrics}"
+    if ev.reason and ev.passed is None:
+        return f"evaluation skipped: {ev.reason}"
+    if run.job.state:
+        return f"job {run.job.state}"
+    if run.dry_run and str(run.status) == "VALIDATED":
+        return "dry run: validated only"
+    return run.history[-1].note if run.history else ""
+
+
+def metric_key(name: str) -> int:
+    """Sort key: metrics in `EVAL_METRICS` order, anything else after them."""
+    return EVAL_METRICS.index(name) if name in EVAL_METRICS else len(EVAL_METRICS)
+
+
+def stage_summary(run: Run) -> str:
+    """The stages a person waits on (>= 1 s), e.g. `TRAINING 4m, EVALUATING 12s`."""
+    slow = [(k, v) for k, v in stage_seconds(run).items() if v >= 1.0]
+    return ", ".join(f"{k} {fmt_age(v)}" for k, v in slow) or "-"
+
+
+def job_lines(run: Run) -> list[str]:
+    """What the job reports: effective hyperparameters, its data statistics beside the
+    validator's estimate, checkpoints, the training curve's ends, warnings."""
+    j, out = run.job, []
+    hp = j.hyperparameters
+    if hp.epoch_count or hp.adapter_size or hp.learning_rate_multiplier:
+        asked = run.config
+        chosen = (
+            "set in tuning.yaml"
+            if asked and (asked.epoch or asked.adapter_size or asked.learning_rate_multiplier)
+            else "Vertex AI's recommendation"
+        )
+        out.append(
+            f"training  {hp.epoch_count} epochs, adapter size {hp.adapter_size}, learning-rate "
+            f"multiplier {hp.learning_rate_multiplier} ({chosen})"
+        )
+    st = j.stats
+    if st is not None and st.billable_tokens:
+        est = (
+            f" (validator's estimate {st.estimated_billable_tokens:,}, {st.estimate_error:+.1%})"
+            if st.estimated_billable_tokens and st.estimate_error is not None
+            else ""
+        )
+        out.append(
+            f"job data  {st.examples} examples, {st.billable_tokens:,} billable tokens{est}, "
+            f"{st.tuning_steps} steps"
+        )
+    if j.checkpoints:
+        ids = ", ".join(f"{c.checkpoint_id} (epoch {c.epoch})" for c in j.checkpoints)
+        out.append(f"checkpts  {ids}")
+    for name in ("train_total_loss", "eval_total_loss"):
+        pts = j.curves.get(name)
+        if pts:
+            lo = min(pts, key=lambda p: p[1])
+            out.append(
+                f"{name.split('_')[0]:9} loss {pts[0][1]:.3f} -> {pts[-1][1]:.3f} "
+                f"(lowest {lo[1]:.3f} at step {int(lo[0])})"
+            )
+    out.extend(f"warning   {w}" for w in j.warnings)
+    return out
