@@ -6,7 +6,7 @@ example datasets every test answer once appeared in training, the validator warn
 model. So the evaluator marks each sampled example as leaked or not, the report shows the share
 beside every metric and scores the unleaked part again.
 
-Two detectors, both the validator's own (`shared.datasets.quality`):
+Two detectors, both the validator's own (`shared.datasets.quality_measures`):
 - exact: the same final question and answer after the metrics' normalisation (NFKC, folded
   whitespace), so formatting noise does not hide a copy;
 - near: the bottom-k MinHash sketches the validator clusters near-duplicates with, question and
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.datasets.quality import NearDuplicates, _bottom, _similar
+from shared.datasets.quality_measures import NearDuplicates, _bottom, _similar
 from shared.evaluation.examples import EvalExample, extract
 from shared.evaluation.text import normalize
 

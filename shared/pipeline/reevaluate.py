@@ -19,7 +19,7 @@ from shared.clock import utcnow
 from shared.errors import ConfigError, NotFound, PermanentError
 from shared.pipeline import layout
 from shared.ports import Deps
-from shared.runs import Run, RunStatus
+from shared.runs import EvaluationInfo, Run, RunStatus
 
 from .evaluate import (
     PinnedExamples,
@@ -50,6 +50,8 @@ class Attempt:
     leakage: dict[str, Any] | None = None
     judge: dict[str, Any] | None = None
     rubric: dict[str, Any] | None = None
+    #: The attempt as the run document's evaluation shape (what `status` views render).
+    info: EvaluationInfo | None = None
 
 
 def _check_test_set(data: bytes, label: str, model: str) -> None:
@@ -203,4 +205,5 @@ def reevaluate(
         leakage=kept.leakage,
         judge=kept.judge,
         rubric=kept.rubric,
+        info=kept,
     )
