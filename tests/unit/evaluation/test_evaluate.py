@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shared.errors import PermanentError, QuotaExceeded, TransientError
-from shared.evaluation.gates import NO_GATES
 from shared.evaluation import EvaluationResult, evaluate
+from shared.evaluation.gates import NO_GATES
 from shared.ports import Models
 from shared.tuning_config import EvaluationConfig, Gate
 

@@ -123,8 +123,8 @@ def test_a_production_comparison_asks_the_tuned_model_once_per_example(world: Wo
     tuned = run.job.tuned_model_endpoint or ""
     prod = world.deps.production.current()
     assert prod is not None
-    per_example = {q: counting.calls[(tuned, q)] for q in ("新赛季什么时候开始？", "公会怎么解散？")}
-    assert per_example == {"新赛季什么时候开始？": 1, "公会怎么解散？": 1}
+    questions = ("新赛季什么时候开始？", "公会怎么解散？", "游戏支持手柄吗？")
+    assert {q: counting.calls[(tuned, q)] for q in questions} == dict.fromkeys(questions, 1)
     assert counting.calls[(prod.endpoint, "公会怎么解散？")] == 1
     assert counting.calls[(run.tuning.source_model_name, "公会怎么解散？")] == 1
     assert run.evaluation.vs_production["reused_answers"] == 3
