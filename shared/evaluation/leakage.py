@@ -96,7 +96,9 @@ class Leakage:
 
 @dataclass
 class _Probe:
-    """The sample's keys and sketches, with buckets on each question's two smallest hashes."""
+    """The sample's keys and sketches, with buckets on every hash of each question's sketch
+    (the validator buckets on two, enough among thousands of examples; a sample is small, so
+    every shared hash makes a candidate and no near-duplicate is missed by bucketing)."""
 
     exact: dict[bytes, list[int]] = field(default_factory=dict)
     questions: dict[int, frozenset[int]] = field(default_factory=dict)
@@ -107,7 +109,7 @@ class _Probe:
         self.exact.setdefault(_exact_key(question, answer), []).append(index)
         q = _sketch(question)
         self.questions[index], self.answers[index] = q, _sketch(answer)
-        for h in sorted(q)[:2]:
+        for h in q:
             self.buckets.setdefault(h, []).append(index)
 
 
@@ -133,7 +135,7 @@ def find_leakage(
         seen += 1
         exact.update(probe.exact.get(_exact_key(got.prompt_text, got.reference), ()))
         q = _sketch(got.prompt_text)
-        candidates = {c for h in sorted(q)[:2] for c in probe.buckets.get(h, ())}
+        candidates = {c for h in q for c in probe.buckets.get(h, ())}
         candidates -= exact | near
         if not candidates:
             continue

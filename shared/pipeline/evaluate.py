@@ -475,6 +475,7 @@ def _finish(
         "checkpoints": current.evaluation.checkpoints,
         "chosen_checkpoint": current.evaluation.chosen_checkpoint,
         "training_curves": current.job.curves,
+        "checkpoint_steps": {c.checkpoint_id: c.step for c in current.job.checkpoints},
         "cost": spent,
     }
     result = replace(result, report={**result.report, **where})

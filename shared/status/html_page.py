@@ -98,9 +98,18 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int | None = None) -> s
     )
 
 
-def _curves_svg(curves: Mapping[str, list[list[float]]]) -> str:
-    """Training and validation loss as inline SVG (no script, no external asset)."""
-    return line_chart(curves, CURVE_COLORS, element_id="curves", y_label="loss")
+def _curves_svg(run: Run) -> str:
+    """Training and validation loss as inline SVG (no script, no external asset), with the
+    checkpoint the evaluation chose marked at its step."""
+    chosen = run.evaluation.chosen_checkpoint
+    step = next((c.step for c in run.job.checkpoints if c.checkpoint_id == chosen), None)
+    return line_chart(
+        run.job.curves,
+        CURVE_COLORS,
+        element_id="curves",
+        y_label="loss (Vertex AI total_loss)",
+        marker=None if step is None else (float(step), f"chosen: checkpoint {chosen}"),
+    )
 
 
 def _checkpoint_table(rows: Sequence[Mapping[str, Any]], chosen: str | None) -> str:
@@ -199,7 +208,7 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             + (f"<br>{escape(j.error_message)}" if j.error_message else "")
             + "</p>"
             + "".join(f"<p class='job'>{escape(line)}</p>" for line in job_lines(run))
-            + _curves_svg(j.curves)
+            + _curves_svg(run)
         )
     ev = run.evaluation
     if ev.metrics or ev.reason:

@@ -165,7 +165,8 @@ def metric_rows(ev: EvaluationInfo) -> list[dict[str, str]]:
     for m, v in sorted(ev.metrics.items(), key=lambda kv: metric_key(kv[0])):
         pm = ev.per_metric.get(m) or {}
         tuned, base = v.get("tuned") or 0.0, v.get("base") or 0.0
-        unleaked = pm.get("unleaked") or ev.unleaked_metrics.get(m)
+        leaked = (ev.leakage or {}).get("leaked")
+        unleaked = (pm.get("unleaked") or ev.unleaked_metrics.get(m)) if leaked else None
         out.append(
             {
                 "metric": m,
@@ -173,7 +174,7 @@ def metric_rows(ev: EvaluationInfo) -> list[dict[str, str]]:
                 "base": f"{base:.3f}",
                 "delta": f"{tuned - base:+.3f}",
                 "delta_ci": _ci(pm.get("delta_ci")),
-                "gate": pm.get("gate") or "not gated",
+                "gate": pm.get("gate") or "-",
                 "unleaked": f"{unleaked['tuned']:.3f}" if unleaked else "",
             }
         )

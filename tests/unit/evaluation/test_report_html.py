@@ -53,6 +53,30 @@ def test_the_page_is_self_contained_and_escaped() -> None:
     assert page.index(QA[3][0]) < page.index(QA[0][0])  # the worst regression first
 
 
+def test_no_gate_reads_not_gated_in_grey_and_leakage_and_cost_lead_the_page() -> None:
+    distinct = [
+        ("怎么领取每日奖励？", "登录游戏后在活动页面点击领取即可。"),
+        ("账号被封了怎么办？", "请提交申诉表单，我们会在三个工作日内处理。"),
+        ("充值没到账。", "请提供订单号，我们会为您核实。"),
+        ("游戏闪退怎么办？", "请清除缓存并更新到最新版本后重试。"),
+    ]
+    fake = FakeModels(answers={TUNED: dict(distinct)})
+    lines = [example(q, a) for q, a in distinct]
+    res = evaluate(
+        fake, lines, tuned_model=TUNED, base_model=BASE, config=EvaluationConfig(),
+        seed="run-html", resamples=50, training=lines[:2],
+    )  # fmt: skip
+    cost = {"actual": {"basis": "actual", "prediction_calls": 24, "input_tokens": 1200,
+                       "output_tokens": 800, "judge_calls": 0, "usd": None}}  # fmt: skip
+    page = render({**res.report, "cost": cost})
+    assert "class='verdict grey'" in page and "NOT GATED" in page
+    assert "<h1>PASSED" not in page and "class='verdict pass'" not in page
+    assert page.index("id='verdict'") < page.index("id='leakage'") < page.index("id='summary'")
+    assert "50%" in page and "2 exact" in page  # half the test set was training data
+    assert "24 prediction calls" in page and "price unknown" in page
+    assert "unleaked tuned / base" in page
+
+
 def _chromium() -> str | None:
     return CHROMIUM
 
