@@ -42,6 +42,10 @@ resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "${local.prefix}-fn-build"
   display_name = "Gemini tuning pipeline: builds function images"
+
+  # A service account can only be created once iam.googleapis.com is on (first apply of an
+  # empty project: terraform-provider-google #25294).
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_project_iam_member" "build" {
@@ -84,9 +88,11 @@ resource "time_sleep" "iam_propagation" {
 
   triggers = {
     build_account = google_service_account.build.id
+    eventarc      = google_project_service_identity.eventarc.email
   }
 
   depends_on = [
+    google_project_service_identity.eventarc,
     google_project_iam_member.build,
     google_project_iam_member.build_reads_gcf_sources,
     google_storage_bucket_iam_member.build_reads_sources,
@@ -165,8 +171,12 @@ module "launcher" {
     topic_id = google_pubsub_topic.dataset_validated.id
   }
 
-  project_roles  = ["roles/aiplatform.user", "roles/datastore.user"]
-  bucket_roles   = {}
+  project_roles = ["roles/aiplatform.user", "roles/datastore.user"]
+  # Reads (stat) the run's copies and its test set before creating a job: still as validated?
+  bucket_roles = {
+    (google_storage_bucket.datasets.name)  = ["roles/storage.objectViewer"]
+    (google_storage_bucket.artifacts.name) = ["roles/storage.objectViewer"]
+  }
   publish_topics = [google_pubsub_topic.run_events.name]
 }
 
@@ -195,7 +205,11 @@ module "poller" {
   }
 
   project_roles = ["roles/aiplatform.user", "roles/datastore.user"]
-  bucket_roles  = {}
+  # Launches queued runs itself: the same pre-launch check of the copies and test set.
+  bucket_roles = {
+    (google_storage_bucket.datasets.name)  = ["roles/storage.objectViewer"]
+    (google_storage_bucket.artifacts.name) = ["roles/storage.objectViewer"]
+  }
   publish_topics = [
     google_pubsub_topic.evaluation_requested.name,
     google_pubsub_topic.run_events.name,

@@ -60,6 +60,18 @@ resource "google_project_service_identity" "aiplatform" {
   depends_on = [google_project_service.apis]
 }
 
+# Eventarc's service agent is minted lazily as well: the validator's storage trigger, created on
+# the first apply before the agent exists or before its role has reached Eventarc, fails with
+# "Permission denied while using the Eventarc Service Agent" (terraform-provider-google #14584,
+# #25294). Minted here; the functions wait for it (time_sleep.iam_propagation, functions.tf).
+resource "google_project_service_identity" "eventarc" {
+  provider = google-beta
+  project  = var.project_id
+  service  = "eventarc.googleapis.com"
+
+  depends_on = [google_project_service.apis]
+}
+
 data "google_storage_project_service_account" "gcs" {
   project = var.project_id
 
@@ -81,18 +93,33 @@ resource "google_project_iam_member" "gcs_agent_pubsub_publisher" {
 
 # Tuning jobs run as this account (TuningJob.service_account, set from TUNING_SERVICE_ACCOUNT):
 # without it they run as Vertex's Secure Fine-Tuned Service Agent (gcp-sa-vertex-tune), which
-# only exists after a first job. It reads the training data and nothing else.
+# only exists after a first job. It reads each run's own copies of its training data and nothing
+# else: the validator copies the validated generations (or writes the redacted copies) under
+# tuning-inputs/<run_id>/ in the artifacts bucket (shared/pipeline/layout.py), and the grant is
+# conditioned on that prefix. Not the datasets bucket (uploads nobody validated yet), not runs/
+# (reports, predictions). Cloud Storage evaluates `resource.name` as
+# projects/_/buckets/<bucket>/objects/<object> (IAM docs, "Resource attributes for IAM
+# Conditions"; checked 2026-12-03); the artifacts bucket has uniform bucket-level access, which
+# conditions require.
 resource "google_service_account" "tuning" {
   project      = var.project_id
   account_id   = "${local.prefix}-tuning"
   display_name = "Gemini tuning pipeline: tuning jobs run as this"
-  description  = "TuningJob.service_account of every job the pipeline starts; reads the datasets bucket only."
+  description  = "TuningJob.service_account of every job the pipeline starts; reads tuning-inputs/ in the artifacts bucket only."
+
+  depends_on = [google_project_service.apis]
 }
 
-resource "google_storage_bucket_iam_member" "tuning_reads_datasets" {
-  bucket = google_storage_bucket.datasets.name
+resource "google_storage_bucket_iam_member" "tuning_reads_inputs" {
+  bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.tuning.email}"
+
+  condition {
+    title       = "tuning-inputs only"
+    description = "Each run's immutable copies of what it was validated with: what Vertex AI trains on."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.artifacts.name}/objects/tuning-inputs/\")"
+  }
 }
 
 # Starting a job that runs as the tuning account needs iam.serviceAccounts.actAs on it: only the

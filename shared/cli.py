@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 #: Subcommand modules, in the order `--help` lists them. Each must exist (a test imports them).
 COMMANDS = (
+    "prepare",
     "validate",
     "convert",
     "redact",

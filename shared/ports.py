@@ -12,6 +12,7 @@ All object locations are `(bucket, name)` pairs; `Blobs.uri()` renders a backend
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -77,6 +78,30 @@ class Blobs(Protocol):
     ) -> BlobInfo:
         """Write an object from a seekable binary stream without holding it in memory (files
         of any size: a redacted training set)."""
+        ...
+
+    def open_write(
+        self, bucket: str, name: str, *, content_type: str = "application/octet-stream"
+    ) -> AbstractContextManager[BinaryIO]:
+        """A writable binary stream that becomes the object when the block exits without an
+        error (nothing is written otherwise). Bytes go out in bounded chunks, never held whole
+        in memory or in a temporary file: on Cloud Functions `/tmp` is memory."""
+        ...
+
+    def copy(
+        self,
+        src_bucket: str,
+        src_name: str,
+        dst_bucket: str,
+        dst_name: str,
+        *,
+        if_source_generation_match: str | None = None,
+    ) -> BlobInfo:
+        """Copy an object without the bytes passing through this process where the backend
+        can (Cloud Storage copies server side). With `if_source_generation_match`, only that
+        exact source version is copied: a source replaced or deleted since raises
+        `PreconditionFailed` (or `NotFound` when there is no such object at all), so a copy
+        is never of bytes nobody looked at."""
         ...
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]: ...

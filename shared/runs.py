@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from shared.bounds import MAX_MESSAGE_CHARS, clip
 from shared.clock import utcnow
 from shared.tuning_config import TuningConfig
 
@@ -117,6 +118,17 @@ class HistoryEntry:
 
 
 @dataclass
+class StoredCopy:
+    """One immutable per-run copy of a dataset file, pinned to the generation it was written
+    at (a copy deleted or rewritten since is noticed before a tuning job is created)."""
+
+    bucket: str
+    name: str
+    generation: str
+    uri: str
+
+
+@dataclass
 class DatasetInfo:
     bucket: str
     name: str
@@ -140,6 +152,11 @@ class DatasetInfo:
     redacted_train_uri: str | None = None
     redacted_validation_uri: str | None = None
     redaction: dict[str, Any] = field(default_factory=dict)
+    #: What the tuning job trains on, by role (`train`, `validation`): the run's own copies in
+    #: the artifacts bucket (`pipeline/layout.py` `tuning_input_name`), made from the uploaded
+    #: generations before the validator read them, or the redacted copies made from those.
+    #: Empty for runs validated before copies existed (they train on the upload, checked).
+    trains_on: dict[str, StoredCopy] = field(default_factory=dict)
 
 
 @dataclass
@@ -288,6 +305,19 @@ class StuckWarning:
 
 
 @dataclass
+class StepFailure:
+    """A step met an exception nothing classifies (a bug, an unexpected client error). Kept on
+    the run while the platform redelivers, so people see the cause instead of a working state,
+    and counted: `pipeline.transitions.MAX_UNEXPECTED_FAILURES` of them end the run FAILED."""
+
+    stage: str
+    type: str
+    message: str
+    count: int
+    at: str
+
+
+@dataclass
 class Run:
     """One Firestore document `tuning_runs/<run_id>` (or one SQLite row locally)."""
 
@@ -312,6 +342,7 @@ class Run:
     retry_of: str | None = None
     retried_by: str | None = None
     stuck: StuckWarning | None = None
+    step_failure: StepFailure | None = None
 
     @classmethod
     def new(cls, run_id: str, dataset: DatasetInfo, *, simulated: bool = False) -> Run:
@@ -364,7 +395,7 @@ class Run:
 
     def fail(self, stage: str, code: str, message: str) -> None:
         """Record why the run stopped (FAILED / REJECTED): shown by every status view."""
-        self.error = RunError(stage, code, message)
+        self.error = RunError(stage, code, clip(message, MAX_MESSAGE_CHARS))
 
 
 #: A typed change to a run, applied by a store inside its compare-and-set (read, change, write
@@ -395,7 +426,7 @@ def transition_doc(
         change(run)
     run.status = dst
     run.updated_at = utcnow()
-    run.history.append(HistoryEntry(dst, run.updated_at, note))
+    run.history.append(HistoryEntry(dst, run.updated_at, clip(note, MAX_MESSAGE_CHARS)))
     return run.to_dict()
 
 
@@ -414,6 +445,7 @@ def _build_msgspec_type_info() -> None:
     sample.job.checkpoints = [CheckpointInfo("1")]
     sample.promotions = [PromotionNote(1, "promoted", "at", "by")]
     sample.stuck = StuckWarning(RunStatus.RECEIVED, "t", "t", "m")
+    sample.step_failure = StepFailure("stage", "ValueError", "m", 1, "t")
     Run.from_dict(sample.to_dict())
 
 

@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import yaml
 
+from shared.bounds import clip
 from shared.catalog import BUILTIN, DEFAULT_MODEL, Catalog
 from shared.errors import ConfigError
 
 MAX_TUNING_YAML_BYTES = 64 * 1024
+#: The most a tuning.yaml may weigh once its aliases are expanded: one unit per node plus one
+#: per scalar character. A hand-written file (no aliases) weighs about its size, so 4x the byte
+#: limit leaves room for reused anchors while a "billion laughs" file (nine anchors of nine
+#: items: 387 million nodes from 640 bytes) is refused while it is composed, before anything
+#: walks, prints or stores the expansion.
+MAX_TUNING_YAML_WEIGHT = 4 * MAX_TUNING_YAML_BYTES
 #: The overlap metrics the evaluator computes, in display order (the one list of their names).
 EVAL_METRICS = ("exact_match", "bleu", "chrf", "rouge_l")
 #: The customer-service rubric's dimensions (templates: shared/evaluation/rubric.py).
@@ -157,20 +165,42 @@ def _fail(where: str, problem: str, fix: str) -> ConfigError:
     return ConfigError(f"{where}: {problem}. {fix}" if where else f"{problem}. {fix}")
 
 
+_ECHO = reprlib.Repr()
+_ECHO.maxstring = _ECHO.maxother = 60
+_ECHO.maxlist = _ECHO.maxdict = _ECHO.maxset = _ECHO.maxtuple = 4
+_ECHO.maxlevel = 2
+
+
+def echo(value: Any) -> str:
+    """`repr(value)` cut to a few dozen characters: messages quote what the user wrote without
+    ever walking (or storing) a huge value — a message lands on the run document and in logs."""
+    return _ECHO.repr(value)
+
+
 def check_int(where: str, v: Any, lo: int, hi: int) -> int:
     """A whole number in [lo, hi] (bools refused), else a `ConfigError` naming `where`."""
     if isinstance(v, bool) or not isinstance(v, int):
-        raise _fail(where, f"expected a whole number, got {v!r}", f"Use an integer {lo}..{hi}.")
+        raise _fail(where, f"expected a whole number, got {echo(v)}", f"Use an integer {lo}..{hi}.")
     if not lo <= v <= hi:
         raise _fail(where, f"{v} is out of range", f"Use a value from {lo} to {hi}.")
     return v
 
 
+#: `1e308`, `5E-3`: numbers to a person, text to YAML 1.1 (PyYAML) without a decimal point.
+_YAML_1_1_TEXT_NUMBER = re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$")
+
+
 def _float(where: str, v: Any, lo_exclusive: float, hi: float, *, lo: float | None = None) -> float:
     """A finite number above `lo_exclusive` (or from `lo`, inclusive) and at most `hi`."""
     span = f"from {lo:g} to {hi:g}" if lo is not None else f"above {lo_exclusive:g} up to {hi:g}"
+    if isinstance(v, str) and _YAML_1_1_TEXT_NUMBER.match(v.strip()):
+        raise _fail(
+            where,
+            f"{echo(v)} is read as text: YAML needs a decimal point in a number with an exponent",
+            f"Write it like 1.0e+3 or as plain digits; use a number {span}.",
+        )
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise _fail(where, f"expected a number, got {v!r}", f"Use a number {span}.")
+        raise _fail(where, f"expected a number, got {echo(v)}", f"Use a number {span}.")
     low_ok = float(v) >= lo if lo is not None else float(v) > lo_exclusive
     if not (low_ok and float(v) <= hi):
         raise _fail(where, f"{v} is out of range", f"Use a number {span}.")
@@ -179,24 +209,25 @@ def _float(where: str, v: Any, lo_exclusive: float, hi: float, *, lo: float | No
 
 def _bool(where: str, v: Any) -> bool:
     if not isinstance(v, bool):
-        raise _fail(where, f"expected true or false, got {v!r}", "Write true or false.")
+        raise _fail(where, f"expected true or false, got {echo(v)}", "Write true or false.")
     return v
 
 
 def _str(where: str, v: Any, *, max_len: int = 1024) -> str:
     if not isinstance(v, str) or not v.strip():
-        raise _fail(where, f"expected a non-empty string, got {v!r}", "Write a quoted string.")
+        raise _fail(where, f"expected a non-empty string, got {echo(v)}", "Write a quoted string.")
     if len(v) > max_len:
         raise _fail(where, f"longer than {max_len} characters", "Shorten it.")
     return v.strip()
 
 
 def _unknown(where: str, got: Mapping[str, Any], allowed: set[str]) -> None:
-    extra = sorted(set(got) - allowed)
+    extra = sorted(set(got) - allowed, key=str)
     if extra:
         raise _fail(
             where,
-            f"unknown key(s) {', '.join(map(repr, extra))}",
+            f"unknown key(s) {', '.join(map(echo, extra[:5]))}"
+            + (f" and {len(extra) - 5} more" if len(extra) > 5 else ""),
             f"Allowed keys: {', '.join(sorted(allowed - set(DATASET_KEYS)))}.",
         )
 
@@ -285,7 +316,7 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         if metric not in EVAL_METRICS:
             raise _fail(
                 f"{where}.checkpoint_metric",
-                f"unknown metric {metric!r}",
+                f"unknown metric {echo(metric)}",
                 f"Use one of: {', '.join(EVAL_METRICS)}.",
             )
         ev = replace(ev, checkpoint_metric=metric)
@@ -307,13 +338,13 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         if not isinstance(m, list) or not m or not all(isinstance(x, str) for x in m):
             raise _fail(
                 f"{where}.metrics",
-                f"expected a non-empty list of metric names, got {m!r}",
+                f"expected a non-empty list of metric names, got {echo(m)}",
                 f"Use some of {list(EVAL_METRICS)}.",
             )
         bad = [x for x in m if x not in EVAL_METRICS]
         if bad:
             raise _fail(
-                f"{where}.metrics", f"unknown metric(s) {bad}", f"Use {list(EVAL_METRICS)}."
+                f"{where}.metrics", f"unknown metric(s) {echo(bad)}", f"Use {list(EVAL_METRICS)}."
             )
         ev = replace(ev, metrics=tuple(dict.fromkeys(m)))
     for key in ("gates", "production_gates"):
@@ -364,7 +395,7 @@ def _adapter_size(raw: Any) -> int:
     if isinstance(raw, str) and raw.strip().upper() in _SEED_ADAPTER_NAMES:
         raise _fail(
             "adapter_size",
-            f"{raw!r} is a size name from older tuning APIs; Gemini tuning takes a number",
+            f"{echo(raw)} is a size name from older tuning APIs; Gemini tuning takes a number",
             "Write 1, 2, 4, 8 or 16 (what the model accepts), or leave adapter_size out so "
             "Vertex AI picks its recommended size.",
         )
@@ -375,12 +406,14 @@ def privacy_section(raw: Any, where: str = "privacy") -> Privacy:
     """`privacy: {policy: warn|redact|reject, patterns: {name: regex}}`, checked strictly
     (the validator re-checks pattern names against its built-in kinds)."""
     if not isinstance(raw, Mapping):
-        raise _fail(where, "expected {policy: ..., patterns: {...}}", "See the README.")
+        raise _fail(where, "expected {policy: ..., patterns: {...}}", "See docs/validator.md.")
     _unknown(where, raw, {"policy", "patterns"})
     policy = raw.get("policy", "warn")
     if policy not in PRIVACY_POLICIES:
         raise _fail(
-            f"{where}.policy", f"unknown policy {policy!r}", f"Use {', '.join(PRIVACY_POLICIES)}."
+            f"{where}.policy",
+            f"unknown policy {echo(policy)}",
+            f"Use {', '.join(PRIVACY_POLICIES)}.",
         )
     patterns = raw.get("patterns") or {}
     if not isinstance(patterns, Mapping):
@@ -418,7 +451,7 @@ def _continue_from(raw: Any) -> ContinueFrom:
     if model is not None and "/models/" not in model:
         raise _fail(
             f"{where}.model",
-            f"{model!r} is not a tuned model resource",
+            f"{echo(model)} is not a tuned model resource",
             "Write projects/PROJECT/locations/LOCATION/models/ID (the job's tuned model).",
         )
     cp = raw.get("checkpoint")
@@ -429,7 +462,9 @@ def _continue_from(raw: Any) -> ContinueFrom:
 def _budget(raw: Any) -> Budget:
     where = "budget"
     if not isinstance(raw, Mapping):
-        raise _fail(where, f"expected a mapping, got {raw!r}", "Write `budget: {max_run_usd: 50}`.")
+        raise _fail(
+            where, f"expected a mapping, got {echo(raw)}", "Write `budget: {max_run_usd: 50}`."
+        )
     _unknown(where, raw, {"max_run_usd"})
     limit = raw.get("max_run_usd")
     if limit is None:
@@ -457,7 +492,8 @@ def apply_overrides(
             if catalog.get(name) is None and not catalog.allow_unlisted:
                 raise _fail(
                     "source_model_name",
-                    f"{raw['source_model_name']!r} is not a tunable Gemini model this tool knows",
+                    f"{echo(raw['source_model_name'])} is not a tunable Gemini model "
+                    "this tool knows",
                     f"Use one of: {', '.join(catalog.models)} (`gemini-tuning models` shows "
                     "which can be tuned today).",
                 )
@@ -549,7 +585,8 @@ def parse_tuning_yaml(
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"{source}: invalid YAML{at}: {problem}. Fix the syntax.") from None
+        fix = "" if isinstance(e, _Refused) else " Fix the syntax."
+        raise ConfigError(f"{source}: invalid YAML{at}: {clip(problem, 300)}.{fix}") from None
     if raw is None:
         return base
     if isinstance(raw, Mapping):
@@ -575,6 +612,15 @@ def parse_tuning_yaml(
 _CHECKED_WITH = {"adapter_size": ("source_model_name",), "source_model_name": ("adapter_size",)}
 
 
+_GATE_READS = ("metrics", "judge", "rubric", "rubric_dimensions")
+#: Evaluation keys whose check reads other evaluation keys.
+_EVAL_CHECKED_WITH = {
+    "gates": _GATE_READS,
+    "production_gates": _GATE_READS,
+    "auto_promote": ("gates", "enabled", *_GATE_READS),
+}
+
+
 def every_problem(
     base: TuningConfig, raw: Any, *, source: str, catalog: Catalog = BUILTIN
 ) -> list[str]:
@@ -589,6 +635,14 @@ def every_problem(
     for key in raw:
         if key in _TOP_KEYS:
             parts.append({k: raw[k] for k in (key, *_CHECKED_WITH.get(key, ())) if k in raw})
+    evaluation = raw.get("evaluation")
+    if isinstance(evaluation, Mapping) and len(evaluation) > 1:
+        # One section, many problems (`max_concurrency: 10000` and `metrics: chrf`): each
+        # evaluation key on its own, with the keys its check reads.
+        parts = [p for p in parts if "evaluation" not in p]
+        for key in evaluation:
+            keys = (key, *_EVAL_CHECKED_WITH.get(key, ()))
+            parts.append({"evaluation": {k: evaluation[k] for k in keys if k in evaluation}})
     for part in parts:
         try:
             apply_overrides(base, part, source=source, catalog=catalog)
@@ -599,8 +653,61 @@ def every_problem(
     return out
 
 
+class _Refused(yaml.composer.ComposerError):
+    """A document refused for its shape (alias expansion, recursion), not its syntax."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that refuses a key given twice (PyYAML keeps the last silently)."""
+    """`yaml.SafeLoader` that refuses a key given twice (PyYAML keeps the last silently) and a
+    document whose alias expansion weighs more than `MAX_TUNING_YAML_WEIGHT`.
+
+    The weight is counted while composing: each node's expanded weight is known once its
+    children are composed (an alias weighs what its anchor weighs), so a bomb is refused after
+    composing its few hundred real nodes, never expanded. PyYAML shares an anchored node between
+    its aliases, so nothing else walks the expansion before this check.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._weights: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+            anchored = self.anchors.get(event.anchor)
+            if anchored is not None and id(anchored) not in self._weights:
+                raise _Refused(
+                    None,
+                    None,
+                    f"alias *{event.anchor} refers to the collection that contains it (a "
+                    "recursive anchor); write the values out",
+                    event.start_mark,
+                )
+        node = super().compose_node(parent, index)
+        if node is None:
+            return None
+        weight = self._weights.get(id(node))
+        if weight is None:
+            if isinstance(node, yaml.ScalarNode):
+                weight = 1 + len(node.value)
+            else:
+                children = (
+                    [n for pair in node.value for n in pair]
+                    if isinstance(node, yaml.MappingNode)
+                    else list(node.value)
+                )
+                weight = 1 + sum(self._weights[id(c)] for c in children)
+            self._weights[id(node)] = weight
+        if weight > MAX_TUNING_YAML_WEIGHT:
+            raise _Refused(
+                None,
+                None,
+                f"the aliases expand to more than {MAX_TUNING_YAML_WEIGHT} nodes and characters "
+                "(a tuning.yaml holds a few settings); write the values out instead of "
+                "nesting anchors",
+                node.start_mark,
+            )
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -614,7 +721,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None,
                     None,
-                    f"key {key!r} appears twice (first on line {first + 1}); keep one",
+                    f"key {echo(key)} appears twice (first on line {first + 1}); keep one",
                     key_node.start_mark,
                 )
             seen[key] = key_node.start_mark.line

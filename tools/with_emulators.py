@@ -66,8 +66,8 @@ def main(argv: list[str]) -> int:
     if gcloud is None or java is None:
         print(
             "SKIPPED official-emulator contract tests: gcloud and Java are not on this machine "
-            "(the project's machine image has both; see README, Testing against the official "
-            "emulators)"
+            "(the project's machine image has both; see docs/developing.md, Testing against "
+            "emulators or a real project)"
         )
         return 0
     env = dict(os.environ)

@@ -38,10 +38,14 @@ def check_in_out(src: Path | None, out: Path, force: bool, verb: str) -> str | N
 
 
 def write_atomically(
-    src_path: Path | None, out: Path, transform: Callable[[BinaryIO, BinaryIO], T]
+    src_path: Path | None,
+    out: Path,
+    transform: Callable[[BinaryIO, BinaryIO], T],
+    keep: Callable[[T], bool] | None = None,
 ) -> T:
     """Run `transform(src, tmp)` into a temp file in OUT's folder, then rename: OUT is either
-    old or complete."""
+    old or complete. When `keep(result)` is False (nothing worth writing: no line converted)
+    the temp file is removed and OUT is left as it was, so no empty file is left behind."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     tmp = Path(tmp_name)
     try:
@@ -53,7 +57,10 @@ def write_atomically(
                     result = transform(src, dst)
             dst.flush()
             os.fsync(dst.fileno())
-        os.replace(tmp, out)
+        if keep is not None and not keep(result):
+            tmp.unlink()
+        else:
+            os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return _fail(problem)
     try:
-        report = write_atomically(src, out, convert_stream)
+        report = write_atomically(src, out, convert_stream, keep=lambda r: r.written > 0)
     except OSError as e:
         return _fail(f"could not convert {args.input} -> {out}: {e.strerror or e}.")
     if args.json:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
         print(render(report, args.input, str(out)))
-    return 0 if report.ok else 1
+    return 0 if report.ok and report.written else 1
 
 
 def render(report: ConvertReport, src: str, out: str) -> str:
@@ -74,7 +74,12 @@ def render(report: ConvertReport, src: str, out: str) -> str:
             lines.append(f"    line {n}: {detail}")
         if tally.count > len(tally.samples):
             lines.append(f"    ... and {tally.count - len(tally.samples)} more")
-    if report.ok:
+    if not report.written:
+        lines.append(
+            f"  Nothing to write, so {out} was not written. A chat export in CSV, TSV or Excel "
+            f"(one message per row) becomes a dataset with: gemini-tuning prepare {src} --out DIR"
+        )
+    elif report.ok:
         lines.append(f"  OK: wrote {report.written} example(s).")
     else:
         lines.append(

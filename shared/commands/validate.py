@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -110,6 +111,7 @@ def _open_gcs(uri: str, label: str, stack: contextlib.ExitStack) -> tuple[Binary
 
 def run(args: argparse.Namespace) -> int:
     from shared.catalog import BUILTIN
+    from shared.commands._progress import byte_progress
     from shared.commands.redact import privacy_options
     from shared.datasets import validate_dataset
     from shared.errors import ConfigError
@@ -138,6 +140,16 @@ def run(args: argparse.Namespace) -> int:
     if BUILTIN.get(model) is None:
         return _fail(f"unknown model {model!r}. Use one of: {', '.join(BUILTIN.models)}.")
     paths = {"train": args.train, "validation": args.validation, "test": args.test}
+    for path in paths.values():
+        kind = export_kind(path) if path else None
+        if kind:
+            print(
+                f"gemini-tuning validate: {path} is {kind} (one message per row), not Gemini "
+                "JSONL. Turn the export into a dataset folder, then validate or submit that:\n"
+                f"  gemini-tuning prepare {shlex.quote(path)} --out DATASET_DIR",
+                file=sys.stderr,
+            )
+            return 1
     with contextlib.ExitStack() as stack:
         try:
             opened = {r: _open(p, r, stack) for r, p in paths.items() if p}
@@ -145,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
             sizes = {r: size for r, (_, size) in opened.items()}
         except OSError as e:
             return _fail(str(e))
-        progress = _progress_bar(sum(sizes.values()), stack) if not args.json else None
+        progress = (
+            byte_progress("validating", sum(sizes.values()), stack) if not args.json else None
+        )
         try:
             report = validate_dataset(
                 streams["train"],
@@ -169,35 +183,32 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.valid else 1
 
 
-def _progress_bar(total: int, stack: contextlib.ExitStack) -> Any:
-    """A rich progress bar (bytes, rate, ETA) on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
+def export_kind(path: str) -> str | None:
+    """ "a CSV export" / "an Excel workbook"... when `path` is a spreadsheet or delimited export
+    rather than JSONL (by its name; for a local file also by its first bytes), else None."""
+    low = path.lower()
+    for ends, kind in (
+        ((".xlsx", ".xlsm", ".xls"), "an Excel workbook"),
+        ((".tsv", ".tab"), "a TSV export"),
+        ((".csv",), "a CSV export"),
+    ):
+        if low.endswith(ends):
+            return kind
+    if path.startswith("gs://") or not os.path.isfile(path):
         return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    bar = Progress(
-        "validating",
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    stack.enter_context(bar)
-    task = bar.add_task("validate", total=total)
-
-    def update(done: int) -> None:
-        bar.update(task, completed=done)
-
-    return update
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if head.startswith(b"PK\x03\x04") and b"xl/" in head:  # an .xlsx is a ZIP with xl/...
+        return "an Excel workbook"
+    first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].strip()
+    if not first or first[:1] in (b"{", b"["):
+        return None
+    if first.count(b"\t") > first.count(b","):
+        return "a TSV export"
+    return "a CSV export" if b"," in first else None
 
 
 def _print_report(report: ValidationReport) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shared.bounds import MAX_FINDING_CHARS, clip
+
 Severity = Literal["error", "warning"]
 
 #: Every finding code with its severity. Codes are a public contract (reports, dashboards and
@@ -32,6 +34,8 @@ CODES: dict[str, Severity] = {
     # line level
     "blank_line": "warning",
     "invalid_json": "error",
+    "json_too_deep": "error",
+    "duplicate_key": "error",
     "not_an_object": "error",
     "legacy_messages_format": "error",
     "missing_contents": "error",
@@ -117,6 +121,8 @@ class FindingLog:
         n = self.counts.get(code, 0)
         self.counts[code] = n + 1
         if n < self.cap:
+            if len(message) > MAX_FINDING_CHARS or len(path) > MAX_FINDING_CHARS:
+                message, path = clip(message, MAX_FINDING_CHARS), clip(path, MAX_FINDING_CHARS)
             self._kept.setdefault(code, []).append(
                 Finding(code, file, line, path, message, CODES[code], tuple((extra or {}).items()))
             )

@@ -11,8 +11,9 @@ import re
 
 import msgspec
 
-#: What decoding one raw line can raise (bad UTF-8 included).
-DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
+#: What decoding one raw line can raise (bad UTF-8 included; nesting deeper than the decoder
+#: recurses, for callers that do not check `json_shape.depth_problem` first).
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 _BYTE_AT = re.compile(r"\(byte (\d+)\)")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 

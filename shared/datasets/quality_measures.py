@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -286,3 +286,93 @@ def count_outside(dist: Distribution, low: float, high: float) -> tuple[int, int
 def language_summary(turns: dict[str, Any]) -> dict[str, Any]:
     """{"user": {"latin": n, ...}, "model": {...}} from per-role count arrays."""
     return {role: dict(zip(SCRIPTS, counts, strict=True)) for role, counts in turns.items()}
+
+
+# ---- final-exchange overlap between a training set and a held-out set ------------------------
+
+
+def sketch(
+    text: str, k: int = NearDuplicates.K, prefix: int | None = NearDuplicates.PREFIX
+) -> frozenset[int]:
+    """The bottom-k MinHash sketch of a text (its first `prefix` characters; all with None)."""
+    return frozenset(_bottom(text if prefix is None else text[:prefix], k)) - {_PAD}
+
+
+def similar(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
+    """Two sketches' estimated Jaccard similarity is at least `threshold` (`_similar`'s
+    answer; a C-speed bound settles most pairs first: the shared hashes among the k smallest
+    of the union are at most the sketches' intersection)."""
+    if len(a & b) < threshold * min(max(len(a), len(b)), len(a | b)):
+        return False
+    return _similar(a, b, threshold)
+
+
+def same_exchange(
+    q1: frozenset[int], a1: frozenset[int], q2: frozenset[int], a2: frozenset[int]
+) -> bool:
+    """Two final exchanges (question and answer sketches) are near-duplicates, by the rule
+    `NearDuplicates` clusters examples with: answers and questions both similar."""
+    return similar(a1, a2, NearDuplicates.ANSWER_THRESHOLD) and similar(
+        q1, q2, NearDuplicates.QUESTION_THRESHOLD
+    )
+
+
+def bands(answer: frozenset[int]) -> list[int]:
+    """Lookup keys of an exchange: the two smallest hashes of its answer sketch (two
+    near-duplicates share one with probability ~1-(1-J)^2, as in `_group`)."""
+    return sorted(answer)[:2]
+
+
+class ExchangeIndex:
+    """The final exchanges of a held-out set (small: an evaluation sample, a validation split),
+    indexed so that a large training set can be streamed past it once."""
+
+    def __init__(self) -> None:
+        self.questions: list[frozenset[int]] = []
+        self.answers: list[frozenset[int]] = []
+        self.buckets: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def add(self, question: str, answer: str) -> int:
+        i = len(self.answers)
+        q, a = sketch(question), sketch(answer)
+        self.questions.append(q)
+        self.answers.append(a)
+        for h in bands(a):
+            self.buckets.setdefault(h, []).append(i)
+        return i
+
+    def matches(self, question: str, answer: str, skip: set[int] | None = None) -> set[int]:
+        """Indices of held-out exchanges that are near-duplicates of this one (those in
+        `skip`, already known to match something, are not compared again)."""
+        a = sketch(answer)
+        cand = {i for h in bands(a) for i in self.buckets.get(h, ())}
+        if skip:
+            cand -= skip
+        if not cand:
+            return set()
+        q = sketch(question)
+        return {i for i in cand if same_exchange(q, a, self.questions[i], self.answers[i])}
+
+
+def overlapping(index: ExchangeIndex, train: Iterable[tuple[str, str]]) -> set[int]:
+    """Indices of `index`'s exchanges that some training (question, answer) near-duplicates."""
+    hit: set[int] = set()
+    for question, answer in train:
+        if len(hit) == len(index):
+            break
+        hit |= index.matches(question, answer, hit)
+    return hit
+
+
+def overlap_share(
+    held_out: Iterable[tuple[str, str]], train: Iterable[tuple[str, str]]
+) -> tuple[int, int]:
+    """(held-out exchanges, how many of them a training exchange near-duplicates): the leakage
+    figure `prepare` reports for its splits. Memory grows with the held-out set only."""
+    index = ExchangeIndex()
+    for q, a in held_out:
+        index.add(q, a)
+    return len(index), len(overlapping(index, train))

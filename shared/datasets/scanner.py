@@ -28,6 +28,13 @@ from shared.datasets.content_checks import NO_LINE, FileQuality, PersonalData
 from shared.datasets.findings import FindingLog
 from shared.datasets.format_rules import ExampleFacts, check_example
 from shared.datasets.json_errors import DECODE_ERRORS, json_problem
+from shared.datasets.json_shape import (
+    depth_problem,
+    duplicate_key,
+    duplicate_key_message,
+    fast_keys_expected,
+    key_marks,
+)
 from shared.datasets.lines import Batch, Overlong, iter_batches, sniff
 from shared.datasets.privacy import PrivacyOptions
 from shared.datasets.quality_measures import script_of
@@ -175,6 +182,8 @@ class Scanner:
         ext = q.extremes
         top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
         n_ex = with_sys = sum_in = sum_out = sum_chars = sum_extra = sum_turns = 0
+        keys = 0  # `":` the fast-path lines' shapes explain (json_shape.fast_keys_expected)
+        slow: set[int] = set()  # lines the slow path checked, duplicate keys included
         ln = batch.first_line - 1
         for raw in batch.lines:
             ln += 1
@@ -184,7 +193,7 @@ class Scanner:
                 ex = None
             fast = False
             if ex is not None:
-                ic = ix = oc = ox = 0
+                ic = ix = oc = ox = kp = 0
                 prev = ""
                 qs = -1
                 qt = at = None
@@ -196,6 +205,7 @@ class Scanner:
                         break
                     prev = role
                     c = x = 0
+                    kp += len(turn.parts)
                     for p in turn.parts:
                         t = p.text
                         c += len(t)
@@ -243,7 +253,10 @@ class Scanner:
                         ic += len(t)
                         if not t.isascii():
                             ix += len(t.encode()) - len(t)
+                    kp += 2 + len(si.parts) + (si.role is not None)  # type: ignore[union-attr]
+                keys += 1 + 2 * nturns + kp
             else:
+                slow.add(ln)
                 f = self._slow(st, batch, raw, ln)
                 if f is None:
                     continue
@@ -317,6 +330,12 @@ class Scanner:
             dup_h[h & 0xFF].append(h)
             dup_l[h & 0xFF].append(ln)
         st.lines = ln
+        if keys + sum(key_marks(batch.lines[n - batch.first_line]) for n in slow) != key_marks(
+            batch.blob if batch.blob else b"\n".join(batch.lines)
+        ):
+            # More (or fewer) keys than the decoded shapes explain: a key given twice decoded
+            # as its last value, or just unusual spacing. Rare, so each line is looked at.
+            self._duplicate_keys(st, batch, slow)
         st.examples += n_ex
         st.with_system += with_sys
         st.tokens_in.total += sum_in
@@ -325,6 +344,24 @@ class Scanner:
         st.turns.total += sum_turns
         st.chars += sum_chars
         st.extra += sum_extra
+
+    def _duplicate_keys(self, st: FileState, batch: Batch, slow: set[int]) -> None:
+        """Find the fast-path lines of `batch` that hold a key twice (their counts were already
+        taken: the dataset is invalid anyway, and the finding names the line)."""
+        for ln, raw in enumerate(batch.lines, batch.first_line):
+            if ln in slow:
+                continue
+            try:
+                ex = fast_decoder.decode(raw)
+            except DECODE_ERRORS:
+                continue
+            expected = fast_keys_expected(
+                len(ex.contents), sum(len(t.parts) for t in ex.contents), ex.systemInstruction
+            )
+            if key_marks(raw) != expected:
+                dup = duplicate_key(raw)
+                if dup is not None:
+                    self.log.add("duplicate_key", st.name, ln, "", duplicate_key_message(dup))
 
     def _slow(self, st: FileState, batch: Batch, raw: bytes, ln: int) -> ExampleFacts | None:
         """Decode `raw` untyped and walk it; every problem becomes a finding."""
@@ -352,11 +389,19 @@ class Scanner:
                 "GB18030 -t UTF-8` for Chinese text saved as GBK).",
             )
             return None
+        too_deep = depth_problem(raw)
+        if too_deep is not None:
+            self.log.add("json_too_deep", name, ln, "", too_deep)
+            return None
         try:
             obj = any_decoder.decode(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as e:
             code, message = json_problem(raw, e)
             self.log.add(code, name, ln, "", message)
+            return None
+        dup = duplicate_key(raw)
+        if dup is not None:
+            self.log.add("duplicate_key", name, ln, "", duplicate_key_message(dup))
             return None
         if ln in self._cand:
             self.pii.scan_object(name, ln, obj)  # type: ignore[union-attr]

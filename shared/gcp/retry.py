@@ -122,7 +122,7 @@ def _is_network_error(exc: BaseException) -> bool:
 _CLIENT_MODULES = ("google.", "grpc", "requests", "urllib3", "shared.errors")
 
 
-def _from_a_client(exc: BaseException) -> bool:
+def from_a_client(exc: BaseException) -> bool:
     """True for exceptions raised by a Google client or its transport (and ours, already
     mapped); everything else is a program error that must keep its type and traceback."""
     module = type(exc).__module__ or ""
@@ -218,7 +218,7 @@ def call_with_retry(
         try:
             return fn()
         except Exception as exc:
-            if not _from_a_client(exc):
+            if not from_a_client(exc):
                 raise  # a bug or a rule of ours (ValueError, TypeError): not the service's doing
             err = map_google_error(exc, quota=quota, what=what)
             if type(err) is not TransientError or err.code in PROPAGATION_CODES:

@@ -17,12 +17,13 @@ mapped to `shared.errors` with the object's URI in the message.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TypeVar
 
-from shared.errors import NotFound
-from shared.gcp.retry import call_with_retry
+from shared.errors import NotFound, PreconditionFailed
+from shared.gcp.retry import call_with_retry, from_a_client, map_google_error
 from shared.ports import BlobInfo
 
 T = TypeVar("T")
@@ -30,6 +31,9 @@ T = TypeVar("T")
 #: One ranged GET per chunk: large enough that per-request latency is small beside transfer time,
 #: small enough to keep a function's memory flat on a 1 GB dataset.
 READ_CHUNK_BYTES = 8 * 1024 * 1024
+#: One resumable-upload request per chunk of a streamed write (`open_write`); a multiple of
+#: 256 KiB as the API requires. Memory of a streamed write stays near this.
+WRITE_CHUNK_BYTES = 8 * 1024 * 1024
 #: Per-request (connect, read) timeout in seconds.
 REQUEST_TIMEOUT = (10.0, 60.0)
 
@@ -98,6 +102,7 @@ class GcsBlobs:
         *,
         deadline_s: float = 30.0,
         read_chunk_bytes: int = READ_CHUNK_BYTES,
+        write_chunk_bytes: int = WRITE_CHUNK_BYTES,
     ) -> None:
         if client is None:
             from google.cloud.storage import Client
@@ -106,6 +111,9 @@ class GcsBlobs:
         self._client = client
         self._deadline_s = deadline_s
         self._chunk = read_chunk_bytes
+        if write_chunk_bytes <= 0 or write_chunk_bytes % (256 * 1024):
+            raise ValueError("write_chunk_bytes must be a positive multiple of 256 KiB")
+        self._write_chunk = write_chunk_bytes
 
     def _call(self, fn: Callable[[], T], uri: str) -> T:
         return call_with_retry(fn, deadline_s=self._deadline_s, what=uri)
@@ -193,14 +201,100 @@ class GcsBlobs:
         self._call(upload, uri)
         return _info(blob)
 
-    def copy(self, src_bucket: str, src_name: str, dst_bucket: str, dst_name: str) -> BlobInfo:
-        """Server-side copy (no bytes through this machine), for `gemini-tuning start`."""
+    def copy(
+        self,
+        src_bucket: str,
+        src_name: str,
+        dst_bucket: str,
+        dst_name: str,
+        *,
+        if_source_generation_match: str | None = None,
+    ) -> BlobInfo:
+        """Server-side copy (no bytes through this machine): `gemini-tuning start`, and each
+        run's immutable training copies.
+
+        With `if_source_generation_match` the request names the generation twice: as
+        `sourceGeneration` (copy exactly those bytes) and as `ifSourceGenerationMatch` (the
+        precondition). fake-gcs-server ignores the precondition on copyTo and rewriteTo but
+        answers 404 for a generation it no longer holds, so either way a replaced source is
+        never copied; a 404 while the object exists at another generation is reported as
+        `PreconditionFailed`, like the 412 Cloud Storage returns."""
         uri = self.uri(dst_bucket, dst_name)
+        src_uri = self.uri(src_bucket, src_name)
         src = self._client.bucket(src_bucket)
         blob = src.blob(src_name)
         dst = self._client.bucket(dst_bucket)
-        copied = self._call(lambda: src.copy_blob(blob, dst, dst_name, retry=None), uri)
+        match = (
+            _generation(if_source_generation_match, src_uri)
+            if if_source_generation_match is not None
+            else None
+        )
+
+        def copy() -> Any:
+            return src.copy_blob(
+                blob,
+                dst,
+                dst_name,
+                source_generation=match,
+                if_source_generation_match=match,
+                retry=None,
+                timeout=REQUEST_TIMEOUT,
+            )
+
+        replaced = PreconditionFailed(
+            f"{src_uri} is no longer generation {if_source_generation_match} (replaced since "
+            "it was looked at); nothing was copied"
+        )
+        try:
+            copied = self._call(copy, uri)
+        except PreconditionFailed:
+            raise replaced from None
+        except NotFound:
+            if match is not None and self.stat(src_bucket, src_name) is not None:
+                raise replaced from None
+            raise NotFound(f"{src_uri} does not exist (deleted?); nothing was copied") from None
         return _info(copied)
+
+    @contextlib.contextmanager
+    def open_write(
+        self, bucket: str, name: str, *, content_type: str = "application/octet-stream"
+    ) -> Iterator[BinaryIO]:
+        """A resumable upload sent in `write_chunk_bytes` pieces as they are written (memory
+        holds at most about one chunk; nothing touches `/tmp`). The object exists only once
+        the block exits cleanly: an error mid-way cancels the upload session, so no partial
+        object appears. Each chunk is retried by the client's own policy, which is safe for
+        resumable uploads (the server says which bytes it has)."""
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        uri = self.uri(bucket, name)
+        blob = self._client.bucket(bucket).blob(name)
+        try:
+            writer = blob.open(
+                "wb",
+                content_type=content_type,
+                chunk_size=self._write_chunk,
+                ignore_flush=True,
+                retry=DEFAULT_RETRY,
+                timeout=REQUEST_TIMEOUT,
+            )
+        except Exception as e:
+            raise map_google_error(e, what=uri) from e
+        try:
+            yield writer
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                writer.terminate()
+            if from_a_client(e):
+                raise map_google_error(e, what=uri) from e
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.terminate()
+            raise
+        try:
+            writer.close()
+        except Exception as e:
+            raise map_google_error(e, what=uri) from e
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[BlobInfo]:
         uri = self.uri(bucket, prefix)

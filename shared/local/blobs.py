@@ -257,6 +257,54 @@ class FolderBlobs:
         """Write an object from a binary stream, copied in chunks (memory stays flat)."""
         return self._write(bucket, name, stream, content_type)
 
+    @contextlib.contextmanager
+    def open_write(
+        self, bucket: str, name: str, *, content_type: str = "application/octet-stream"
+    ) -> Iterator[BinaryIO]:
+        """A temp file in the bucket's internal folder that replaces the object when the block
+        exits cleanly (removed on error). Locally a disk holds it; memory stays flat."""
+        self.path(bucket, name)  # refuse an unsafe name before any byte is written
+        internal = self.bucket_path(bucket) / INTERNAL_DIR
+        internal.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".stream-", dir=internal)
+        try:
+            with io.FileIO(fd, "wb") as raw, io.BufferedWriter(raw, _COPY_CHUNK) as f:
+                yield f
+            with open(tmp, "rb") as done:
+                self._write(bucket, name, done, content_type)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def copy(
+        self,
+        src_bucket: str,
+        src_name: str,
+        dst_bucket: str,
+        dst_name: str,
+        *,
+        if_source_generation_match: str | None = None,
+    ) -> BlobInfo:
+        """Copy the source version the open descriptor pins: checked against
+        `if_source_generation_match` on that descriptor, so a replace racing the copy cannot
+        slip other bytes in (the check and the bytes are of one inode)."""
+        p = self.path(src_bucket, src_name)
+        try:
+            f = p.open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(
+                f"{self.uri(src_bucket, src_name)} does not exist (deleted?); nothing was copied"
+            ) from None
+        with f:
+            current = generation_of(os.fstat(f.fileno()))
+            if if_source_generation_match is not None and current != if_source_generation_match:
+                raise PreconditionFailed(
+                    f"{self.uri(src_bucket, src_name)} is now generation {current}, not "
+                    f"{if_source_generation_match} (replaced since it was looked at); "
+                    "nothing was copied"
+                )
+            return self._write(dst_bucket, dst_name, f, _content_type_for(p))
+
     def _write(
         self,
         bucket: str,

@@ -107,9 +107,9 @@ def job_spec(run: Run) -> TuningJobSpec:
         run_id=run.run_id,
         display_name=tuning_job_display_name(run.run_id),
         base_model=c.source_model_name,
-        # A redacted copy when the personal-data policy made one (never the raw upload then).
-        training_dataset_uri=run.dataset.redacted_train_uri or run.dataset.uri,
-        validation_dataset_uri=run.dataset.redacted_validation_uri or run.dataset.validation_uri,
+        # The run's own copies of what was validated (the redacted ones under `redact`).
+        training_dataset_uri=_trains_on(run, "train") or run.dataset.uri,
+        validation_dataset_uri=_trains_on(run, "validation"),
         tuned_model_display_name=c.tuned_model_display_name or f"{run.run_id}-tuned",
         epoch_count=c.epoch,
         learning_rate_multiplier=c.learning_rate_multiplier,
@@ -119,6 +119,47 @@ def job_spec(run: Run) -> TuningJobSpec:
         pre_tuned_model=cont.model if cont is not None else None,
         pre_tuned_checkpoint=cont.checkpoint if cont is not None else None,
     )
+
+
+def _trains_on(run: Run, role: str) -> str | None:
+    d = run.dataset
+    copy = d.trains_on.get(role)
+    if copy is not None:
+        return copy.uri
+    # A run validated before per-run copies existed: the upload (checked by `inputs_problem`).
+    if role == "train":
+        return d.redacted_train_uri or d.uri
+    return d.redacted_validation_uri or d.validation_uri
+
+
+def inputs_problem(deps: Deps, run: Run) -> str | None:
+    """Why the files this run was validated with are no longer there as validated, or None.
+
+    Checked right before a paid job is created: the copies the job trains on (deleted by
+    someone, or by the artifacts bucket's retention rule) and the held-out test set the
+    evaluator will read after training (it stays in the datasets bucket, read pinned to the
+    validated generation)."""
+    d, blobs = run.dataset, deps.blobs
+    pinned: list[tuple[str, str, str, str]] = [
+        (role, c.bucket, c.name, c.generation) for role, c in sorted(d.trains_on.items())
+    ]
+    if not d.trains_on:
+        pinned.append(("train", d.bucket, d.name, d.generation))
+        if d.validation_name and d.validation_generation:
+            pinned.append(("validation", d.bucket, d.validation_name, d.validation_generation))
+    if d.test_name and d.test_generation:
+        pinned.append(("test", d.bucket, d.test_name, d.test_generation))
+    for role, bucket, name, generation in pinned:
+        info = blobs.stat(bucket, name)
+        if info is not None and info.generation == generation:
+            continue
+        what = "was deleted" if info is None else f"was replaced (now generation {info.generation})"
+        return (
+            f"the {role} file {blobs.uri(bucket, name)} {what} after validation (generation "
+            f"{generation} was validated), so no tuning job was started. Upload the dataset's "
+            "train.jsonl again, with its siblings in place, to validate and train a new run."
+        )
+    return None
 
 
 def record_job(job: TuningJob, curves: TrainingCurves | None = None) -> Change:
@@ -205,6 +246,18 @@ def ensure_job(deps: Deps, run: Run) -> str:
         deps.store.update(run.run_id, record_job(job), expected=[S.TRAINING])
         logs.info(f"found existing tuning job {job.name}", run_id=run.run_id)
         return "recorded existing job"
+    problem = inputs_problem(deps, run)
+    if problem is not None:
+        advance(
+            deps,
+            run.run_id,
+            [S.TRAINING],
+            S.FAILED,
+            note="dataset changed since validation: no tuning job created",
+            change=failed("launch", "dataset_changed", problem),
+        )
+        logs.warning(problem, run_id=run.run_id)
+        return "failed (dataset changed)"
     try:
         job = deps.tuner.create_job(job_spec(run))
     except QuotaExceeded as e:

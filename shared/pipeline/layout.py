@@ -7,7 +7,12 @@
     incoming/<name>.jsonl                 single-file drop: defaults for everything
 
 Reports go to the *artifacts* bucket, never under the datasets bucket's `incoming/` (Eventarc
-fires for every object in the bucket; writing there would loop).
+fires for every object in the bucket; writing there would loop):
+
+    runs/<run_id>/...                     reports, evaluation, predictions
+    tuning-inputs/<run_id>/train.jsonl    the run's immutable copies Vertex AI reads
+    tuning-inputs/<run_id>/validation.jsonl
+    tuning-inputs/<run_id>/redacted/...   masked copies under the `redact` policy
 """
 
 from __future__ import annotations
@@ -77,9 +82,21 @@ def validation_report_name(run_id: str) -> str:
     return f"{report_prefix(run_id)}validation/report.json"
 
 
+#: The artifacts bucket's prefix of what tuning jobs read, one folder per run. Kept apart from
+#: `runs/` (reports, predictions) so the tuning service account's read grant can be exactly
+#: this prefix (an IAM condition on `resource.name`, infra/main.tf).
+TUNING_INPUTS = "tuning-inputs/"
+
+
+def tuning_input_name(run_id: str, role: str) -> str:
+    """The run's immutable copy of its `role` file (train, validation), copied from the
+    uploaded generation before validation: what is validated is what Vertex AI trains on."""
+    return f"{TUNING_INPUTS}{run_id}/{role}.jsonl"
+
+
 def redacted_name(run_id: str, role: str) -> str:
     """The masked copy Vertex AI trains on under the `redact` personal-data policy."""
-    return f"{report_prefix(run_id)}redacted/{role}.jsonl"
+    return f"{TUNING_INPUTS}{run_id}/redacted/{role}.jsonl"
 
 
 def evaluation_prefix(run_id: str) -> str:

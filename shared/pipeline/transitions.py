@@ -11,10 +11,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from shared import logs
+from shared.bounds import clip
+from shared.clock import utcnow
 from shared.errors import InvalidMessage, PermanentError, PipelineError
 from shared.events import RUN_EVENT, RunEventKind, encode_message, run_event_body
 from shared.ports import Deps
-from shared.runs import Change, Run, RunStatus
+from shared.runs import Change, Run, RunStatus, StepFailure
 
 
 def advance(
@@ -68,22 +70,94 @@ def require_run(deps: Deps, run_id: str | None) -> Run:
     return run
 
 
+#: Deliveries that may meet the same unclassified exception before the run ends FAILED: enough
+#: for a flaky dependency to recover, few enough that the run says what failed within minutes
+#: (the platform's own dead-letter limit is higher and would end it with less to say).
+MAX_UNEXPECTED_FAILURES = 3
+
+
 @contextmanager
 def failing_run_on_permanent(
-    deps: Deps, run_id: str, stage: str, expected: Iterable[RunStatus]
+    deps: Deps,
+    run_id: str,
+    stage: str,
+    expected: Iterable[RunStatus],
+    *,
+    release: Change | None = None,
 ) -> Iterator[None]:
     """A permanent error inside this block ends the run FAILED with the message, then
     propagates (the entry point logs it and acknowledges the event). Without this, a run whose
-    step hit a permanent error would stay in a working state forever."""
+    step hit a permanent error would stay in a working state forever.
+
+    An exception nothing classifies (not a `PipelineError`) is recorded on the run as a
+    `StepFailure` (stage, exception type, a short message, how often) and retried; the
+    `MAX_UNEXPECTED_FAILURES`th ends the run FAILED with it and is acknowledged. `release`
+    undoes this delivery's claim (e.g. the validation lease) so the redelivery really retries.
+    """
+    expected = list(expected)
     try:
         yield
     except PermanentError as e:
         advance(
             deps,
             run_id,
-            list(expected),
+            expected,
             RunStatus.FAILED,
             note=f"{stage} failed",
             change=failed(stage, e.code, e.message),
         )
         raise
+    except PipelineError:
+        raise
+    except Exception as e:
+        count = _record_unexpected(deps, run_id, stage, expected, e, release)
+        if count is None or count < MAX_UNEXPECTED_FAILURES:
+            raise
+        what = f"{type(e).__name__}: {clip(str(e) or repr(e), 300)}"
+        message = (
+            f"the {stage} step failed {count} times with an unexpected {what}. This is a bug "
+            "or an unexpected service response, not a problem with your data: report it with "
+            "the run id; once fixed, `gemini-tuning retry RUN_ID` starts again."
+        )
+        advance(
+            deps,
+            run_id,
+            expected,
+            RunStatus.FAILED,
+            note=f"{stage} failed unexpectedly",
+            change=failed(stage, "unexpected_error", message),
+        )
+        raise PermanentError(message, code="unexpected_error") from e
+
+
+def _record_unexpected(
+    deps: Deps,
+    run_id: str,
+    stage: str,
+    expected: list[RunStatus],
+    error: Exception,
+    release: Change | None,
+) -> int | None:
+    """Count `error` on the run; the new count, or None when it could not be recorded (the
+    run moved on, or the store itself is failing: the platform's retry still applies)."""
+
+    def note(run: Run) -> None:
+        prev = run.step_failure
+        same = prev is not None and prev.stage == stage
+        run.step_failure = StepFailure(
+            stage=stage,
+            type=type(error).__name__,
+            message=clip(str(error) or repr(error), 300),
+            count=(prev.count + 1) if same and prev is not None else 1,
+            at=utcnow(),
+        )
+        if release is not None:
+            release(run)
+
+    try:
+        run = deps.store.update(run_id, note, expected=expected)
+    except Exception as store_error:  # the store is what fails: nothing to record it on
+        logs.error(f"{stage}: could not record {type(error).__name__} on the run: {store_error}")
+        return None
+    logs.error(f"{stage}: unexpected {type(error).__name__}: {error}", run_id=run_id)
+    return None if run is None or run.step_failure is None else run.step_failure.count

@@ -19,15 +19,30 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
+from shared.bounds import MAX_FINDING_CHARS, clip
 from shared.catalog import ModelProblem
 from shared.clock import older_than, today, utcnow
-from shared.errors import ConfigError, NotFound, PermanentError, TransientError
+from shared.errors import (
+    ConfigError,
+    NotFound,
+    PermanentError,
+    PreconditionFailed,
+    TransientError,
+)
 from shared.events import DATASET_VALIDATED, Envelope, StorageObject, encode_message
 from shared.pipeline import layout
 from shared.pipeline.entry import too_old
 from shared.pipeline.transitions import advance, failed, failing_run_on_permanent
 from shared.ports import Deps
-from shared.runs import Change, DatasetInfo, Run, RunStatus, ValidationInfo, make_run_id
+from shared.runs import (
+    Change,
+    DatasetInfo,
+    Run,
+    RunStatus,
+    StoredCopy,
+    ValidationInfo,
+    make_run_id,
+)
 from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
 S = RunStatus
@@ -103,12 +118,17 @@ def validate_new_run(
         code, message = refused
         finding = {"code": code, "file": obj.name, "line": None, "path": None, "message": message}
         return _reject(deps, run_id, [finding], {}, None, message)
-    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING]):
+    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING], release=_unlease):
         return _validate(deps, run, obj, objects)
 
 
 def _lease(run: Run) -> None:
     run.validation.started_at = utcnow()
+
+
+def _unlease(run: Run) -> None:
+    """This delivery failed: the next one may validate at once (no 10-minute wait)."""
+    run.validation.started_at = None
 
 
 def _claim(deps: Deps, run_id: str) -> Run | Outcome:
@@ -124,8 +144,8 @@ def _claim(deps: Deps, run_id: str) -> Run | Outcome:
             _publish_validated(deps, run_id)
         return Outcome("duplicate", run_id, "already validated; launcher notified again")
     if current.status == S.VALIDATING:
-        started = current.validation.started_at or current.updated_at
-        if not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
+        started = current.validation.started_at  # None: released by a failed delivery
+        if started is not None and not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
             raise TransientError(f"run {run_id} is being validated by another delivery")
         taken = deps.store.update(run_id, _lease, expected=[S.VALIDATING])
         if taken is None:
@@ -219,17 +239,21 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
         finding |= {"path": "privacy", "message": e.message}
         return _reject(deps, run_id, [finding], {"config_error": e.message}, None, e.message)
     try:
+        # The run's own copies first, of exactly the generations seen: the validator reads the
+        # copies and the job trains on them, so a file replaced from now on cannot change
+        # what this run trains on (the new upload gets its own run).
+        copies = copy_inputs(deps, run_id, obj, siblings, generations)
         with ExitStack() as stack:
             streams: dict[str, BinaryIO] = {
-                "train": stack.enter_context(
-                    blobs.open_read(obj.bucket, obj.name, generation=obj.generation)
+                role: stack.enter_context(
+                    blobs.open_read(c.bucket, c.name, generation=c.generation)
                 )
+                for role, c in copies.items()
             }
-            for role in ("validation", "test"):
-                if role in siblings:
-                    streams[role] = stack.enter_context(
-                        blobs.open_read(obj.bucket, siblings[role], generation=generations[role])
-                    )
+            if "test" in siblings:  # not sent to tuning: read where it is, pinned
+                streams["test"] = stack.enter_context(
+                    blobs.open_read(obj.bucket, siblings["test"], generation=generations["test"])
+                )
             report = validate_dataset(
                 streams["train"],
                 validation=streams.get("validation"),
@@ -239,7 +263,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
                 epochs=config.epoch,
                 privacy=privacy,
             )
-    except NotFound as e:
+    except (NotFound, PreconditionFailed) as e:
         msg = (
             f"{e.message}: a file of this dataset was replaced while it was being validated. "
             "A new train.jsonl starts its own run; if only a sibling changed, upload "
@@ -277,8 +301,10 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
 
     pd = report.stats.get("personal_data") or {}
     redacted: dict[str, Any] = {}
+    trains_on = copies
     if config.privacy.policy == "redact" and pd.get("counts"):
-        redacted = _redact(deps, run_id, obj, siblings, generations, privacy)
+        redacted = _redact(deps, run_id, obj, siblings, copies, privacy)
+        trains_on = redacted["copies"]
         config = replace(
             config,
             train_dataset=redacted["train_uri"],
@@ -294,6 +320,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
         _record_validation(r, True, summary, warnings, report_uri)
         r.config = config
         record_files(r)
+        r.dataset.trains_on = dict(trains_on)
         if redacted:
             r.dataset.redacted_train_uri = redacted["train_uri"]
             r.dataset.redacted_validation_uri = redacted.get("validation_uri")
@@ -318,9 +345,14 @@ def _record_validation(
         valid=valid,
         started_at=r.validation.started_at,
         summary=summary,
-        findings=findings,
+        findings=[_bounded(f) for f in findings[: 2 * FINDINGS_ON_RUN]],
         report_uri=report_uri,
     )
+
+
+def _bounded(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding as the run document carries it: its texts cut (`shared.bounds`)."""
+    return {k: clip(v, MAX_FINDING_CHARS) if isinstance(v, str) else v for k, v in finding.items()}
 
 
 def privacy_options(config: TuningConfig) -> Any:
@@ -337,40 +369,67 @@ def privacy_options(config: TuningConfig) -> Any:
         raise ConfigError(f"privacy: {e}") from None
 
 
-def _redact(
+def copy_inputs(
     deps: Deps,
     run_id: str,
     obj: StorageObject,
     siblings: dict[str, str],
     generations: dict[str, str],
-    privacy: Any,
-) -> dict[str, Any]:
-    """Masked copies of the files Vertex AI trains on (train, and validation when there is
-    one) in the artifacts bucket, read pinned to the validated generations. The test set is
-    not sent to tuning and stays as it is. A spooled file keeps memory bounded on a machine with
-    a disk (on Cloud Functions /tmp is memory, so a redacted copy costs its size there)."""
-    from tempfile import SpooledTemporaryFile
-
-    from shared.datasets.redact import redact_stream
-
+) -> dict[str, StoredCopy]:
+    """Copy the files Vertex AI trains on (train, and validation when there is one) into the
+    run's own prefix of the artifacts bucket, each conditioned on the generation seen (the
+    event's for train.jsonl). A file replaced or deleted since raises `PreconditionFailed` /
+    `NotFound`: nothing that was not looked at is ever copied."""
     blobs, s = deps.blobs, deps.settings
     sources = {"train": (obj.name, obj.generation)}
     if "validation" in siblings:
         sources["validation"] = (siblings["validation"], generations["validation"])
-    out: dict[str, Any] = {"files": {}}
+    out: dict[str, StoredCopy] = {}
     for role, (name, generation) in sources.items():
+        target = layout.tuning_input_name(run_id, role)
+        info = blobs.copy(
+            obj.bucket, name, s.artifacts_bucket, target, if_source_generation_match=generation
+        )
+        out[role] = StoredCopy(
+            s.artifacts_bucket, target, info.generation, blobs.uri(s.artifacts_bucket, target)
+        )
+    return out
+
+
+def _redact(
+    deps: Deps,
+    run_id: str,
+    obj: StorageObject,
+    siblings: dict[str, str],
+    copies: dict[str, StoredCopy],
+    privacy: Any,
+) -> dict[str, Any]:
+    """Masked copies of the run's training copies, written beside them in the artifacts
+    bucket. The output is streamed to the bucket as it is produced (`Blobs.open_write`):
+    neither memory nor `/tmp`, which is memory on Cloud Functions, ever holds a whole copy.
+    The test set is not sent to tuning and stays as it is."""
+    from shared.datasets.redact import redact_stream
+
+    blobs, s = deps.blobs, deps.settings
+    originals = {"train": obj.name, **siblings}
+    out: dict[str, Any] = {"files": {}, "copies": {}}
+    for role, c in copies.items():
         target = layout.redacted_name(run_id, role)
+        name = originals[role]
         with (
-            blobs.open_read(obj.bucket, name, generation=generation) as src,
-            SpooledTemporaryFile(max_size=64 * 1024 * 1024) as tmp,
+            blobs.open_read(c.bucket, c.name, generation=c.generation) as src,
+            blobs.open_write(s.artifacts_bucket, target, content_type="application/jsonl") as dst,
         ):
             try:
-                result = redact_stream(src, tmp, privacy)  # type: ignore[arg-type]
+                result = redact_stream(src, dst, privacy)
             except ValueError as e:
                 raise PermanentError(f"cannot redact {name}: {e}", code="redaction_failed") from e
-            tmp.seek(0)
-            blobs.write_file(s.artifacts_bucket, target, tmp, content_type="application/jsonl")  # type: ignore[arg-type]
-        out[f"{role}_uri"] = blobs.uri(s.artifacts_bucket, target)
+        info = blobs.stat(s.artifacts_bucket, target)
+        if info is None:  # pragma: no cover - written just above
+            raise TransientError(f"{target} vanished right after it was written")
+        uri = blobs.uri(s.artifacts_bucket, target)
+        out[f"{role}_uri"] = uri
+        out["copies"][role] = StoredCopy(s.artifacts_bucket, target, info.generation, uri)
         out["files"][role] = {"source": blobs.uri(obj.bucket, name), **result.to_dict()}
     return out
 

@@ -84,7 +84,8 @@ def gcs_client(gcs_server: Server) -> Any:
 def gcp_blobs(gcs_client: Any) -> tuple[GcsBlobs, str]:
     bucket = f"contract-{uuid.uuid4().hex[:12]}"
     gcs_client.create_bucket(bucket)
-    return GcsBlobs("test-project", client=gcs_client, **FAST), bucket
+    # Small upload chunks, so a streamed write of a few MB spans several resumable requests.
+    return GcsBlobs("test-project", client=gcs_client, write_chunk_bytes=256 * 1024, **FAST), bucket
 
 
 # -- Firestore ------------------------------------------------------------------------------------

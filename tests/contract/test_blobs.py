@@ -110,3 +110,62 @@ def test_write_file_streams_any_size_and_keeps_the_bytes(blobs: Any) -> None:
     again = b.write_file(bucket, "runs/r/redacted/train.jsonl", io.BytesIO(b"short\n"))
     assert again.generation != info.generation
     assert b.read_bytes(bucket, "runs/r/redacted/train.jsonl") == b"short\n"
+
+
+def test_copy_of_the_named_generation(blobs: Any) -> None:
+    b, bucket = blobs
+    src = b.write_bytes(bucket, "incoming/ds/train.jsonl", b'{"v": 1}\n')
+    copied = b.copy(
+        bucket,
+        "incoming/ds/train.jsonl",
+        bucket,
+        "tuning-inputs/r1/train.jsonl",
+        if_source_generation_match=src.generation,
+    )
+    assert (copied.name, copied.size, copied.md5) == ("tuning-inputs/r1/train.jsonl", 9, src.md5)
+    assert b.read_bytes(bucket, "tuning-inputs/r1/train.jsonl", generation=copied.generation) == (
+        b'{"v": 1}\n'
+    )
+    # The source replaced afterwards: the copy keeps the bytes that were copied.
+    b.write_bytes(bucket, "incoming/ds/train.jsonl", b'{"v": 2}\n')
+    assert b.read_bytes(bucket, "tuning-inputs/r1/train.jsonl") == b'{"v": 1}\n'
+
+
+def test_copy_refuses_a_source_replaced_since(blobs: Any) -> None:
+    b, bucket = blobs
+    old = b.write_bytes(bucket, "incoming/ds/train.jsonl", b"validated\n")
+    b.write_bytes(bucket, "incoming/ds/train.jsonl", b"replaced by someone else\n")
+    with pytest.raises(PreconditionFailed):
+        b.copy(
+            bucket,
+            "incoming/ds/train.jsonl",
+            bucket,
+            "tuning-inputs/r1/train.jsonl",
+            if_source_generation_match=old.generation,
+        )
+    assert b.stat(bucket, "tuning-inputs/r1/train.jsonl") is None  # nothing half-copied
+
+
+def test_copy_of_a_deleted_source_is_not_found(blobs: Any) -> None:
+    b, bucket = blobs
+    with pytest.raises(NotFound):
+        b.copy(bucket, "incoming/ds/gone.jsonl", bucket, "tuning-inputs/r1/gone.jsonl")
+
+
+def test_open_write_streams_and_appears_only_when_done(blobs: Any) -> None:
+    import hashlib
+
+    b, bucket = blobs
+    piece = "第二行 with some text\n".encode() * 1000  # ~25 KB
+    digest = hashlib.sha256()
+    with b.open_write(bucket, "tuning-inputs/r/redacted/train.jsonl") as out:
+        for _ in range(120):  # ~3 MB: several upload chunks on Cloud Storage
+            out.write(piece)
+            digest.update(piece)
+    got = b.read_bytes(bucket, "tuning-inputs/r/redacted/train.jsonl")
+    assert hashlib.sha256(got).digest() == digest.digest()
+
+    with pytest.raises(RuntimeError), b.open_write(bucket, "tuning-inputs/r/half.jsonl") as out:
+        out.write(piece * 40)  # past one chunk, so part of it was already sent
+        raise RuntimeError("the redaction failed half-way")
+    assert b.stat(bucket, "tuning-inputs/r/half.jsonl") is None

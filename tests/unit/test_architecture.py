@@ -22,6 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: Module prefix -> layer (longest prefix wins).
 LAYER_OF: dict[str, str] = {
     "shared.errors": "domain",
+    "shared.bounds": "domain",
     "shared.clock": "domain",
     "shared.runs": "domain",
     "shared.tuning_config": "domain",
@@ -36,6 +37,7 @@ LAYER_OF: dict[str, str] = {
     "shared.status": "domain",  # a package: view, terminal, html_page, http_answer
     "shared.datasets": "domain",
     "shared.evaluation": "domain",
+    "shared.prepare": "domain",
     "shared": "domain",  # the package's own __init__
     "shared.pipeline": "pipeline",
     "shared.gcp": "adapters",

@@ -1,0 +1,23 @@
+"""How much hostile or careless input may weigh once it is inside the pipeline.
+
+Text that quotes input (a finding about a 30 MB key, a YAML parser's message, an exception's
+text) ends up on a run document (one Firestore document: at most 1 MiB), in a log line and
+on the status page. Every such text is cut here, at the point it is recorded, so no input can
+make a document, a log line or a page grow with its size. docs/ARCHITECTURE.md ("Bounds") lists
+every bound and where it is enforced.
+"""
+
+from __future__ import annotations
+
+#: A run's error message and a history note (what every status view prints).
+MAX_MESSAGE_CHARS = 2000
+#: One finding's message or JSON path (the report keeps at most `FindingLog.cap` per code).
+MAX_FINDING_CHARS = 1000
+#: Firestore's limit on one document (https://cloud.google.com/firestore/quotas, checked
+#: 2026-12-03: "Maximum size for a document: 1 MiB (1,048,576 bytes)").
+FIRESTORE_MAX_DOCUMENT_BYTES = 1_048_576
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
