@@ -7,9 +7,9 @@ calendar month (`MAX_MONTH_USD`, over the runs created this month that got a job
 A run's cost is its billable tokens times the catalog's training price for its model (the job's
 own billable tokens once Vertex AI reports them, else the validator's estimate), plus its
 evaluation's own estimated cost (`pipeline.evaluate.estimate_cost`: examples x models x tokens
-at the catalog's online-prediction prices) when the run has an eval set and the price is known. With a limit set
-and no known price the run is refused and the message says so (the guard cannot promise a limit
-it cannot check); `MODEL_CATALOG_OVERRIDES` can supply the price.
+at the catalog's online-prediction prices) when the run has an eval set and the price is known.
+With a limit set and no known training price the run is refused and the message says so (the
+guard cannot promise a limit it cannot check); `MODEL_CATALOG_OVERRIDES` can supply the price.
 
 The check runs before the launcher's claim, so it applies to the launcher and to queued runs the
 poller starts. Two launches checked at the same moment may both pass the monthly limit; at most
@@ -113,8 +113,7 @@ def check(deps: Deps, run: Run) -> Verdict:
         )
     eval_usd, eval_words = evaluation_usd(deps, run)
     figures = (
-        f"{cost.tokens:,} tokens x ${cost.price:g}/M = {usd(cost.usd)} ({cost.basis})"
-        + eval_words
+        f"{cost.tokens:,} tokens x ${cost.price:g}/M = {usd(cost.usd)} ({cost.basis})" + eval_words
     )
     this = round(cost.usd + eval_usd, 4)
     if per_run is not None and this > per_run:
