@@ -18,10 +18,12 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 12, 40
 _TICKS = 4
 
 
-def _ticks(lo: float, hi: float, n: int = _TICKS) -> list[float]:
+def _ticks(lo: float, hi: float, n: int = _TICKS, whole: bool = False) -> list[float]:
+    """`n + 1` evenly spaced ticks; `whole`: on whole numbers (steps, epochs), no repeats."""
     if hi <= lo:
         return [lo]
-    return [lo + (hi - lo) * i / n for i in range(n + 1)]
+    ticks = [lo + (hi - lo) * i / n for i in range(n + 1)]
+    return sorted({float(round(t)) for t in ticks}) if whole else ticks
 
 
 def _fmt(v: float) -> str:
@@ -69,7 +71,8 @@ def line_chart(
             f"stroke='#e3e3e3'/><text x='{_LEFT - 6}' y='{y + 4:.1f}' font-size='11' "
             f"text-anchor='end'>{_fmt(t)}</text>"
         )
-    for t in _ticks(x0, x1) if x1 > x0 else [x0]:
+    whole = all(float(x).is_integer() for x in xs)
+    for t in _ticks(x0, x1, whole=whole):
         x = px(t)
         axes += (
             f"<line x1='{x:.1f}' y1='{_TOP + plot_h}' x2='{x:.1f}' y2='{_TOP + plot_h + 4}' "
