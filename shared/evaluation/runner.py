@@ -618,6 +618,28 @@ def evaluate(
     )
 
 
+def _summary(
+    picked: Any,
+    tally: _Tally,
+    judge_summary: Mapping[str, Any] | None,
+    rubric: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The counts the run document keeps (`EvaluationInfo.summary`)."""
+    summary: dict[str, Any] = {
+        "examples_seen": picked.seen,
+        "sampled": len(picked.indices),
+        "scored": len(tally.tuned),
+        "skipped": dict(picked.skipped),
+        "prediction_errors": tally.errors,
+        "simulated": tally.simulated,
+    }
+    if judge_summary is not None:
+        summary["judge"] = judge_summary
+    if rubric is not None:
+        summary["rubric"] = rubric
+    return summary
+
+
 def build_report(
     *,
     picked: Any,
@@ -640,20 +662,8 @@ def build_report(
     chunk_size: int,
 ) -> dict[str, Any]:
     """report.json: one linear template over what `evaluate` measured."""
-    n_scored = len(tally.tuned)
-    skipped_predictions = tally.rows - n_scored
-    summary: dict[str, Any] = {
-        "examples_seen": picked.seen,
-        "sampled": len(picked.indices),
-        "scored": n_scored,
-        "skipped": dict(picked.skipped),
-        "prediction_errors": tally.errors,
-        "simulated": tally.simulated,
-    }
-    if judge_summary is not None:
-        summary["judge"] = judge_summary
-    if rubric is not None:
-        summary["rubric"] = rubric
+    skipped_predictions = tally.rows - len(tally.tuned)
+    summary = _summary(picked, tally, judge_summary, rubric)
     not_scored: dict[str, int] = dict(picked.skipped)
     if skipped_predictions:
         not_scored["prediction_failed"] = skipped_predictions

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.clock import utcnow
 from shared.errors import ConfigError, NotFound, PermanentError
 from shared.pipeline import layout
 from shared.ports import Deps
 from shared.runs import EvaluationInfo, Run, RunStatus
+
+if TYPE_CHECKING:
+    from shared.evaluation.result import EvaluationResult
 
 from .evaluate import (
     PinnedExamples,
@@ -101,6 +104,42 @@ def baseline(deps: Deps, run: Run, against: str) -> str:
     return endpoint
 
 
+def _finished(deps: Deps, run_id: str) -> Run:
+    run = deps.store.get(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
+    if run.status != S.SUCCEEDED:
+        raise PermanentError(f"run {run_id} is {run.status}: only a SUCCEEDED run is re-evaluated")
+    return run
+
+
+def _attempt_record(
+    key: str, against: str, base_model: str, tuned: str, eval_set_uri: str,
+    result: EvaluationResult, kept: EvaluationInfo,
+) -> dict[str, Any]:  # fmt: skip
+    """What `evaluation_attempts` keeps of one attempt (the run document's shape)."""
+    return {
+        "key": key,
+        "at": utcnow(),
+        "against": against,
+        "baseline_model": base_model,
+        "tuned_model": tuned,
+        "eval_set": eval_set_uri,
+        "passed": result.passed,
+        "verdict": result.verdict,
+        "reason": result.reason,
+        "metrics": {k: dict(v) for k, v in result.metrics.items()},
+        "per_metric": kept.per_metric,
+        "leakage": kept.leakage,
+        "unleaked_metrics": kept.unleaked_metrics,
+        "judge": kept.judge,
+        "rubric": kept.rubric,
+        "report_uri": kept.report_uri,
+        "report_html_uri": kept.report_html_uri,
+        "simulated": result.simulated,
+    }
+
+
 def reevaluate(
     deps: Deps,
     run_id: str,
@@ -116,11 +155,7 @@ def reevaluate(
     that say what to do (unknown run, not finished, no eval set, no baseline). `test_set`: a
     new eval set (JSONL bytes): validated first like any dataset file, kept beside the
     attempt's reports, and evaluated instead of the run's own."""
-    run = deps.store.get(run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
-    if run.status != S.SUCCEEDED:
-        raise PermanentError(f"run {run_id} is {run.status}: only a SUCCEEDED run is re-evaluated")
+    run = _finished(deps, run_id)
     tuned = served_endpoint(run)
     target = eval_set(run) if test_set is None else ("(new)", None)
     if not tuned or target is None:
@@ -163,26 +198,7 @@ def reevaluate(
     )
     saved = save_result(blobs, s.artifacts_bucket, prefix, result)
     kept = info_from(result, saved)
-    record: dict[str, Any] = {
-        "key": key,
-        "at": utcnow(),
-        "against": against,
-        "baseline_model": base_model,
-        "tuned_model": tuned,
-        "eval_set": blobs.uri(bucket, name),
-        "passed": result.passed,
-        "verdict": result.verdict,
-        "reason": result.reason,
-        "metrics": {k: dict(v) for k, v in result.metrics.items()},
-        "per_metric": kept.per_metric,
-        "leakage": kept.leakage,
-        "unleaked_metrics": kept.unleaked_metrics,
-        "judge": kept.judge,
-        "rubric": kept.rubric,
-        "report_uri": saved.report_uri,
-        "report_html_uri": saved.report_html_uri,
-        "simulated": result.simulated,
-    }
+    record = _attempt_record(key, against, base_model, tuned, blobs.uri(bucket, name), result, kept)
 
     def append(r: Run) -> None:
         r.evaluation_attempts = [a for a in r.evaluation_attempts if a.get("key") != key]
