@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.charts import CURVE_COLORS, line_chart
+from shared.evaluation.report import EvaluationReport
 from shared.runs import verdict_of
 
 _CSS = """
@@ -74,12 +75,12 @@ def _gate_cell(outcome: Mapping[str, Any] | None) -> tuple[str, str]:
     return _e(rule), f"{mark}<br><span class='small'>{_e(outcome.get('reason'))}</span>"
 
 
-def _summary_table(report: Mapping[str, Any]) -> str:
-    metrics: Mapping[str, Mapping[str, float]] = report.get("metrics", {})
-    intervals: Mapping[str, Mapping[str, Any]] = report.get("intervals", {})
-    gates = {g["metric"]: g for g in report.get("gates", [])}
-    unleaked: Mapping[str, Mapping[str, float]] = report.get("unleaked_metrics") or {}
-    leak = report.get("leakage") if (report.get("leakage") or {}).get("leaked") else {}
+def _summary_table(report: EvaluationReport) -> str:
+    metrics = report.metrics
+    intervals = report.intervals
+    gates = {g["metric"]: g for g in report.gates}
+    unleaked = report.unleaked_metrics
+    leak = report.leakage if (report.leakage or {}).get("leaked") else {}
     rows = []
     for m, v in metrics.items():
         iv = intervals.get(m, {})
@@ -112,8 +113,8 @@ def _pct(x: Any) -> str:
     return "–" if not isinstance(x, int | float) else f"{x:.0%}"
 
 
-def _cost_text(report: Mapping[str, Any]) -> str:
-    cost = report.get("cost") or {}
+def _cost_text(report: EvaluationReport) -> str:
+    cost = report.cost or {}
     spent = cost.get("actual") or cost.get("estimate")
     if not spent:
         return "not recorded"
@@ -126,11 +127,11 @@ def _cost_text(report: Mapping[str, Any]) -> str:
     )
 
 
-def _lead(report: Mapping[str, Any]) -> str:
+def _lead(report: EvaluationReport) -> str:
     """The three facts a reader needs first: the verdict, how much of the test set the model
     saw in training, and what the evaluation cost."""
-    leak = report.get("leakage") or {}
-    s = report.get("summary") or {}
+    leak = report.leakage or {}
+    s = report.summary
     leak_text = (
         f"{_pct(leak.get('share'))} of {leak.get('checked')} "
         f"({leak.get('exact')} exact, {leak.get('near_duplicate')} near-duplicate)"
@@ -140,7 +141,7 @@ def _lead(report: Mapping[str, Any]) -> str:
     warn = " warn" if leak.get("warning") else ""
     return (
         "<div class='lead'>"
-        f"<div><span class='small'>verdict</span><b>{_e(report.get('verdict'))}</b>"
+        f"<div><span class='small'>verdict</span><b>{_e(report.verdict)}</b>"
         f"<span class='small'>{_e(s.get('scored'))} examples scored</span></div>"
         f"<div class='{warn.strip()}' id='leakage'><span class='small'>test examples also in "
         f"training</span><b>{_pct(leak.get('share')) if leak else '–'}</b>"
@@ -152,10 +153,10 @@ def _lead(report: Mapping[str, Any]) -> str:
     )
 
 
-def _counts(report: Mapping[str, Any]) -> str:
-    s = report.get("summary", {})
-    reasons: Mapping[str, str] = report.get("skip_reasons", {})
-    not_scored: Mapping[str, int] = report.get("not_scored", {})
+def _counts(report: EvaluationReport) -> str:
+    s = report.summary
+    reasons = report.skip_reasons
+    not_scored = report.not_scored
     items = "".join(
         f"<li>{n} — {_e(reasons.get(code, code))}</li>" for code, n in not_scored.items()
     )
@@ -174,7 +175,7 @@ def _counts(report: Mapping[str, Any]) -> str:
     return (
         f"<p><strong>{_e(s.get('scored'))}</strong> examples scored of {_e(s.get('sampled'))} "
         f"sampled ({_e(s.get('examples_seen'))} read). "
-        f"{_e(report.get('interval_method', ''))}.</p>"
+        f"{_e(report.interval_method)}.</p>"
         + (f"<p>Not scored:</p><ul>{items}</ul>" if items else "")
         + judged
     )
@@ -215,11 +216,11 @@ def histogram_svg(metric: str, bins: Mapping[str, Sequence[int]]) -> str:
     )
 
 
-def _highlights(report: Mapping[str, Any]) -> str:
-    rows = report.get("highlights", [])
+def _highlights(report: EvaluationReport) -> str:
+    rows = report.highlights
     if not rows:
         return ""
-    key = "chrf" if "chrf" in report.get("metrics", {}) else next(iter(report["metrics"]), "")
+    key = "chrf" if "chrf" in report.metrics else next(iter(report.metrics), "")
     out = []
     for r in rows:
         scores = r.get("scores") or {}
@@ -237,12 +238,12 @@ def _highlights(report: Mapping[str, Any]) -> str:
     )
 
 
-def _checkpoints(report: Mapping[str, Any]) -> str:
+def _checkpoints(report: EvaluationReport) -> str:
     """Every checkpoint's screening score and the one this report evaluated (and serves)."""
-    rows = report.get("checkpoints") or []
+    rows = report.checkpoints
     if not rows:
         return ""
-    chosen = report.get("chosen_checkpoint")
+    chosen = report.chosen_checkpoint
     metric = next((k for k in rows[0] if k not in ("checkpoint_id", "epoch", "endpoint",
                                                   "scored", "errors")), "score")  # fmt: skip
     body = "".join(
@@ -277,10 +278,10 @@ def _checkpoints(report: Mapping[str, Any]) -> str:
     )
 
 
-def _training_curves(report: Mapping[str, Any]) -> str:
-    curves = report.get("training_curves") or {}
-    chosen = report.get("chosen_checkpoint")
-    step = (report.get("checkpoint_steps") or {}).get(chosen) if chosen else None
+def _training_curves(report: EvaluationReport) -> str:
+    curves = report.training_curves
+    chosen = report.chosen_checkpoint
+    step = report.checkpoint_steps.get(chosen) if chosen else None
     chart = line_chart(
         curves,
         CURVE_COLORS,
@@ -291,8 +292,8 @@ def _training_curves(report: Mapping[str, Any]) -> str:
     return f"<p class='small'>Training and validation loss by step:</p>{chart}" if chart else ""
 
 
-def _rubric(report: Mapping[str, Any]) -> str:
-    rubric = report.get("rubric") or {}
+def _rubric(report: EvaluationReport) -> str:
+    rubric = report.rubric or {}
     scores = rubric.get("scores") or {}
     dims = [d for d in (rubric.get("criteria") or {}) if isinstance(scores.get(d), Mapping)]
     if not dims:
@@ -310,12 +311,11 @@ def _rubric(report: Mapping[str, Any]) -> str:
     )
 
 
-def render(report: Mapping[str, Any]) -> str:
+def render(report: EvaluationReport) -> str:
     """The whole page for one report.json document."""
-    passed = report.get("passed")
-    said = str(report.get("verdict") or ("NOT GATED" if passed is None else verdict_of(passed)))
-    simulated = bool(report.get("simulated"))
-    models = report.get("models", {})
+    said = report.verdict or verdict_of(report.passed)
+    simulated = report.simulated
+    models = report.models
     verdict, tone = {
         "PASSED": ("PASSED: the tuned model meets every gate", "pass"),
         "FAILED": ("FAILED: a gate was missed", "fail"),
@@ -325,18 +325,18 @@ def render(report: Mapping[str, Any]) -> str:
         if simulated
         else ""
     )
-    charts = "".join(histogram_svg(m, bins) for m, bins in (report.get("histograms") or {}).items())
+    charts = "".join(histogram_svg(m, bins) for m, bins in report.histograms.items())
     return (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-        f"<title>Evaluation {_e(report.get('run_id', ''))}: {_e(said)}"
+        f"<title>Evaluation {_e(report.run_id)}: {_e(said)}"
         f"</title><style>{_CSS}</style></head><body>"
         f"<div class='verdict {tone}' id='verdict'><h1>{_e(verdict)}</h1>"
-        f"<p>{_e(report.get('reason'))}</p>{sim}</div>"
+        f"<p>{_e(report.reason)}</p>{sim}</div>"
         + _lead(report)
-        + f"<p class='small'>run {_e(report.get('run_id', ''))} · tuned "
+        + f"<p class='small'>run {_e(report.run_id)} · tuned "
         f"<code>{_e(models.get('tuned'))}</code> vs base <code>{_e(models.get('base'))}</code>"
-        f" · eval set {_e(report.get('eval_set', ''))}</p>"
+        f" · eval set {_e(report.eval_set)}</p>"
         "<h2>Summary</h2>"
         + _summary_table(report)
         + _counts(report)

@@ -34,6 +34,7 @@ from shared.evaluation.judging import Verdict, judge_pairs, summarize
 from shared.evaluation.leakage import Leakage, find_leakage
 from shared.evaluation.metrics import METRIC_NAMES, pair_stats, sentence_scores
 from shared.evaluation.predict import Prediction, predict
+from shared.evaluation.report import EvaluationReport
 from shared.evaluation.result import EvaluationResult
 from shared.evaluation.rubric import DIMENSIONS, rate_rows
 from shared.evaluation.rubric import means as rubric_means
@@ -48,7 +49,6 @@ from shared.ports import GenerationSettings, Judge, Models, PairwiseJudgement
 from shared.runs import verdict_of
 from shared.tuning_config import EvaluationConfig, Gate
 
-REPORT_VERSION = 3
 ROLES = ("tuned", "base")
 MAX_ERRORS_IN_REPORT = 50
 #: Rows the report keeps for people: the worst regressions (tuned minus base, per example).
@@ -611,7 +611,7 @@ def evaluate(
         passed=decision.passed,
         reason=decision.reason,
         metrics=metrics,
-        summary=report["summary"],
+        summary=report.summary,
         report=report,
         predictions=predictions,
         promotable=decision.promotable,
@@ -660,20 +660,26 @@ def build_report(
     resamples: int,
     timings: Mapping[str, float],
     chunk_size: int,
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """report.json: one linear template over what `evaluate` measured."""
     skipped_predictions = tally.rows - len(tally.tuned)
+    rubric_doc = None
+    if rubric is not None:
+        rubric_doc = {
+            "scores": rubric,
+            "scale": "1 (misses the criterion) .. 5 (fully meets it)",
+            "criteria": {d: DIMENSIONS[d][1] for d in config.rubric_dimensions},
+        }
     summary = _summary(picked, tally, judge_summary, rubric)
     not_scored: dict[str, int] = dict(picked.skipped)
     if skipped_predictions:
         not_scored["prediction_failed"] = skipped_predictions
-    report: dict[str, Any] = {
-        "version": REPORT_VERSION,
-        "models": dict(models),
+    return EvaluationReport(
+        models=dict(models),
         # The same for both models: a fair comparison (thinking off or at its lowest).
-        "generation_settings": asdict(settings) if settings is not None else None,
-        "seed": seed,
-        "config": {
+        generation_settings=asdict(settings) if settings is not None else None,
+        seed=seed,
+        config={
             "sample_size": config.sample_size,
             "metrics": list(metrics),
             "max_concurrency": config.max_concurrency,
@@ -681,28 +687,28 @@ def build_report(
             "gates": {k: asdict(g) for k, g in config.gates.items()},
             "chunk_size": chunk_size,
         },
-        "verdict": decision.verdict,
-        "passed": decision.passed,
-        "promotable": decision.promotable,
-        "reason": decision.reason,
-        "metrics": metrics,
-        "intervals": intervals_to_dict(intervals),
-        "deltas": {m: round(v["tuned"] - v["base"], _ROUND) for m, v in metrics.items()},
-        "per_metric": _per_metric(metrics, intervals, decision.outcomes, unleaked),
-        "leakage": leakage.to_dict() if leakage is not None else None,
-        "unleaked_metrics": dict(unleaked),
-        "unleaked_gates": (
+        verdict=decision.verdict,
+        passed=decision.passed,
+        promotable=decision.promotable,
+        reason=decision.reason,
+        metrics={m: dict(v) for m, v in metrics.items()},
+        intervals=intervals_to_dict(intervals),
+        deltas={m: round(v["tuned"] - v["base"], _ROUND) for m, v in metrics.items()},
+        per_metric=_per_metric(metrics, intervals, decision.outcomes, unleaked),
+        leakage=leakage.to_dict() if leakage is not None else None,
+        unleaked_metrics={m: dict(v) for m, v in unleaked.items()},
+        unleaked_gates=(
             [o.to_dict() for o in decision.unleaked[2]] if decision.unleaked is not None else None
         ),
-        "interval_method": (
+        interval_method=(
             f"paired bootstrap by example, {resamples} resamples, "
             "95% percentile interval, seeded by the run id"
         ),
-        "metric_notes": {m: METRIC_NOTES[m] for m in metrics},
-        "gates": [o.to_dict() for o in decision.outcomes],
-        "summary": summary,
-        "not_scored": not_scored,
-        "skip_reasons": {
+        metric_notes={m: METRIC_NOTES[m] for m in metrics},
+        gates=[o.to_dict() for o in decision.outcomes],
+        summary=summary,
+        not_scored=not_scored,
+        skip_reasons={
             **{c: SKIP_REASONS[c] for c in picked.skipped},
             **(
                 {
@@ -713,25 +719,18 @@ def build_report(
                 else {}
             ),
         },
-        "histograms": tally.histograms,
-        "highlights": tally.highlights(),
-        "errors": tally.error_list[:MAX_ERRORS_IN_REPORT],
-        "chunks": dict(chunks),
+        histograms=tally.histograms,
+        highlights=tally.highlights(),
+        errors=tally.error_list[:MAX_ERRORS_IN_REPORT],
+        chunks=dict(chunks),
         # Billed tokens per role and answers reused from another evaluation (not paid again).
-        "tokens": tally.tokens,
-        "reused_answers": tally.reused,
-        "timings": dict(timings),
-        "simulated": tally.simulated,
-    }
-    if judge_summary is not None:
-        report["judge"] = judge_summary
-    if rubric is not None:
-        report["rubric"] = {
-            "scores": rubric,
-            "scale": "1 (misses the criterion) .. 5 (fully meets it)",
-            "criteria": {d: DIMENSIONS[d][1] for d in config.rubric_dimensions},
-        }
-    return report
+        tokens=tally.tokens,
+        reused_answers=tally.reused,
+        timings=dict(timings),
+        simulated=tally.simulated,
+        judge=dict(judge_summary) if judge_summary is not None else None,
+        rubric=rubric_doc,
+    )
 
 
 def judge_scores(

@@ -12,7 +12,7 @@ a redelivered message (the evaluator crashed) is evaluated again with the same s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -243,9 +243,7 @@ def _compare_with_production(
         chunks_prefix=f"{prefix}chunks/{key}-{current.sequence}/", deadline=deadline,
         reuse=reuse,
     )  # fmt: skip
-    result = replace(
-        result, report={**result.report, "run_id": run.run_id, "against": "production"}
-    )
+    result = replace(result, report=replace(result.report, run_id=run.run_id, against="production"))
     saved = save_result(deps.blobs, deps.settings.artifacts_bucket, prefix, result)
     return {
         "production_run": current.run_id,
@@ -255,9 +253,10 @@ def _compare_with_production(
         "promotable": result.promotable,
         "reason": result.reason,
         "metrics": {k: dict(v) for k, v in result.metrics.items()},
-        "per_metric": result.report.get("per_metric"),
+        "per_metric": result.report.per_metric,
         "judge": result.summary.get("judge"),
-        "reused_answers": result.report.get("reused_answers"),
+        "reused_answers": result.report.reused_answers,
+        "tokens": result.report.tokens,
         "report_uri": saved.report_uri,
         "report_html_uri": saved.report_html_uri,
     }
@@ -332,17 +331,21 @@ def estimate_cost(deps: Deps, run: Run) -> EvalCost:
 
 
 def actual_cost(
-    deps: Deps, run: Run, results: list[EvaluationResult], estimated: EvalCost | None
+    deps: Deps,
+    run: Run,
+    parts: Sequence[tuple[Mapping[str, Mapping[str, int]], Mapping[str, Any] | None]],
+    estimated: EvalCost | None,
 ) -> EvalCost:
-    """The billed tokens the responses reported, over every comparison of this evaluation."""
+    """The billed tokens the responses reported, over every comparison of this evaluation:
+    `parts` holds each comparison's report tokens and judge summary."""
     from shared.evaluation.cost import actual
 
     tokens: dict[str, dict[str, int]] = {}
     judge_calls = 0
-    for i, res in enumerate(results):
-        for role, t in (res.report.get("tokens") or {}).items():
+    for i, (counted, judge) in enumerate(parts):
+        for role, t in counted.items():
             tokens[f"{i}:{role}"] = dict(t)
-        pw = (res.summary.get("judge") or {}).get("pairwise") or {}
+        pw = (judge or {}).get("pairwise") or {}
         judge_calls += 2 * int(pw.get("judged", 0)) + int(pw.get("errors", 0))
     lim = deps.settings.catalog.limits_for(run.tuning.source_model_name)
     return actual(
@@ -377,11 +380,11 @@ def info_from(result: EvaluationResult, saved: SavedResult) -> EvaluationInfo:
         progress={"done": sampled, "total": sampled},
         report_html_uri=saved.report_html_uri,
         verdict=result.verdict,
-        per_metric=dict(report.get("per_metric") or {}),
-        leakage=leakage_from_dict(report.get("leakage")),
-        unleaked_metrics={k: dict(v) for k, v in (report.get("unleaked_metrics") or {}).items()},
-        judge=report.get("judge"),
-        rubric=report.get("rubric"),
+        per_metric=dict(report.per_metric),
+        leakage=leakage_from_dict(report.leakage),
+        unleaked_metrics={k: dict(v) for k, v in report.unleaked_metrics.items()},
+        judge=report.judge,
+        rubric=report.rubric,
         promotable=result.promotable,
     )
 
@@ -466,19 +469,24 @@ def _finish(
     """Write the reports, record the verdict and the actual cost, move the run to SUCCEEDED
     and offer it for auto-promotion."""
     current = deps.store.get(run.run_id) or run
-    results = [result]
-    cost = actual_cost(deps, run, results, estimated)
+    parts = [(result.report.tokens, result.report.judge)]
+    if vs_production is not None:
+        parts.append((vs_production["tokens"], vs_production["judge"]))
+    cost = actual_cost(deps, run, parts, estimated)
     spent = {"estimate": estimated.to_dict(), "actual": cost.to_dict()}
-    where = {
-        "run_id": run.run_id,
-        "eval_set": eval_set_uri,
-        "checkpoints": current.evaluation.checkpoints,
-        "chosen_checkpoint": current.evaluation.chosen_checkpoint,
-        "training_curves": current.job.curves,
-        "checkpoint_steps": {c.checkpoint_id: c.step for c in current.job.checkpoints},
-        "cost": spent,
-    }
-    result = replace(result, report={**result.report, **where})
+    result = replace(
+        result,
+        report=replace(
+            result.report,
+            run_id=run.run_id,
+            eval_set=eval_set_uri,
+            checkpoints=current.evaluation.checkpoints,
+            chosen_checkpoint=current.evaluation.chosen_checkpoint,
+            training_curves=current.job.curves,
+            checkpoint_steps={c.checkpoint_id: c.step for c in current.job.checkpoints},
+            cost=spent,
+        ),
+    )
     saved = save_result(
         deps.blobs, deps.settings.artifacts_bucket, layout.evaluation_prefix(run.run_id), result
     )

@@ -188,13 +188,13 @@ def reevaluate(
     )  # fmt: skip
     result = replace(
         result,
-        report={
-            **result.report,
-            "run_id": run_id,
-            "against": against,
-            "attempt_key": key,
-            "eval_set": blobs.uri(bucket, name),
-        },
+        report=replace(
+            result.report,
+            run_id=run_id,
+            against=against,
+            attempt_key=key,
+            eval_set=blobs.uri(bucket, name),
+        ),
     )
     saved = save_result(blobs, s.artifacts_bucket, prefix, result)
     kept = info_from(result, saved)

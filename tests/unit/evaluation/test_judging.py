@@ -114,8 +114,8 @@ def _run(models: FakeModels, judge: Judge | None, lines: list[Any] = LINES, **cf
 
 def test_without_a_judge_nothing_is_judged() -> None:
     res: EvaluationResult = _run(_models(), None)
-    assert "judge" not in res.summary and "judge" not in res.report
-    assert res.report["config"]["judge"] is False
+    assert "judge" not in res.summary and res.report.judge is None
+    assert res.report.config["judge"] is False
     assert all("judge" not in row for row in res.rows)
 
 
@@ -178,7 +178,7 @@ def test_judge_failures_are_recorded_never_fatal() -> None:
     assert res.verdict == "NOT GATED" and res.metrics["exact_match"]["tuned"] == 1.0
     broken = next(r for r in res.rows if r["prompt"] == q_broken)
     assert "template rejected" in broken["judge"]["error"]
-    judge_errors = [e for e in res.report["errors"] if e["model"] == "judge"]
+    judge_errors = [e for e in res.report.errors if e["model"] == "judge"]
     assert {e["index"] for e in judge_errors} == {
         broken["index"],
         next(r["index"] for r in res.rows if r["prompt"] == q_flaky),
