@@ -363,8 +363,9 @@ def _print_summary(report: Report, doc: dict[str, Any], out: Path) -> None:
     for split, o in report.overlap.items():
         table.add_row(
             f"{split} overlap",
-            f"{o['overlapping']:,} of {o['examples']:,} ({o['share']:.1%}) share a final exchange "
-            "with training",
+            f"{o['overlapping']:,} of {o['examples']:,}"
+            + (f" sampled of {o['of']:,}" if o["of"] > o["examples"] else "")
+            + f" ({o['share']:.1%}) share a final exchange with training",
         )
     cost = report.cost_per_epoch
     table.add_row(

@@ -299,12 +299,21 @@ def sketch(
 
 
 def similar(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
-    """Two sketches' estimated Jaccard similarity is at least `threshold` (`_similar`'s
-    answer; a C-speed bound settles most pairs first: the shared hashes among the k smallest
-    of the union are at most the sketches' intersection)."""
-    if len(a & b) < threshold * min(max(len(a), len(b)), len(a | b)):
+    """Two sketches' estimated Jaccard similarity is at least `threshold`: `_similar`'s answer
+    (the share of the k smallest hashes of the union that both hold) from C-speed set
+    operations, with most pairs settled by the bound that this share is at most the
+    intersection's size over the union's."""
+    union = a | b
+    if not union:
+        return True
+    k = max(len(a), len(b))
+    both = a & b
+    if len(both) < threshold * min(k, len(union)):
         return False
-    return _similar(a, b, threshold)
+    if len(union) <= k:
+        return len(both) / len(union) >= threshold
+    smallest = sorted(union)[:k]
+    return len(both.intersection(smallest)) / k >= threshold
 
 
 def same_exchange(

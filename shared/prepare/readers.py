@@ -120,6 +120,8 @@ def sort_time(value: Any) -> str | None:
         text = str(value).strip()
         if not text:
             return ""
+        if len(text) == 19 and text[4] == "-" and text[10] == " " and text[:4].isdigit():
+            return text + ".000000"  # the common export form, already sortable
         if text.replace(".", "", 1).isdigit():
             return _epoch(float(text))
         text = (

@@ -264,3 +264,73 @@ def test_an_encoding_error_past_the_head_is_a_clear_error(tmp_path: Path) -> Non
     src = tmp_path / "export.csv"
     src.write_bytes(_csv(_sessions(3000)) + "s9,user,坏的".encode("gb18030") + b"\n")
     assert main(["prepare", str(src), "--out", str(tmp_path / "out")]) == 2
+
+
+def test_template_answers_are_flagged_and_kept(tmp_path: Path) -> None:
+    rows = [*_sessions(30)]
+    asks = [
+        "充值",
+        "登录",
+        "封号",
+        "退款",
+        "活动",
+        "改名",
+        "卡顿",
+        "举报",
+        "礼包",
+        "公会",
+        "副本",
+        "坐骑",
+    ]
+    for s, ask in enumerate(asks):
+        rows += [
+            [f"t{s}", "user", f"{ask}的问题怎么办？{ask * 3}", "1"],
+            [f"t{s}", "agent", "您好，请提交工单，我们会尽快处理。", "2"],
+        ]
+    report, files = _run(tmp_path, _csv(rows))
+    assert report.template_answers.count == 12
+    assert report.template_answers.samples[0]["answer"] == "您好，请提交工单，我们会尽快处理。"
+    assert sum(len(x) for x in files.values()) == 42
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-02 09:03:04", "2026-11-02 09:03:04.000000"),
+        ("2026/11/2 9:03", "2026-11-02 09:03:00.000000"),
+        ("2026年11月2日 09:03:04", "2026-11-02 09:03:04.000000"),
+        ("2026-11-02T01:03:04Z", "2026-11-02 01:03:04.000000"),
+        ("2026-11-02T09:03:04+08:00", "2026-11-02 01:03:04.000000"),
+        ("1762074184", "2025-11-02 09:03:04.000000"),
+        ("1762074184000", "2025-11-02 09:03:04.000000"),
+        ("", ""),
+        ("yesterday", None),
+    ],
+)
+def test_timestamps_become_one_sortable_form(value: str, expected: str | None) -> None:
+    from shared.prepare.readers import sort_time
+
+    assert sort_time(value) == expected
+
+
+def test_an_unreadable_timestamp_is_a_finding_and_keeps_file_order(tmp_path: Path) -> None:
+    rows = [["s", "user", "q", "soon"], ["s", "agent", "a", "later"]]
+    report, files = _run(tmp_path, _csv(rows))
+    assert report.problems["unparsed_timestamp"].count == 2
+    assert _texts(files["train"][0]) == [("user", "q"), ("model", "a")]
+
+
+def test_a_closing_shared_by_many_sessions_is_capped_and_its_overlap_reported(
+    tmp_path: Path,
+) -> None:
+    rows = _sessions(100, closing=True)  # every session ends "thanks" / "you are welcome"
+    report, files = _run(tmp_path, _csv(rows))
+    assert report.split_groups["links_refused_at_cap"] > 0
+    sizes = {k: len(v) for k, v in files.items()}
+    assert sizes == {"train": 80, "validation": 10, "test": 10}  # not one giant group
+    assert report.overlap["validation"] == {
+        "examples": 10,
+        "of": 10,
+        "overlapping": 10,
+        "share": 1.0,
+    }
