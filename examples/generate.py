@@ -3,17 +3,22 @@
     python examples/generate.py            # writes datasets/game-cs-{zh,en}/ and broken/*/
     python examples/generate.py --check    # exits 1 if the committed files are out of date
 
-Why a generator and not hand-edited JSONL: every held-out (validation/test) question must be a
-paraphrase of a training question with the same reference answer, so that the evaluation demo can
-show a tuned model beating its base model. Keeping intents, paraphrases and answers together in
-`intents/<lang>.txt` makes that property hold by construction and keeps the text reviewable.
+Why a generator and not hand-edited JSONL: the held-out (validation/test) questions must be
+what a real test set is, so that the evaluation demo shows an honest, imperfect score with a
+real gap: mostly paraphrases of trained questions (the tuned model should get them right),
+plus whole intents the model never trained on (every `HOLD_OUT_EVERY`-th intent: it should get
+them wrong). No held-out question is a training question. Keeping intents, paraphrases and
+answers together in `intents/<lang>.txt` makes that hold by construction and keeps the text
+reviewable.
 
 Split rules (deterministic; the only shuffle uses a fixed seed):
 - each `Q` line gives one single-turn training example;
 - each `F`/`FA` follow-up gives one multi-turn training example (the intent's question, its
   answer, then the follow-ups so far), and some intents open with a greeting exchange;
 - `P` lines are held out and alternate validation, test, validation, ... in file order, so
-  no held-out question appears in the training file.
+  no held-out question appears in the training file;
+- a held-out intent (every `HOLD_OUT_EVERY`-th, counting from 1) trains nothing: its first `Q`
+  and its `P` lines alternate validation / test like the others.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SEED = 20240601
+#: Every this many intents, one is held out whole (never trained on).
+HOLD_OUT_EVERY = 6
 LANGS = ("zh", "en")
 
 #: (user, model) greeting exchanges that open some multi-turn examples, per language.
@@ -127,6 +134,12 @@ def build(lang: str) -> dict[str, list[dict[str, Any]]]:
     held: dict[str, list[Turns]] = {"validation": [], "test": []}
     held_index = 0
     for i, it in enumerate(table.intents):
+        if (i + 1) % HOLD_OUT_EVERY == 0:
+            for q in it.questions[:1] + it.paraphrases:
+                split = "validation" if held_index % 2 == 0 else "test"
+                held[split].append([("user", q), ("model", it.answer)])
+                held_index += 1
+            continue
         for q in it.questions:
             train.append([("user", q), ("model", it.answer)])
         for j in range(len(it.followups)):

@@ -62,6 +62,10 @@ class ModelLimits:
     max_videos_per_example: int = 1
     # USD per 1M training tokens; None where no public price is known to us.
     training_price_per_million_tokens: float | None = None
+    #: USD per 1M input / output tokens of online prediction (the evaluation's own cost);
+    #: None where no public price is known to us (MODEL_CATALOG_OVERRIDES can add them).
+    input_price_per_million_tokens: float | None = None
+    output_price_per_million_tokens: float | None = None
 
 
 #: The fraction rule applies only above this many validation examples.
@@ -337,6 +341,8 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
                 lim.get("max_multimodal_training_examples", 300_000)
             ),
             training_price_per_million_tokens=raw.get("price_per_million_training_tokens"),
+            input_price_per_million_tokens=raw.get("price_per_million_input_tokens"),
+            output_price_per_million_tokens=raw.get("price_per_million_output_tokens"),
         )
         lc = raw.get("lifecycle") or {}
         th = raw.get("thinking")

@@ -74,6 +74,8 @@ def run_event_body(run: Run, note: str, *, kind: RunEventKind = "transition") ->
     if ev.passed is not None or ev.reason:
         body["evaluation"] = {
             "passed": ev.passed,
+            "verdict": ev.verdict,
+            "leakage_share": (ev.leakage or {}).get("share"),
             "reason": ev.reason,
             "report_uri": ev.report_html_uri or ev.report_uri,
         }

@@ -57,9 +57,17 @@ def message_for(run_id: str, body: Mapping[str, Any]) -> Message | None:
     evaluation = body.get("evaluation") or {}
     if status == "SUCCEEDED":
         passed = evaluation.get("passed")
-        verdict = {True: "gates PASSED", False: "gates FAILED", None: "no verdict"}[passed]
+        said = evaluation.get("verdict")  # an evaluated run without gates is NOT GATED
+        verdict = {"PASSED": "gates PASSED", "FAILED": "gates FAILED"}.get(said or "", said) or {
+            True: "gates PASSED",
+            False: "gates FAILED",
+            None: "no verdict",
+        }[passed]
         reason = evaluation.get("reason")
         lines.append(verdict + (f": {_cut(reason)}" if reason else ""))
+        share = evaluation.get("leakage_share")
+        if share:
+            lines.append(f"leakage: {share:.0%} of the test set is in the training data")
         if evaluation.get("report_uri"):
             lines.append(f"report: {evaluation['report_uri']}")
     elif status == "REJECTED":

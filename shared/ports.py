@@ -373,6 +373,10 @@ class Tuner(Protocol):
 class Generation:
     text: str
     simulated: bool = False
+    #: Tokens the call was billed for, from the response's usage metadata (None: not reported);
+    #: the evaluation's actual cost replaces its estimate with them.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True)

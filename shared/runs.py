@@ -228,6 +228,16 @@ class JobInfo:
     cancel_reason: str | None = None
 
 
+#: The three verdicts of an evaluation, in every view (run document, status, page, report,
+#: notifications): NOT GATED is grey, never green.
+PASSED, FAILED, NOT_GATED = "PASSED", "FAILED", "NOT GATED"
+
+
+def verdict_of(passed: bool | None) -> str:
+    """The verdict word of an evaluation's `passed` (None: no gate was configured)."""
+    return {True: PASSED, False: FAILED, None: NOT_GATED}[passed]
+
+
 @dataclass
 class EvaluationInfo:
     passed: bool | None = None
@@ -246,6 +256,22 @@ class EvaluationInfo:
     #: The same evaluation against the production model of the day (when there was one):
     #: its run, verdict under `production_gates`, metrics and reports.
     vs_production: dict[str, Any] | None = None
+    #: PASSED / FAILED / NOT GATED (`verdict_of`); None: not evaluated (yet, or skipped).
+    verdict: str | None = None
+    #: Per metric: tuned, base, delta, their 95% intervals and the gate's outcome (if gated).
+    per_metric: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Share of the sample found in training (`shared.evaluation.leakage`) and the metrics
+    #: again on the unleaked part.
+    leakage: dict[str, Any] | None = None
+    unleaked_metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    #: Pairwise judge (win rate, flips, pinned metric) and rubric means, when asked for.
+    judge: dict[str, Any] | None = None
+    rubric: dict[str, Any] | None = None
+    #: Auto-promotion's condition: passed, and (when leakage is above its threshold) the
+    #: unleaked part passed too.
+    promotable: bool | None = None
+    #: The evaluation's own cost: estimated before the first call, actual after.
+    cost: dict[str, Any] | None = None
 
 
 @dataclass

@@ -284,6 +284,50 @@ def _judge_gate(w: str, name: str, spec: Any) -> Gate:
     )
 
 
+#: The evaluation's switches and bounded counts, parsed the same way (table-driven).
+_EVAL_BOOLS = (
+    "enabled", "judge", "rubric", "choose_checkpoint", "compare_production", "auto_promote",
+)  # fmt: skip
+_EVAL_INTS = {
+    "checkpoint_sample_size": (1, 500),
+    "sample_size": (1, 5000),
+    "max_concurrency": (1, 64),
+}
+
+
+def _names(where: str, raw: Any, allowed: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    """A non-empty list drawn from `allowed`, de-duplicated in order."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
+        raise _fail(
+            where,
+            f"expected a non-empty list of {kind} names, got {echo(raw)}",
+            f"Use some of {list(allowed)}.",
+        )
+    bad = [x for x in raw if x not in allowed]
+    if bad:
+        raise _fail(where, f"unknown {kind}(s) {echo(bad)}", f"Use some of: {', '.join(allowed)}.")
+    return tuple(dict.fromkeys(raw))
+
+
+def _judge_gates(where: str, gates: Mapping[str, Gate], ev: EvaluationConfig) -> None:
+    """A gate on a judge score needs that judge switched on."""
+    for name in gates:
+        if name == "win_rate" and not ev.judge:
+            raise _fail(
+                f"{where}.win_rate",
+                "gates on the pairwise judge, which is off",
+                "Add `judge: true` under evaluation (two paid judge calls per example: both "
+                "orders).",
+            )
+        dim = name.removeprefix("rubric_")
+        if name.startswith("rubric_") and not (ev.rubric and dim in ev.rubric_dimensions):
+            raise _fail(
+                f"{where}.{name}",
+                f"gates on the rubric's {dim!r} score, which is not computed",
+                "Add `rubric: true` under evaluation (and the dimension to rubric_dimensions).",
+            )
+
+
 def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
     where = "evaluation"
     if raw is None:
@@ -292,25 +336,18 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
         raise _fail(where, "expected a mapping", "Indent its keys under `evaluation:`.")
     _unknown(where, raw, _EVAL_KEYS)
     ev = base
-    if "enabled" in raw:
-        ev = replace(ev, enabled=_bool(f"{where}.enabled", raw["enabled"]))
-    if "judge" in raw:
-        ev = replace(ev, judge=_bool(f"{where}.judge", raw["judge"]))
-    if "rubric" in raw:
-        ev = replace(ev, rubric=_bool(f"{where}.rubric", raw["rubric"]))
+    for key in _EVAL_BOOLS:
+        if key in raw:
+            flag: dict[str, Any] = {key: _bool(f"{where}.{key}", raw[key])}
+            ev = replace(ev, **flag)
+    for key, (low, high) in _EVAL_INTS.items():
+        if key in raw:
+            count: dict[str, Any] = {key: check_int(f"{where}.{key}", raw[key], low, high)}
+            ev = replace(ev, **count)
     if "rubric_dimensions" in raw:
-        dims = raw["rubric_dimensions"]
-        if not isinstance(dims, list) or not dims or any(d not in RUBRIC_DIMENSIONS for d in dims):
-            raise _fail(
-                f"{where}.rubric_dimensions",
-                f"expected a list of {', '.join(RUBRIC_DIMENSIONS)}",
-                f"Use e.g. {list(RUBRIC_DIMENSIONS)}.",
-            )
-        ev = replace(ev, rubric_dimensions=tuple(dict.fromkeys(dims)))
-    if "choose_checkpoint" in raw:
-        ev = replace(
-            ev, choose_checkpoint=_bool(f"{where}.choose_checkpoint", raw["choose_checkpoint"])
-        )
+        dims = _names(f"{where}.rubric_dimensions", raw["rubric_dimensions"], RUBRIC_DIMENSIONS,
+                      "rubric dimension")  # fmt: skip
+        ev = replace(ev, rubric_dimensions=dims)
     if "checkpoint_metric" in raw:
         metric = raw["checkpoint_metric"]
         if metric not in EVAL_METRICS:
@@ -320,58 +357,14 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
                 f"Use one of: {', '.join(EVAL_METRICS)}.",
             )
         ev = replace(ev, checkpoint_metric=metric)
-    if "checkpoint_sample_size" in raw:
-        ev = replace(
-            ev,
-            checkpoint_sample_size=check_int(
-                f"{where}.checkpoint_sample_size", raw["checkpoint_sample_size"], 1, 500
-            ),
-        )
-    if "sample_size" in raw:
-        ev = replace(ev, sample_size=check_int(f"{where}.sample_size", raw["sample_size"], 1, 5000))
-    if "max_concurrency" in raw:
-        ev = replace(
-            ev, max_concurrency=check_int(f"{where}.max_concurrency", raw["max_concurrency"], 1, 64)
-        )
     if "metrics" in raw:
-        m = raw["metrics"]
-        if not isinstance(m, list) or not m or not all(isinstance(x, str) for x in m):
-            raise _fail(
-                f"{where}.metrics",
-                f"expected a non-empty list of metric names, got {echo(m)}",
-                f"Use some of {list(EVAL_METRICS)}.",
-            )
-        bad = [x for x in m if x not in EVAL_METRICS]
-        if bad:
-            raise _fail(
-                f"{where}.metrics", f"unknown metric(s) {echo(bad)}", f"Use {list(EVAL_METRICS)}."
-            )
-        ev = replace(ev, metrics=tuple(dict.fromkeys(m)))
+        ev = replace(ev, metrics=_names(f"{where}.metrics", raw["metrics"], EVAL_METRICS, "metric"))
     for key in ("gates", "production_gates"):
         if key not in raw:
             continue
         gates = _gates(f"{where}.{key}", raw[key], ev.metrics)
         ev = replace(ev, gates=gates) if key == "gates" else replace(ev, production_gates=gates)
-        for name in gates:
-            if name == "win_rate" and not ev.judge:
-                raise _fail(
-                    f"{where}.{key}.win_rate",
-                    "gates on the pairwise judge, which is off",
-                    "Add `judge: true` under evaluation (one paid judge call per example).",
-                )
-            dim = name.removeprefix("rubric_")
-            if name.startswith("rubric_") and not (ev.rubric and dim in ev.rubric_dimensions):
-                raise _fail(
-                    f"{where}.{key}.{name}",
-                    f"gates on the rubric's {dim!r} score, which is not computed",
-                    "Add `rubric: true` under evaluation (and the dimension to rubric_dimensions).",
-                )
-    if "compare_production" in raw:
-        ev = replace(
-            ev, compare_production=_bool(f"{where}.compare_production", raw["compare_production"])
-        )
-    if "auto_promote" in raw:
-        ev = replace(ev, auto_promote=_bool(f"{where}.auto_promote", raw["auto_promote"]))
+        _judge_gates(f"{where}.{key}", gates, ev)
     if ev.auto_promote and not ev.enabled:
         raise _fail(
             f"{where}.auto_promote",

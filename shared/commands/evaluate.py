@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from shared.commands._deps import add_root_argument, deps_for
+from shared.status.view import evaluation_notes, metric_line, metric_rows, verdict_words
 
 
 def add_parser(sub: Any) -> None:
@@ -69,11 +70,16 @@ def run(args: argparse.Namespace) -> int:
     except PipelineError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 1
-    verdict = {True: "gates PASSED", False: "gates FAILED", None: "not gated"}[got.passed]
     sim = " [simulated]" if got.simulated else ""
-    print(f"attempt {got.attempt} vs {got.against} ({got.baseline_model}): {verdict}{sim}")
+    print(
+        f"attempt {got.attempt} vs {got.against} ({got.baseline_model}): "
+        f"{verdict_words(got.verdict)}{sim}"
+    )
     print(f"  {got.reason}")
-    for m, v in got.metrics.items():
-        print(f"  {m:12} tuned {v.get('tuned') or 0:.3f}   {got.against} {v.get('base') or 0:.3f}")
+    if got.info is not None:
+        for row in metric_rows(got.info):
+            print(f"  {metric_line(row, got.against)}")
+        for note in evaluation_notes(got.info):
+            print(f"  {note}")
     print(f"report: {got.report_html_uri}")
     return 0 if got.passed is not False else 1

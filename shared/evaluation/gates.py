@@ -131,14 +131,23 @@ def check_gate(
     )
 
 
+#: The reason when nothing is gated: it says what to do, and the verdict is NOT GATED (never
+#: a pass: a model nobody set a bar for has not met one).
+NO_GATES = (
+    "no gates configured: nothing was checked. Add evaluation.gates to tuning.yaml "
+    "(for example chrf: {min_delta: 0.05}) to get a PASSED or FAILED verdict"
+)
+
+
 def check_gates(
     gates: Mapping[str, Gate],
     metrics: Mapping[str, Mapping[str, float]],
     intervals: Mapping[str, MetricIntervals] | None = None,
-) -> tuple[bool, str, list[GateOutcome]]:
-    """Overall verdict, its reason in plain words, and one outcome per gate."""
+) -> tuple[bool | None, str, list[GateOutcome]]:
+    """Overall verdict (True passed, False failed, None: no gate configured), its reason in
+    plain words, and one outcome per gate."""
     if not gates:
-        return True, "no gates configured", []
+        return None, NO_GATES, []
     ivs = intervals or {}
     outcomes = [
         check_gate(name, gate, metrics.get(name), ivs.get(name)) for name, gate in gates.items()

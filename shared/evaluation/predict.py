@@ -24,6 +24,10 @@ class Prediction:
     text: str | None
     error: str | None = None
     simulated: bool = False
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    #: Taken from another evaluation's saved answers (same sample): not paid again.
+    reused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -46,7 +50,7 @@ def predict_one(
         return Prediction(None, _describe(e), False)
     if not isinstance(gen.text, str):
         return Prediction(None, "model returned no text", gen.simulated)
-    return Prediction(gen.text, None, gen.simulated)
+    return Prediction(gen.text, None, gen.simulated, gen.input_tokens, gen.output_tokens)
 
 
 def predict(

@@ -1,9 +1,11 @@
 """report.html: the evaluation as one self-contained page a person reads.
 
-From top to bottom: the verdict (and whether the models were simulated), the summary table (every
-metric for both models with its 95% interval, the delta with its interval, each gate and whether
-it passed), what was scored and why the rest was not, one inline SVG histogram per metric of the
-per-example scores, and the worst regressions with both answers side by side.
+From top to bottom: the verdict (PASSED, FAILED or NOT GATED, which is grey: never green) and
+whether the models were simulated; the share of the test set found in training and the
+evaluation's cost; the summary table (every metric for both models with its 95% interval, the
+delta with its interval, the scores on the unleaked part, each gate and whether it passed); what
+was scored and why the rest was not; one inline SVG histogram per metric of the per-example
+scores; and the worst regressions with both answers side by side.
 
 No external asset (no script, stylesheet, font or image URL): the page opens the same from a
 bucket, a laptop or an e-mail attachment. Chinese renders with the system's CJK fonts (the font
@@ -17,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.charts import CURVE_COLORS, line_chart
+from shared.evaluation.report import EvaluationReport
+from shared.runs import verdict_of
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Noto Sans SC",
@@ -24,6 +28,10 @@ body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Noto San
 padding:0 1rem;color:#1b1b1b;line-height:1.45}
 h1{font-size:1.6rem;margin:.2rem 0}.verdict{padding:1rem 1.2rem;border-radius:.4rem}
 .pass{background:#e6f4ea;border:1px solid #1e8e3e}.fail{background:#fce8e6;border:1px solid #d93025}
+.grey{background:#f1f3f4;border:1px solid #80868b}.lead{display:flex;flex-wrap:wrap;gap:1rem;
+margin:.8rem 0}.lead div{flex:1 1 14rem;border:1px solid #ccc;border-radius:.4rem;padding:.6rem}
+.lead b{font-size:1.3rem;display:block}.lead span{display:block}
+.warn{background:#fef7e0;border-color:#f9ab00!important}
 .sim{display:inline-block;background:#fef7e0;border:1px solid #f9ab00;padding:0 .4rem;
 border-radius:.3rem;font-size:.85rem}
 table{border-collapse:collapse;margin:.6rem 0;width:100%}th,td{border:1px solid #ccc;
@@ -67,46 +75,107 @@ def _gate_cell(outcome: Mapping[str, Any] | None) -> tuple[str, str]:
     return _e(rule), f"{mark}<br><span class='small'>{_e(outcome.get('reason'))}</span>"
 
 
-def _summary_table(report: Mapping[str, Any]) -> str:
-    metrics: Mapping[str, Mapping[str, float]] = report.get("metrics", {})
-    intervals: Mapping[str, Mapping[str, Any]] = report.get("intervals", {})
-    gates = {g["metric"]: g for g in report.get("gates", [])}
+def _summary_table(report: EvaluationReport) -> str:
+    metrics = report.metrics
+    intervals = report.intervals
+    gates = {g["metric"]: g for g in report.gates}
+    unleaked = report.unleaked_metrics
+    leak = report.leakage if (report.leakage or {}).get("leaked") else {}
     rows = []
     for m, v in metrics.items():
         iv = intervals.get(m, {})
         rule, result = _gate_cell(gates.get(m))
+        clean = unleaked.get(m)
         rows.append(
             f"<tr><th>{_e(m)}</th>"
             f"<td class='num'>{_num(v.get('tuned'))}{_iv(iv.get('tuned'))}</td>"
             f"<td class='num'>{_num(v.get('base'))}{_iv(iv.get('base'))}</td>"
             f"<td class='num'>{_signed(v['tuned'] - v['base'])}{_iv(iv.get('delta'), True)}</td>"
-            f"<td>{rule}</td><td>{result}</td></tr>"
+            + (
+                f"<td class='num'>{_num(clean.get('tuned'))} / {_num(clean.get('base'))}</td>"
+                if leak and clean
+                else ("<td class='num'>–</td>" if leak else "")
+            )
+            + f"<td>{rule}</td><td>{result}</td></tr>"
         )
+    share = f" ({_pct(leak.get('share'))} leaked)" if leak else ""
     return (
         "<table id='summary'><tr><th>metric</th><th>tuned [95% CI]</th><th>base [95% CI]</th>"
-        "<th>delta [95% CI]</th><th>gate</th><th>result</th></tr>" + "".join(rows) + "</table>"
+        "<th>delta [95% CI]</th>"
+        + (f"<th>unleaked tuned / base{share}</th>" if leak else "")
+        + "<th>gate</th><th>result</th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
 
 
-def _counts(report: Mapping[str, Any]) -> str:
-    s = report.get("summary", {})
-    reasons: Mapping[str, str] = report.get("skip_reasons", {})
-    not_scored: Mapping[str, int] = report.get("not_scored", {})
+def _pct(x: Any) -> str:
+    return "–" if not isinstance(x, int | float) else f"{x:.0%}"
+
+
+def _cost_text(report: EvaluationReport) -> str:
+    cost = report.cost or {}
+    spent = cost.get("actual") or cost.get("estimate")
+    if not spent:
+        return "not recorded"
+    usd = spent.get("usd")
+    money = f"${usd:,.4f}" if isinstance(usd, int | float) else "price unknown"
+    return (
+        f"{money} · {spent.get('prediction_calls')} prediction calls, "
+        f"{spent.get('input_tokens', 0):,} + {spent.get('output_tokens', 0):,} tokens, "
+        f"{spent.get('judge_calls')} judge calls ({spent.get('basis')})"
+    )
+
+
+def _lead(report: EvaluationReport) -> str:
+    """The three facts a reader needs first: the verdict, how much of the test set the model
+    saw in training, and what the evaluation cost."""
+    leak = report.leakage or {}
+    s = report.summary
+    leak_text = (
+        f"{_pct(leak.get('share'))} of {leak.get('checked')} "
+        f"({leak.get('exact')} exact, {leak.get('near_duplicate')} near-duplicate)"
+        if leak
+        else "not checked (no training file given)"
+    )
+    warn = " warn" if leak.get("warning") else ""
+    return (
+        "<div class='lead'>"
+        f"<div><span class='small'>verdict</span><b>{_e(report.verdict)}</b>"
+        f"<span class='small'>{_e(s.get('scored'))} examples scored</span></div>"
+        f"<div class='{warn.strip()}' id='leakage'><span class='small'>test examples also in "
+        f"training</span><b>{_pct(leak.get('share')) if leak else '–'}</b>"
+        f"<span class='small'>{_e(leak_text)}</span></div>"
+        f"<div id='cost'><span class='small'>evaluation cost</span>"
+        f"<span>{_e(_cost_text(report))}</span></div>"
+        "</div>"
+        + (f"<p class='small'><b>Leakage warning:</b> {_e(leak['warning'])}</p>" if warn else "")
+    )
+
+
+def _counts(report: EvaluationReport) -> str:
+    s = report.summary
+    reasons = report.skip_reasons
+    not_scored = report.not_scored
     items = "".join(
         f"<li>{n} — {_e(reasons.get(code, code))}</li>" for code, n in not_scored.items()
     )
     judge = s.get("judge", {}).get("pairwise") if isinstance(s.get("judge"), Mapping) else None
     judged = ""
     if judge:
+        who = s["judge"].get("judge") or {}
         judged = (
-            f"<p>Pairwise judge: tuned wins {judge['candidate_wins']}, base wins "
-            f"{judge['baseline_wins']}, ties {judge['ties']} of {judge['judged']} "
-            f"(win rate {_num(judge['win_rate'])}).</p>"
+            f"<p id='judge'>Pairwise judge, asked in both orders: tuned wins "
+            f"{judge['candidate_wins']}, base wins {judge['baseline_wins']}, ties "
+            f"{judge['ties']} of {judge['judged']} (win rate {_num(judge['win_rate'])}; "
+            f"position flips {judge.get('position_flips', 0)}, counted as ties, flip rate "
+            f"{_pct(judge.get('flip_rate'))}). <span class='small'>{_e(who.get('metric'))}, "
+            f"template {_e(who.get('template_version'))} ({_e(who.get('sha256'))})</span></p>"
         )
     return (
         f"<p><strong>{_e(s.get('scored'))}</strong> examples scored of {_e(s.get('sampled'))} "
         f"sampled ({_e(s.get('examples_seen'))} read). "
-        f"{_e(report.get('interval_method', ''))}.</p>"
+        f"{_e(report.interval_method)}.</p>"
         + (f"<p>Not scored:</p><ul>{items}</ul>" if items else "")
         + judged
     )
@@ -147,11 +216,11 @@ def histogram_svg(metric: str, bins: Mapping[str, Sequence[int]]) -> str:
     )
 
 
-def _highlights(report: Mapping[str, Any]) -> str:
-    rows = report.get("highlights", [])
+def _highlights(report: EvaluationReport) -> str:
+    rows = report.highlights
     if not rows:
         return ""
-    key = "chrf" if "chrf" in report.get("metrics", {}) else next(iter(report["metrics"]), "")
+    key = "chrf" if "chrf" in report.metrics else next(iter(report.metrics), "")
     out = []
     for r in rows:
         scores = r.get("scores") or {}
@@ -169,12 +238,12 @@ def _highlights(report: Mapping[str, Any]) -> str:
     )
 
 
-def _checkpoints(report: Mapping[str, Any]) -> str:
+def _checkpoints(report: EvaluationReport) -> str:
     """Every checkpoint's screening score and the one this report evaluated (and serves)."""
-    rows = report.get("checkpoints") or []
+    rows = report.checkpoints
     if not rows:
         return ""
-    chosen = report.get("chosen_checkpoint")
+    chosen = report.chosen_checkpoint
     metric = next((k for k in rows[0] if k not in ("checkpoint_id", "epoch", "endpoint",
                                                   "scored", "errors")), "score")  # fmt: skip
     body = "".join(
@@ -189,8 +258,17 @@ def _checkpoints(report: Mapping[str, Any]) -> str:
         for r in rows
         if r.get("epoch") is not None and r.get(metric) is not None
     ]
+    chosen_epoch = next(
+        (float(r["epoch"]) for r in rows if r.get("checkpoint_id") == chosen and r.get("epoch")),
+        None,
+    )
     curve = line_chart(
-        {metric: by_epoch}, {metric: "#1a7f37"}, element_id="checkpoint-curve", y_label=metric
+        {metric: by_epoch},
+        {metric: "#1a7f37"},
+        element_id="checkpoint-curve",
+        y_label=f"{metric} (0..1)",
+        x_label="epoch",
+        marker=None if chosen_epoch is None else (chosen_epoch, f"chosen: checkpoint {chosen}"),
     )
     return (
         "<h2>Checkpoints</h2><p class='small'>Each checkpoint screened on the same small "
@@ -200,14 +278,22 @@ def _checkpoints(report: Mapping[str, Any]) -> str:
     )
 
 
-def _training_curves(report: Mapping[str, Any]) -> str:
-    curves = report.get("training_curves") or {}
-    chart = line_chart(curves, CURVE_COLORS, element_id="training-curves", y_label="loss")
+def _training_curves(report: EvaluationReport) -> str:
+    curves = report.training_curves
+    chosen = report.chosen_checkpoint
+    step = report.checkpoint_steps.get(chosen) if chosen else None
+    chart = line_chart(
+        curves,
+        CURVE_COLORS,
+        element_id="training-curves",
+        y_label="loss (Vertex AI total_loss)",
+        marker=None if step is None else (float(step), f"chosen: checkpoint {chosen}"),
+    )
     return f"<p class='small'>Training and validation loss by step:</p>{chart}" if chart else ""
 
 
-def _rubric(report: Mapping[str, Any]) -> str:
-    rubric = report.get("rubric") or {}
+def _rubric(report: EvaluationReport) -> str:
+    rubric = report.rubric or {}
     scores = rubric.get("scores") or {}
     dims = [d for d in (rubric.get("criteria") or {}) if isinstance(scores.get(d), Mapping)]
     if not dims:
@@ -225,28 +311,32 @@ def _rubric(report: Mapping[str, Any]) -> str:
     )
 
 
-def render(report: Mapping[str, Any]) -> str:
+def render(report: EvaluationReport) -> str:
     """The whole page for one report.json document."""
-    passed = bool(report.get("passed"))
-    simulated = bool(report.get("simulated"))
-    models = report.get("models", {})
-    verdict = "PASSED: the tuned model meets every gate" if passed else "FAILED: a gate was missed"
+    said = report.verdict or verdict_of(report.passed)
+    simulated = report.simulated
+    models = report.models
+    verdict, tone = {
+        "PASSED": ("PASSED: the tuned model meets every gate", "pass"),
+        "FAILED": ("FAILED: a gate was missed", "fail"),
+    }.get(said, ("NOT GATED: no gate was configured, so nothing was checked", "grey"))
     sim = (
         ' <span class="sim">SIMULATED: local Vertex AI simulator, not a real model</span>'
         if simulated
         else ""
     )
-    charts = "".join(histogram_svg(m, bins) for m, bins in (report.get("histograms") or {}).items())
+    charts = "".join(histogram_svg(m, bins) for m, bins in report.histograms.items())
     return (
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-        f"<title>Evaluation {_e(report.get('run_id', ''))}: {'PASSED' if passed else 'FAILED'}"
+        f"<title>Evaluation {_e(report.run_id)}: {_e(said)}"
         f"</title><style>{_CSS}</style></head><body>"
-        f"<div class='verdict {'pass' if passed else 'fail'}'><h1>{verdict}</h1>"
-        f"<p>{_e(report.get('reason'))}</p>{sim}</div>"
-        f"<p class='small'>run {_e(report.get('run_id', ''))} · tuned "
+        f"<div class='verdict {tone}' id='verdict'><h1>{_e(verdict)}</h1>"
+        f"<p>{_e(report.reason)}</p>{sim}</div>"
+        + _lead(report)
+        + f"<p class='small'>run {_e(report.run_id)} · tuned "
         f"<code>{_e(models.get('tuned'))}</code> vs base <code>{_e(models.get('base'))}</code>"
-        f" · eval set {_e(report.get('eval_set', ''))}</p>"
+        f" · eval set {_e(report.eval_set)}</p>"
         "<h2>Summary</h2>"
         + _summary_table(report)
         + _counts(report)

@@ -9,18 +9,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.evaluation.report import EvaluationReport
+from shared.runs import verdict_of
+
 
 @dataclass(frozen=True)
 class EvaluationResult:
     """`passed` and `reason` decide the run; `metrics` is `{name: {"tuned": x, "base": y}}`;
-    `summary` holds the counts for the run record; `report` is the whole report.json document."""
+    `summary` holds the counts for the run record; `report` is the whole report.json document
+    (typed: `shared.evaluation.report.EvaluationReport`)."""
 
-    passed: bool
+    passed: bool | None  #: None: no gate was configured (NOT GATED)
     reason: str
     metrics: Mapping[str, Mapping[str, float]]
     summary: Mapping[str, Any]
-    report: Mapping[str, Any]
+    report: EvaluationReport
     predictions: bytes = field(default=b"", repr=False)  #: predictions.jsonl, one row a line
+    #: May auto-promotion go ahead: passed, and the unleaked part too when leakage is high.
+    promotable: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """PASSED / FAILED / NOT GATED."""
+        return self.report.verdict or verdict_of(self.passed)
 
     @property
     def rows(self) -> Sequence[Mapping[str, Any]]:
@@ -43,4 +54,5 @@ class EvaluationResult:
 
     def report_json(self) -> bytes:
         """report.json, indented for people, UTF-8 with Chinese kept readable."""
-        return json.dumps(self.report, ensure_ascii=False, indent=2).encode() + b"\n"
+        doc = self.report.to_dict()
+        return json.dumps(doc, ensure_ascii=False, indent=2).encode() + b"\n"

@@ -29,18 +29,26 @@ from typing import Any
 from shared.errors import PermanentError, TransientError
 from shared.evaluation.chunks import CHUNK_SIZE, Checkpoints, MemoryCheckpoints, rows_to_jsonl
 from shared.evaluation.examples import SKIP_REASONS, EvalExample, iter_picked, pick
-from shared.evaluation.gates import check_gates
+from shared.evaluation.gates import GateOutcome, check_gates
 from shared.evaluation.judging import Verdict, judge_pairs, summarize
+from shared.evaluation.leakage import Leakage, find_leakage
 from shared.evaluation.metrics import METRIC_NAMES, pair_stats, sentence_scores
 from shared.evaluation.predict import Prediction, predict
+from shared.evaluation.report import EvaluationReport
 from shared.evaluation.result import EvaluationResult
 from shared.evaluation.rubric import DIMENSIONS, rate_rows
 from shared.evaluation.rubric import means as rubric_means
-from shared.evaluation.stats import RESAMPLES, Columns, intervals_to_dict, paired_bootstrap
+from shared.evaluation.stats import (
+    RESAMPLES,
+    Columns,
+    MetricIntervals,
+    intervals_to_dict,
+    paired_bootstrap,
+)
 from shared.ports import GenerationSettings, Judge, Models, PairwiseJudgement
-from shared.tuning_config import EvaluationConfig
+from shared.runs import verdict_of
+from shared.tuning_config import EvaluationConfig, Gate
 
-REPORT_VERSION = 2
 ROLES = ("tuned", "base")
 MAX_ERRORS_IN_REPORT = 50
 #: Rows the report keeps for people: the worst regressions (tuned minus base, per example).
@@ -62,7 +70,7 @@ def _row(
     preds: Mapping[str, Prediction],
     scores: Mapping[str, dict[str, float] | None],
 ) -> dict[str, Any]:
-    return {
+    row: dict[str, Any] = {
         "index": ex.index,
         "prompt": ex.prompt_text,
         "reference": ex.reference,
@@ -70,7 +78,23 @@ def _row(
         "scores": scores,
         "errors": {role: preds[role].error for role in ROLES},
         "simulated": any(p.simulated for p in preds.values()),
+        # Billed tokens per role ([input, output], null when the response did not say); a
+        # reused answer was paid by another evaluation and counts nothing here.
+        "tokens": {
+            role: None if p.reused else [p.input_tokens, p.output_tokens]
+            for role, p in preds.items()
+        },
     }
+    if any(p.reused for p in preds.values()):
+        row["reused"] = [role for role, p in preds.items() if p.reused]
+    return row
+
+
+def _reused(row: Mapping[str, Any] | None) -> Prediction | None:
+    """The tuned answer of a saved row, to be reused instead of asked again."""
+    if row is None or not isinstance(row.get("tuned"), str):
+        return None
+    return Prediction(row["tuned"], None, bool(row.get("simulated")), reused=True)
 
 
 class EvaluationIncomplete(TransientError):
@@ -115,17 +139,17 @@ def _run_chunk(
     metrics_wanted: Sequence[str],
     judge: Judge | None,
     settings: GenerationSettings | None = None,
+    reuse: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Predict, score and (optionally) judge one chunk: its rows of predictions.jsonl.
 
+    `reuse`: rows another evaluation saved for the same sample (index -> row); their tuned
+    answers are taken, not paid for again, and only the baseline is asked.
+
     Raises `TransientError` when more than half of the chunk's calls failed (nothing is saved,
     so the retry pays only for this chunk)."""
-    tuned_preds, base_preds = predict(
-        models,
-        (tuned_model, base_model),
-        chunk,
-        max_concurrency=config.max_concurrency,
-        settings=settings,
+    tuned_preds, base_preds = _predict_pairs(
+        models, chunk, tuned_model, base_model, config.max_concurrency, settings, reuse
     )
     errors = {"tuned": 0, "base": 0}
     first: str | None = None
@@ -167,6 +191,36 @@ def _run_chunk(
     return rows
 
 
+def _predict_pairs(
+    models: Models,
+    chunk: Sequence[EvalExample],
+    tuned_model: str,
+    base_model: str,
+    max_concurrency: int,
+    settings: GenerationSettings | None,
+    reuse: Mapping[int, Mapping[str, Any]] | None,
+) -> tuple[list[Prediction], list[Prediction]]:
+    """Both models' answers to a chunk, tuned answers taken from `reuse` where it has them
+    (each example's tuned answer is paid once across the comparisons of one run)."""
+    known = [_reused((reuse or {}).get(ex.index)) for ex in chunk]
+    if all(k is None for k in known):
+        tuned, base = predict(
+            models, (tuned_model, base_model), chunk, max_concurrency=max_concurrency,
+            settings=settings,
+        )  # fmt: skip
+        return tuned, base
+    ask = [ex for ex, k in zip(chunk, known, strict=True) if k is None]
+    (base,) = predict(
+        models, (base_model,), chunk, max_concurrency=max_concurrency, settings=settings
+    )
+    fresh = iter(
+        predict(models, (tuned_model,), ask, max_concurrency=max_concurrency, settings=settings)[0]
+        if ask
+        else []
+    )
+    return [k if k is not None else next(fresh) for k in known], base
+
+
 def _chunks(
     examples: Iterable[Any], indices: Sequence[int], size: int
 ) -> Iterator[list[EvalExample]]:
@@ -190,8 +244,10 @@ def predict_all(
     deadline: float | None = None,
     on_progress: Progress | None = None,
     settings: GenerationSettings | None = None,
+    reuse: Checkpoints | None = None,
 ) -> int:
     """Make sure every chunk of the sample is saved; returns how many chunks this call paid for.
+    `reuse`: another evaluation's chunks of the same sample, whose tuned answers are reused.
 
     Saved chunks are skipped without reading the examples' answers again. At least one chunk is
     predicted per call before the `deadline` (time.monotonic) is looked at, so every invocation
@@ -220,6 +276,7 @@ def predict_all(
             metrics_wanted=metrics_wanted,
             judge=judge,
             settings=settings,
+            reuse=_rows_by_index(reuse.load(k)) if reuse is not None else None,
         )
         checkpoints.save(k, rows_to_jsonl(rows))
         paid += 1
@@ -229,14 +286,23 @@ def predict_all(
     return paid
 
 
+def _rows_by_index(data: bytes | None) -> dict[int, dict[str, Any]]:
+    rows = (json.loads(line) for line in (data or b"").splitlines())
+    return {int(r["index"]): r for r in rows}
+
+
 @dataclass
 class _Tally:
     """What the report needs, gathered chunk by chunk (flat in the number of examples, except
-    the compact bootstrap columns)."""
+    the compact bootstrap columns). Rows of `leaked` examples (found in training) also count
+    apart, so the metrics can be given again on the unleaked part."""
 
     metrics: Sequence[str]
+    leaked: frozenset[int] = frozenset()
     tuned: Columns = field(init=False)
     base: Columns = field(init=False)
+    clean_tuned: Columns = field(init=False)
+    clean_base: Columns = field(init=False)
     errors: dict[str, int] = field(default_factory=lambda: {"tuned": 0, "base": 0})
     error_list: list[dict[str, Any]] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -245,16 +311,52 @@ class _Tally:
     rows: int = 0
     simulated: bool = False
     rubric: list[dict[str, Any]] = field(default_factory=list)
+    #: Billed tokens per role: calls, input, output (calls whose response gave no count apart).
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    reused: int = 0
 
     def __post_init__(self) -> None:
         self.tuned, self.base = Columns(self.metrics), Columns(self.metrics)
+        self.clean_tuned, self.clean_base = Columns(self.metrics), Columns(self.metrics)
         self.histograms = {m: {role: [0] * HISTOGRAM_BINS for role in ROLES} for m in self.metrics}
+        self.tokens = {r: {"calls": 0, "input": 0, "output": 0, "uncounted": 0} for r in ROLES}
+
+    def _count_tokens(self, row: Mapping[str, Any]) -> None:
+        for role, got in (row.get("tokens") or {}).items():
+            if role not in self.tokens:
+                continue
+            if got is None:
+                self.reused += 1
+                continue
+            t = self.tokens[role]
+            t["calls"] += 1
+            if got[0] is None or got[1] is None:
+                t["uncounted"] += 1
+            else:
+                t["input"] += int(got[0])
+                t["output"] += int(got[1])
+
+    def _add_verdict(self, row: Mapping[str, Any]) -> None:
+        judged = row.get("judge")
+        if not isinstance(judged, Mapping):
+            return
+        if "error" in judged:
+            self.verdicts.append(Verdict(None, judged["error"]))
+            self.error_list.append(
+                {"index": row["index"], "model": "judge", "error": judged["error"]}
+            )
+            return
+        judgement = PairwiseJudgement(
+            judged["choice"], judged.get("explanation", ""), simulated=bool(judged.get("simulated"))
+        )
+        self.verdicts.append(Verdict(judgement, flipped=bool(judged.get("flipped"))))
 
     def add(self, row: Mapping[str, Any]) -> None:
         self.rows += 1
         if row.get("rubric"):
             self.rubric.append({"rubric": row["rubric"]})
         self.simulated = self.simulated or bool(row.get("simulated"))
+        self._count_tokens(row)
         texts = {role: row.get(role) for role in ROLES}
         for role in ROLES:
             if texts[role] is None:
@@ -262,28 +364,22 @@ class _Tally:
                 self.error_list.append(
                     {"index": row["index"], "model": role, "error": row["errors"][role]}
                 )
-        judged = row.get("judge")
-        if isinstance(judged, Mapping):
-            if "error" in judged:
-                self.verdicts.append(Verdict(None, judged["error"]))
-                self.error_list.append(
-                    {"index": row["index"], "model": "judge", "error": judged["error"]}
-                )
-            else:
-                self.verdicts.append(
-                    Verdict(
-                        PairwiseJudgement(
-                            judged["choice"],
-                            judged.get("explanation", ""),
-                            simulated=bool(judged.get("simulated")),
-                        )
-                    )
-                )
+        self._add_verdict(row)
         t, b = texts["tuned"], texts["base"]
         if not isinstance(t, str) or not isinstance(b, str):
             return
-        self.tuned.add(pair_stats(t, row["reference"], self.metrics))
-        self.base.add(pair_stats(b, row["reference"], self.metrics))
+        ts, bs = (
+            pair_stats(t, row["reference"], self.metrics),
+            pair_stats(b, row["reference"], self.metrics),
+        )
+        self.tuned.add(ts)
+        self.base.add(bs)
+        if int(row["index"]) not in self.leaked:
+            self.clean_tuned.add(ts)
+            self.clean_base.add(bs)
+        self._add_histograms_and_worst(row)
+
+    def _add_histograms_and_worst(self, row: Mapping[str, Any]) -> None:
         scores = row["scores"]
         for m in self.metrics:
             for role in ROLES:
@@ -301,6 +397,133 @@ class _Tally:
         """The worst regressions first (largest base-minus-tuned on chrF, else the first metric)."""
         return [row for _, _, row in sorted(self.worst, key=lambda x: (-x[0], -x[1]))]
 
+    def point_scores(self, clean: bool = False) -> dict[str, dict[str, float]]:
+        tuned, base = (self.clean_tuned, self.clean_base) if clean else (self.tuned, self.base)
+        if not len(tuned):
+            return {}
+        return {
+            m: {
+                "tuned": round(tuned.score(m, None), _ROUND),
+                "base": round(base.score(m, None), _ROUND),
+            }
+            for m in self.metrics
+        }
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict of one evaluation: the gates on every scored example and, when too much of
+    the sample was in training, on the unleaked part too (`shared.evaluation.leakage`)."""
+
+    passed: bool | None
+    reason: str
+    outcomes: list[GateOutcome]
+    promotable: bool
+    unleaked: tuple[bool | None, str, list[GateOutcome]] | None = None
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.passed)
+
+
+def decide(
+    gates: Mapping[str, Gate],
+    scores: Mapping[str, Mapping[str, float]],
+    intervals: Mapping[str, MetricIntervals],
+    leakage: Leakage | None,
+    clean: tuple[Mapping[str, Mapping[str, float]], Mapping[str, MetricIntervals]] | None,
+) -> Judgement:
+    """PASSED / FAILED / NOT GATED, why, and whether auto-promotion may go ahead: passed, and
+    with leakage above its threshold the unleaked part passed as well."""
+    passed, reason, outcomes = check_gates(gates, scores, intervals)
+    warning = leakage.warning if leakage is not None else None
+    if warning is None:
+        return Judgement(passed, reason, outcomes, promotable=passed is True)
+    if clean is None:  # every scored example was leaked
+        return Judgement(
+            passed,
+            f"{reason}. WARNING: {warning} No unleaked example was scored, so the model is not "
+            "auto-promoted.",
+            outcomes,
+            promotable=False,
+        )
+    u = check_gates(gates, clean[0], clean[1])
+    u_text = {True: "passes", False: "FAILS", None: "is not gated"}[u[0]]
+    return Judgement(
+        passed,
+        f"{reason}. WARNING: {warning} On the unleaked part alone the model {u_text}: {u[1]}",
+        outcomes,
+        promotable=passed is True and u[0] is True,
+        unleaked=u,
+    )
+
+
+def _per_metric(
+    scores: Mapping[str, Mapping[str, float]],
+    intervals: Mapping[str, MetricIntervals],
+    outcomes: Sequence[GateOutcome],
+    unleaked: Mapping[str, Mapping[str, float]],
+) -> dict[str, dict[str, Any]]:
+    """Per metric, what the run document and `status` show: point scores, delta, intervals,
+    the gate's outcome (None: not gated) and the score on the unleaked part."""
+    gate = {o.metric: o for o in outcomes}
+    out: dict[str, dict[str, Any]] = {}
+    for m, v in scores.items():
+        iv = intervals.get(m)
+        o = gate.get(m)
+        out[m] = {
+            "tuned": v["tuned"],
+            "base": v["base"],
+            "delta": round(v["tuned"] - v["base"], _ROUND),
+            "tuned_ci": None if iv is None else [round(iv.tuned.low, 4), round(iv.tuned.high, 4)],
+            "delta_ci": None if iv is None else [round(iv.delta.low, 4), round(iv.delta.high, 4)],
+            "gate": None if o is None else verdict_of(o.passed),
+            "gate_reason": None if o is None else o.reason,
+            "unleaked": dict(unleaked[m]) if m in unleaked else None,
+        }
+    for o in outcomes:  # gates on judge scores (win_rate, rubric_*) have no interval
+        if o.metric not in out:
+            out[o.metric] = {
+                "tuned": o.tuned, "base": o.base, "gate": verdict_of(o.passed),
+                "gate_reason": o.reason,
+            }  # fmt: skip
+    return out
+
+
+def _sample(examples: Iterable[Any], size: int, seed: str) -> Any:
+    picked = pick(examples, size=size, seed=seed)
+    if not picked.indices:
+        found = ", ".join(f"{n} {SKIP_REASONS[c]}" for c, n in picked.skipped.items())
+        raise PermanentError(
+            f"no example could be evaluated: read {picked.seen} example(s)"
+            + (f"; skipped {found}" if found else "")
+            + ". Provide a test.jsonl (or validation.jsonl) whose examples end with a model turn "
+            "that has text.",
+            code="no_evaluation_examples",
+        )
+    return picked
+
+
+def _collect(store: Checkpoints, n_chunks: int, tally: _Tally) -> bytes:
+    """Every saved chunk into the tally; predictions.jsonl's bytes."""
+    parts: list[bytes] = []
+    for k in range(n_chunks):
+        data = store.load(k)
+        if data is None:  # saved a moment ago: only a store that loses objects gets here
+            raise TransientError(f"chunk {k} of the evaluation vanished; it will be redone")
+        parts.append(data)
+        for line in data.splitlines():
+            tally.add(json.loads(line))
+    first_error = tally.error_list[0]["error"] if tally.error_list else None
+    _too_many_failures(tally.errors, 2 * tally.rows, first_error)
+    if len(tally.tuned) == 0:
+        raise TransientError(
+            f"no example got an answer from both models ({tally.rows} sampled); first error: "
+            f"{first_error}. The evaluation will be retried.",
+            code="evaluation_predictions_failed",
+        )
+    return b"".join(parts)
+
 
 def evaluate(
     models: Models,
@@ -317,14 +540,20 @@ def evaluate(
     on_progress: Progress | None = None,
     resamples: int | None = None,
     settings: GenerationSettings | None = None,
+    training: Iterable[Any] | None = None,
+    reuse: Checkpoints | None = None,
 ) -> EvaluationResult:
     """Compare `tuned_model` with `base_model` on a seeded sample of `examples`.
 
     `examples` is read twice (a re-iterable such as a list, or an object whose `__iter__` opens
     the file again). With a `judge`, every example both models answered is also judged pairwise
-    (tuned = candidate, base = baseline). `checkpoints` keeps the chunks between invocations
-    (in memory when None); past `deadline` (time.monotonic) no new chunk is started and
-    `EvaluationIncomplete` is raised. `on_progress(done, total)` follows the chunks.
+    (tuned = candidate, base = baseline, then the other way round). `checkpoints` keeps the
+    chunks between invocations (in memory when None); past `deadline` (time.monotonic) no new
+    chunk is started and `EvaluationIncomplete` is raised. `on_progress(done, total)` follows
+    the chunks. `training` (decoded training lines, read once): the sample is checked for
+    leakage against it. `reuse`: the chunks of an evaluation of the same tuned model on the
+    same sample (the comparison with base, when this one is with production): its tuned
+    answers are reused, so each example's tuned answer is paid once.
 
     Raises `TransientError` when more than half of a chunk's prediction calls fail (the
     platform retries later) and `PermanentError` when no example can be scored at all.
@@ -332,84 +561,74 @@ def evaluate(
     metrics_wanted = tuple(m for m in config.metrics if m in METRIC_NAMES)
     t0 = time.perf_counter()
     examples = _reiterable(examples)
-    picked = pick(examples, size=config.sample_size, seed=seed)
-    if not picked.indices:
-        found = ", ".join(f"{n} {SKIP_REASONS[c]}" for c, n in picked.skipped.items())
-        raise PermanentError(
-            f"no example could be evaluated: read {picked.seen} example(s)"
-            + (f"; skipped {found}" if found else "")
-            + ". Provide a test.jsonl (or validation.jsonl) whose examples end with a model turn "
-            "that has text.",
-            code="no_evaluation_examples",
-        )
+    picked = _sample(examples, config.sample_size, seed)
+    leakage = None
+    if training is not None:
+        leakage = find_leakage(list(iter_picked(examples, picked.indices)), training)
     store = checkpoints if checkpoints is not None else MemoryCheckpoints()
     t1 = time.perf_counter()
     paid = predict_all(
-        models,
-        examples,
-        picked.indices,
-        tuned_model=tuned_model,
-        base_model=base_model,
-        config=config,
-        metrics_wanted=metrics_wanted,
-        judge=judge,
-        checkpoints=store,
-        chunk_size=chunk_size,
-        deadline=deadline,
-        on_progress=on_progress,
-        settings=settings,
-    )
+        models, examples, picked.indices, tuned_model=tuned_model, base_model=base_model,
+        config=config, metrics_wanted=metrics_wanted, judge=judge, checkpoints=store,
+        chunk_size=chunk_size, deadline=deadline, on_progress=on_progress, settings=settings,
+        reuse=reuse,
+    )  # fmt: skip
     t2 = time.perf_counter()
-
-    tally = _Tally(metrics_wanted)
-    parts: list[bytes] = []
+    tally = _Tally(metrics_wanted, leakage.leaked if leakage is not None else frozenset())
     n_chunks = (len(picked.indices) + chunk_size - 1) // chunk_size
-    for k in range(n_chunks):
-        data = store.load(k)
-        if data is None:  # saved a moment ago: only a store that loses objects gets here
-            raise TransientError(f"chunk {k} of the evaluation vanished; it will be redone")
-        parts.append(data)
-        for line in data.splitlines():
-            tally.add(json.loads(line))
-    predictions = b"".join(parts)
-    del parts
-
-    first_error = tally.error_list[0]["error"] if tally.error_list else None
-    _too_many_failures(tally.errors, 2 * tally.rows, first_error)
-    n_scored = len(tally.tuned)
-    if n_scored == 0:
-        raise TransientError(
-            f"no example got an answer from both models ({tally.rows} sampled); first error: "
-            f"{first_error}. The evaluation will be retried.",
-            code="evaluation_predictions_failed",
-        )
+    predictions = _collect(store, n_chunks, tally)
     judge_summary = summarize(tally.verdicts) if judge is not None and config.judge else None
     rubric = rubric_means(tally.rubric, config.rubric_dimensions) if config.rubric else None
-    metrics = {
-        m: {
-            "tuned": round(tally.tuned.score(m, None), _ROUND),
-            "base": round(tally.base.score(m, None), _ROUND),
-        }
-        for m in metrics_wanted
-    }
+    metrics = tally.point_scores()
+    boot = {} if resamples is None else {"resamples": resamples}
     t_boot = time.perf_counter()
-    intervals = paired_bootstrap(
-        tally.tuned,
-        tally.base,
-        seed=seed,
-        **({} if resamples is None else {"resamples": resamples}),
-    )
+    intervals = paired_bootstrap(tally.tuned, tally.base, seed=seed, **boot)
     t_booted = time.perf_counter()
-    passed, reason, outcomes = check_gates(
-        config.gates, {**metrics, **judge_scores(judge_summary, rubric)}, intervals
-    )
+    extra = judge_scores(judge_summary, rubric)
+    unleaked = tally.point_scores(clean=True) if leakage is not None else {}
+    clean = None
+    if leakage is not None and unleaked:
+        clean_iv = paired_bootstrap(tally.clean_tuned, tally.clean_base, seed=seed, **boot)
+        clean = ({**unleaked, **extra}, clean_iv)
+    decision = decide(config.gates, {**metrics, **extra}, intervals, leakage, clean)
     t3 = time.perf_counter()
+    report = build_report(
+        picked=picked, tally=tally, config=config, metrics=metrics, intervals=intervals,
+        decision=decision, leakage=leakage, unleaked=unleaked, judge_summary=judge_summary,
+        rubric=rubric, models={"tuned": tuned_model, "base": base_model}, settings=settings,
+        seed=seed, judged=judge is not None, chunks={"total": n_chunks, "predicted_now": paid},
+        resamples=resamples or RESAMPLES,
+        timings={
+            "sampling_seconds": round(t1 - t0, 3),
+            "prediction_seconds": round(t2 - t1, 3),
+            "bootstrap_seconds": round(t_booted - t_boot, 3),
+            "scoring_seconds": round(t3 - t2 - (t_booted - t_boot), 3),
+            "total_seconds": round(t3 - t0, 3),
+        },
+        chunk_size=chunk_size,
+    )  # fmt: skip
+    return EvaluationResult(
+        passed=decision.passed,
+        reason=decision.reason,
+        metrics=metrics,
+        summary=report.summary,
+        report=report,
+        predictions=predictions,
+        promotable=decision.promotable,
+    )
 
-    skipped_predictions = tally.rows - n_scored
+
+def _summary(
+    picked: Any,
+    tally: _Tally,
+    judge_summary: Mapping[str, Any] | None,
+    rubric: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The counts the run document keeps (`EvaluationInfo.summary`)."""
     summary: dict[str, Any] = {
         "examples_seen": picked.seen,
         "sampled": len(picked.indices),
-        "scored": n_scored,
+        "scored": len(tally.tuned),
         "skipped": dict(picked.skipped),
         "prediction_errors": tally.errors,
         "simulated": tally.simulated,
@@ -418,37 +637,78 @@ def evaluate(
         summary["judge"] = judge_summary
     if rubric is not None:
         summary["rubric"] = rubric
-    not_scored: dict[str, int] = {c: n for c, n in picked.skipped.items()}
+    return summary
+
+
+def build_report(
+    *,
+    picked: Any,
+    tally: _Tally,
+    config: EvaluationConfig,
+    metrics: Mapping[str, Mapping[str, float]],
+    intervals: Mapping[str, MetricIntervals],
+    decision: Judgement,
+    leakage: Leakage | None,
+    unleaked: Mapping[str, Mapping[str, float]],
+    judge_summary: Mapping[str, Any] | None,
+    rubric: Mapping[str, Any] | None,
+    models: Mapping[str, str],
+    settings: GenerationSettings | None,
+    seed: str,
+    judged: bool,
+    chunks: Mapping[str, int],
+    resamples: int,
+    timings: Mapping[str, float],
+    chunk_size: int,
+) -> EvaluationReport:
+    """report.json: one linear template over what `evaluate` measured."""
+    skipped_predictions = tally.rows - len(tally.tuned)
+    rubric_doc = None
+    if rubric is not None:
+        rubric_doc = {
+            "scores": rubric,
+            "scale": "1 (misses the criterion) .. 5 (fully meets it)",
+            "criteria": {d: DIMENSIONS[d][1] for d in config.rubric_dimensions},
+        }
+    summary = _summary(picked, tally, judge_summary, rubric)
+    not_scored: dict[str, int] = dict(picked.skipped)
     if skipped_predictions:
         not_scored["prediction_failed"] = skipped_predictions
-    report: dict[str, Any] = {
-        "version": REPORT_VERSION,
-        "models": {"tuned": tuned_model, "base": base_model},
+    return EvaluationReport(
+        models=dict(models),
         # The same for both models: a fair comparison (thinking off or at its lowest).
-        "generation_settings": asdict(settings) if settings is not None else None,
-        "seed": seed,
-        "config": {
+        generation_settings=asdict(settings) if settings is not None else None,
+        seed=seed,
+        config={
             "sample_size": config.sample_size,
-            "metrics": list(metrics_wanted),
+            "metrics": list(metrics),
             "max_concurrency": config.max_concurrency,
-            "judge": judge is not None,
+            "judge": judged,
             "gates": {k: asdict(g) for k, g in config.gates.items()},
             "chunk_size": chunk_size,
         },
-        "passed": passed,
-        "reason": reason,
-        "metrics": metrics,
-        "intervals": intervals_to_dict(intervals),
-        "deltas": {m: round(v["tuned"] - v["base"], _ROUND) for m, v in metrics.items()},
-        "interval_method": (
-            f"paired bootstrap by example, {resamples or RESAMPLES} resamples, "
+        verdict=decision.verdict,
+        passed=decision.passed,
+        promotable=decision.promotable,
+        reason=decision.reason,
+        metrics={m: dict(v) for m, v in metrics.items()},
+        intervals=intervals_to_dict(intervals),
+        deltas={m: round(v["tuned"] - v["base"], _ROUND) for m, v in metrics.items()},
+        per_metric=_per_metric(metrics, intervals, decision.outcomes, unleaked),
+        leakage=leakage.to_dict() if leakage is not None else None,
+        unleaked_metrics={m: dict(v) for m, v in unleaked.items()},
+        unleaked_gates=(
+            [o.to_dict() for o in decision.unleaked[2]] if decision.unleaked is not None else None
+        ),
+        interval_method=(
+            f"paired bootstrap by example, {resamples} resamples, "
             "95% percentile interval, seeded by the run id"
         ),
-        "metric_notes": {m: METRIC_NOTES[m] for m in metrics_wanted},
-        "gates": [o.to_dict() for o in outcomes],
-        "summary": summary,
-        "not_scored": not_scored,
-        "skip_reasons": {
+        metric_notes={m: METRIC_NOTES[m] for m in metrics},
+        gates=[o.to_dict() for o in decision.outcomes],
+        summary=summary,
+        not_scored=not_scored,
+        skip_reasons={
             **{c: SKIP_REASONS[c] for c in picked.skipped},
             **(
                 {
@@ -459,34 +719,17 @@ def evaluate(
                 else {}
             ),
         },
-        "histograms": tally.histograms,
-        "highlights": tally.highlights(),
-        "errors": tally.error_list[:MAX_ERRORS_IN_REPORT],
-        "chunks": {"total": n_chunks, "predicted_now": paid},
-        "timings": {
-            "sampling_seconds": round(t1 - t0, 3),
-            "prediction_seconds": round(t2 - t1, 3),
-            "bootstrap_seconds": round(t_booted - t_boot, 3),
-            "scoring_seconds": round(t3 - t2 - (t_booted - t_boot), 3),
-            "total_seconds": round(t3 - t0, 3),
-        },
-        "simulated": tally.simulated,
-    }
-    if judge_summary is not None:
-        report["judge"] = judge_summary
-    if rubric is not None:
-        report["rubric"] = {
-            "scores": rubric,
-            "scale": "1 (misses the criterion) .. 5 (fully meets it)",
-            "criteria": {d: DIMENSIONS[d][1] for d in config.rubric_dimensions},
-        }
-    return EvaluationResult(
-        passed=passed,
-        reason=reason,
-        metrics=metrics,
-        summary=summary,
-        report=report,
-        predictions=predictions,
+        histograms=tally.histograms,
+        highlights=tally.highlights(),
+        errors=tally.error_list[:MAX_ERRORS_IN_REPORT],
+        chunks=dict(chunks),
+        # Billed tokens per role and answers reused from another evaluation (not paid again).
+        tokens=tally.tokens,
+        reused_answers=tally.reused,
+        timings=dict(timings),
+        simulated=tally.simulated,
+        judge=dict(judge_summary) if judge_summary is not None else None,
+        rubric=rubric_doc,
     )
 
 
@@ -524,4 +767,5 @@ def _attach_verdicts(
                 "choice": j.choice,
                 "explanation": j.explanation,
                 "simulated": j.simulated,
+                "flipped": verdict.flipped,
             }

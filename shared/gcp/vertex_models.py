@@ -162,7 +162,15 @@ class VertexModels:
             ),
             what=f"generateContent on {name}",
         )
-        return Generation(text=_response_text(response, name))
+        usage = getattr(response, "usage_metadata", None)  # GenerateContentResponse.UsageMetadata
+        billed_out = None
+        if usage is not None:  # thinking tokens are billed as output tokens
+            billed_out = int(usage.candidates_token_count) + int(usage.thoughts_token_count)
+        return Generation(
+            text=_response_text(response, name),
+            input_tokens=int(usage.prompt_token_count) if usage is not None else None,
+            output_tokens=billed_out,
+        )
 
     def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int:
         from google.cloud.aiplatform_v1 import types

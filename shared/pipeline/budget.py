@@ -4,10 +4,12 @@ Limits: per run (the lower of the deployment's `MAX_RUN_USD` and `tuning.yaml`
 `budget.max_run_usd`: a team may tighten the platform's limit, never loosen it) and per UTC
 calendar month (`MAX_MONTH_USD`, over the runs created this month that got a job).
 
-A run's cost is its billable tokens times the catalog's training price for its model: the job's
-own billable tokens once Vertex AI reports them, else the validator's estimate. With a limit set
-and no known price the run is refused and the message says so (the guard cannot promise a limit
-it cannot check); `MODEL_CATALOG_OVERRIDES` can supply the price.
+A run's cost is its billable tokens times the catalog's training price for its model (the job's
+own billable tokens once Vertex AI reports them, else the validator's estimate), plus its
+evaluation's own estimated cost (`pipeline.evaluate.estimate_cost`: examples x models x tokens
+at the catalog's online-prediction prices) when the run has an eval set and the price is known.
+With a limit set and no known training price the run is refused and the message says so (the
+guard cannot promise a limit it cannot check); `MODEL_CATALOG_OVERRIDES` can supply the price.
 
 The check runs before the launcher's claim, so it applies to the launcher and to queued runs the
 poller starts. Two launches checked at the same moment may both pass the monthly limit; at most
@@ -73,6 +75,22 @@ def month_start(now: datetime | None = None) -> str:
     return t.strftime("%Y-%m-01T00:00:00.000Z")
 
 
+def evaluation_usd(deps: Deps, run: Run) -> tuple[float, str]:
+    """The evaluation's estimated USD (0 when the run has no eval set, evaluation is off or
+    its price is unknown) and the words the guard's message shows for it."""
+    from .evaluate import estimate_cost, eval_set
+
+    if run.config is None or not run.config.evaluation.enabled or eval_set(run) is None:
+        return 0.0, ""
+    est = estimate_cost(deps, run)
+    if est.usd is None:
+        return 0.0, (
+            f"; the evaluation's {est.prediction_calls} prediction calls are not counted "
+            "(no online-prediction price in the catalog)"
+        )
+    return est.usd, f" + evaluation {usd(est.usd)} ({est.prediction_calls} prediction calls)"
+
+
 def check(deps: Deps, run: Run) -> Verdict:
     """Whether `run` may start now, and if not, why, with the figures."""
     s = deps.settings
@@ -93,11 +111,15 @@ def check(deps: Deps, run: Run) -> Verdict:
             f"to MODEL_CATALOG_OVERRIDES (price_per_million_training_tokens) or remove the "
             f"limit, then `gemini-tuning retry {run.run_id}`.",
         )
-    figures = f"{cost.tokens:,} tokens x ${cost.price:g}/M = {usd(cost.usd)} ({cost.basis})"
-    if per_run is not None and cost.usd > per_run:
+    eval_usd, eval_words = evaluation_usd(deps, run)
+    figures = (
+        f"{cost.tokens:,} tokens x ${cost.price:g}/M = {usd(cost.usd)} ({cost.basis})" + eval_words
+    )
+    this = round(cost.usd + eval_usd, 4)
+    if per_run is not None and this > per_run:
         return Verdict(
             False,
-            f"estimated cost {usd(cost.usd)} is over the per-run limit {usd(per_run)}: "
+            f"estimated cost {usd(this)} is over the per-run limit {usd(per_run)}: "
             f"{figures}. Use fewer examples or epochs, or raise budget.max_run_usd in "
             f"tuning.yaml (up to the deployment's MAX_RUN_USD), then retry.",
         )
@@ -112,12 +134,12 @@ def check(deps: Deps, run: Run) -> Verdict:
                 unknown += 1
             else:
                 spent += c.usd
-        total = spent + cost.usd
+        total = spent + this
         if total > s.max_month_usd:
             also = f" ({unknown} earlier run(s) of unknown cost not counted)" if unknown else ""
             return Verdict(
                 False,
-                f"this run ({usd(cost.usd)}) would take the month's estimated spend to "
+                f"this run ({usd(this)}) would take the month's estimated spend to "
                 f"{usd(total)}, over MAX_MONTH_USD {usd(s.max_month_usd)}: {usd(spent)} "
                 f"already started since {since[:10]}{also}; {figures}. Retry next month or "
                 "after the limit is raised.",

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shared.catalog import lowest_thinking
 from shared.errors import NotFound, PermanentError, PipelineError
 from shared.ports import Deps, GenerationSettings, Models
 from shared.runs import Run
 
+from .evaluate import generation_settings
 from .promote import tuned_endpoint
 
 Baseline = Literal["base", "production"]
@@ -71,7 +71,6 @@ def open_chat(
     base = run.config.source_model_name if run.config is not None else run.job.base_model
     if not base:
         raise PermanentError(f"run {run_id} records no base model", code="no_model")
-    budget, level = lowest_thinking(deps.settings.catalog.get(base))
     warnings: list[str] = []
     system = _system_instruction(deps, run, warnings)
     baseline: Speaker | None = None
@@ -94,7 +93,7 @@ def open_chat(
         tuned=Speaker(label, endpoint),
         baseline=baseline,
         system_instruction=system,
-        settings=GenerationSettings(thinking_budget=budget, thinking_level=level),
+        settings=generation_settings(deps, base),
         simulated=deps.simulated,
         warnings=tuple(warnings),
     )

@@ -12,7 +12,7 @@ a redelivered message (the evaluator crashed) is evaluated again with the same s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +21,14 @@ from shared.errors import NotFound, PermanentError, TransientError
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.pipeline import layout
 from shared.ports import Blobs, Deps, GenerationSettings
-from shared.runs import EvaluationInfo, Run, RunStatus
+from shared.runs import EvaluationInfo, Run, RunStatus, verdict_of
+from shared.tuning_config import EvaluationConfig
 
 from .promote import maybe_auto_promote
 from .transitions import advance, failing_run_on_permanent, require_run
 
 if TYPE_CHECKING:  # the evaluation package loads lazily, only when a run is evaluated
+    from shared.evaluation.cost import EvalCost
     from shared.evaluation.result import EvaluationResult
 
 S = RunStatus
@@ -153,53 +155,121 @@ def choose_checkpoint(
     return chosen.endpoint
 
 
+def generation_settings(deps: Deps, model: str) -> GenerationSettings:
+    """The one place evaluation, re-evaluation and chat get their settings: thinking off or at
+    its lowest for the base model's family (the catalog), as Google advises for tuned models
+    and as a fair comparison needs (every model compared gets the same)."""
+    budget, level = lowest_thinking(deps.settings.catalog.get(model))
+    return GenerationSettings(thinking_budget=budget, thinking_level=level)
+
+
+def chunk_key(
+    tuned: str,
+    baseline: str,
+    name: str,
+    generation: str | None,
+    ev: EvaluationConfig,
+    settings: GenerationSettings,
+) -> str:
+    """What a set of saved chunks answers: a change to any of these starts them afresh."""
+    from shared.evaluation.chunks import fingerprint
+    from shared.evaluation.judging import JUDGE_TEMPLATE_VERSION
+
+    parts: list[object] = [
+        tuned, baseline, name, generation, ev.sample_size, ev.judge, ev.rubric,
+        ev.rubric_dimensions, ev.metrics, repr(settings),
+    ]  # fmt: skip
+    if ev.judge:  # both orders since this version: older single-order verdicts are not reused
+        parts.append(JUDGE_TEMPLATE_VERSION)
+    return fingerprint(parts)
+
+
+def training_examples(deps: Deps, run: Run) -> PinnedExamples:
+    """The training file as validated: what leakage is measured against."""
+    d = run.dataset
+    return PinnedExamples(
+        deps.blobs, d.bucket, d.name, d.generation,
+        model=run.tuning.source_model_name, catalog=deps.settings.catalog,
+    )  # fmt: skip
+
+
+def compare(
+    deps: Deps,
+    run: Run,
+    examples: Any,
+    *,
+    tuned: str,
+    baseline: str,
+    ev: EvaluationConfig,
+    settings: GenerationSettings,
+    chunks_prefix: str,
+    deadline: float | None = None,
+    on_progress: Any = None,
+    reuse: Any = None,
+) -> tuple[EvaluationResult, Any]:
+    """The core every evaluation of a run goes through (the evaluator, its comparison with
+    production, `gemini-tuning evaluate`): one seeded sample, chunks saved under
+    `chunks_prefix`, the judge when asked for, leakage against the run's training file.
+    Returns the result and its checkpoints (a later comparison reuses their tuned answers)."""
+    from shared.evaluation import evaluate
+    from shared.evaluation.chunks import BlobCheckpoints
+
+    checkpoints = BlobCheckpoints(deps.blobs, deps.settings.artifacts_bucket, chunks_prefix)
+    result = evaluate(
+        deps.models, examples, tuned_model=tuned, base_model=baseline, config=ev,
+        seed=run.run_id, judge=deps.judge if ev.judge or ev.rubric else None,
+        checkpoints=checkpoints, deadline=deadline, on_progress=on_progress,
+        settings=settings, training=training_examples(deps, run), reuse=reuse,
+    )  # fmt: skip
+    return result, checkpoints
+
+
+def combine(*verdicts: bool | None) -> bool | None:
+    """Several comparisons' `passed` as one: None (NOT GATED) when none was gated, else every
+    gated one must have passed."""
+    gated = [v for v in verdicts if v is not None]
+    return None if not gated else all(gated)
+
+
 def _compare_with_production(
     deps: Deps,
     run: Run,
     examples: Any,
     endpoint: str,
     settings: GenerationSettings,
-    judge: Any,
     key: str,
     deadline: float,
+    reuse: Any,
 ) -> dict[str, Any] | None:
     """The same evaluation with the current production model as the baseline, when there is
-    one other than this run (`evaluation.compare_production`), under `production_gates`. Its
-    chunks are saved and resumed like the main ones; its reports go beside them."""
-    from shared.evaluation import evaluate
-    from shared.evaluation.chunks import BlobCheckpoints
-
+    one other than this run (`evaluation.compare_production`), under `production_gates`. The
+    tuned answers are those of the comparison with base (`reuse`): paid once. Its chunks are
+    saved and resumed like the main ones; its reports go beside them."""
     ev = run.tuning.evaluation
     current = deps.production.current() if ev.compare_production else None
     if current is None or current.run_id == run.run_id:
         return None
-    blobs, s = deps.blobs, deps.settings
     prefix = f"{layout.evaluation_prefix(run.run_id)}vs-production/"
-    result = evaluate(
-        deps.models,
-        examples,
-        tuned_model=endpoint,
-        base_model=current.endpoint,
-        config=replace(ev, gates=ev.production_gates),
-        seed=run.run_id,
-        judge=judge,
-        checkpoints=BlobCheckpoints(
-            blobs, s.artifacts_bucket, f"{prefix}chunks/{key}-{current.sequence}/"
-        ),
-        deadline=deadline,
-        settings=settings,
-    )
-    result = replace(
-        result, report={**result.report, "run_id": run.run_id, "against": "production"}
-    )
-    saved = save_result(blobs, s.artifacts_bucket, prefix, result)
+    result, _ = compare(
+        deps, run, examples, tuned=endpoint, baseline=current.endpoint,
+        ev=replace(ev, gates=ev.production_gates), settings=settings,
+        chunks_prefix=f"{prefix}chunks/{key}-{current.sequence}/", deadline=deadline,
+        reuse=reuse,
+    )  # fmt: skip
+    result = replace(result, report=replace(result.report, run_id=run.run_id, against="production"))
+    saved = save_result(deps.blobs, deps.settings.artifacts_bucket, prefix, result)
     return {
         "production_run": current.run_id,
         "production_endpoint": current.endpoint,
         "passed": result.passed,
+        "verdict": result.verdict,
+        "promotable": result.promotable,
         "reason": result.reason,
         "metrics": {k: dict(v) for k, v in result.metrics.items()},
+        "per_metric": result.report.per_metric,
         "judge": result.summary.get("judge"),
+        "reused_answers": result.report.reused_answers,
+        "tokens": result.report.tokens,
         "report_uri": saved.report_uri,
         "report_html_uri": saved.report_html_uri,
     }
@@ -239,18 +309,118 @@ def eval_set(run: Run) -> tuple[str, str | None] | None:
     return None
 
 
+def _eval_role(run: Run) -> str:
+    return "test" if run.dataset.test_name else "validation"
+
+
+def estimate_cost(deps: Deps, run: Run) -> EvalCost:
+    """The evaluation's own cost before its first call (`shared.evaluation.cost`): the sample
+    asked of the tuned model once and of every baseline (base, production when compared),
+    checkpoint screening, and judge calls (pairwise in both orders, rubric per answer)."""
+    from shared.evaluation.cost import estimate, eval_set_tokens, output_share
+
+    ev = run.tuning.evaluation
+    summary = run.validation.summary
+    examples_in_set = ((summary.get("files") or {}).get(_eval_role(run)) or {}).get("examples")
+    n = min(ev.sample_size, examples_in_set) if isinstance(examples_in_set, int) else ev.sample_size
+    production = deps.production.current() if ev.compare_production else None
+    baselines = 1 + (production is not None and production.run_id != run.run_id)
+    exported = max(
+        len(run.job.checkpoints), run.tuning.epoch or run.job.hyperparameters.epoch_count or 0
+    )
+    screening = ev.checkpoint_sample_size * exported if ev.choose_checkpoint and exported > 1 else 0
+    judge = baselines * (2 * ev.judge + 2 * len(ev.rubric_dimensions) * ev.rubric)
+    lim = deps.settings.catalog.limits_for(run.tuning.source_model_name)
+    return estimate(
+        examples=n,
+        answers_per_example=1 + baselines,
+        tokens_per_example=eval_set_tokens(summary, _eval_role(run)) or 0.0,
+        output_share=output_share(summary),
+        screening_calls=screening,
+        judge_calls_per_example=judge,
+        input_price=lim.input_price_per_million_tokens if lim else None,
+        output_price=lim.output_price_per_million_tokens if lim else None,
+    )
+
+
+def actual_cost(
+    deps: Deps,
+    run: Run,
+    parts: Sequence[tuple[Mapping[str, Mapping[str, int]], Mapping[str, Any] | None]],
+    estimated: EvalCost | None,
+) -> EvalCost:
+    """The billed tokens the responses reported, over every comparison of this evaluation:
+    `parts` holds each comparison's report tokens and judge summary."""
+    from shared.evaluation.cost import actual
+
+    tokens: dict[str, dict[str, int]] = {}
+    judge_calls = 0
+    for i, (counted, judge) in enumerate(parts):
+        for role, t in counted.items():
+            tokens[f"{i}:{role}"] = dict(t)
+        pw = (judge or {}).get("pairwise") or {}
+        judge_calls += 2 * int(pw.get("judged", 0)) + int(pw.get("errors", 0))
+    lim = deps.settings.catalog.limits_for(run.tuning.source_model_name)
+    return actual(
+        tokens,
+        judge_calls=judge_calls,
+        input_price=lim.input_price_per_million_tokens if lim else None,
+        output_price=lim.output_price_per_million_tokens if lim else None,
+        estimated=estimated,
+    )
+
+
 def _skipped(r: Run) -> None:
     r.evaluation.passed = None
     r.evaluation.reason = "no test or validation set to evaluate on"
 
 
+def info_from(result: EvaluationResult, saved: SavedResult) -> EvaluationInfo:
+    """What the run document keeps of one evaluation: the verdict, per-metric intervals and
+    gate outcomes, leakage, judge and rubric figures, and where the reports are."""
+    from shared.evaluation.leakage import leakage_from_dict
+
+    report = result.report
+    sampled = int(result.summary["sampled"])
+    return EvaluationInfo(
+        passed=result.passed,
+        reason=result.reason,
+        summary=dict(result.summary),
+        metrics={k: dict(v) for k, v in result.metrics.items()},
+        report_uri=saved.report_uri,
+        predictions_uri=saved.predictions_uri,
+        simulated=result.simulated,
+        progress={"done": sampled, "total": sampled},
+        report_html_uri=saved.report_html_uri,
+        verdict=result.verdict,
+        per_metric=dict(report.per_metric),
+        leakage=leakage_from_dict(report.leakage),
+        unleaked_metrics={k: dict(v) for k, v in report.unleaked_metrics.items()},
+        judge=report.judge,
+        rubric=report.rubric,
+        promotable=result.promotable,
+    )
+
+
+def _claim_cost(deps: Deps, run: Run) -> EvalCost:
+    """The estimate, recorded on the run before the first paid call (kept on redelivery)."""
+    from shared.evaluation.cost import EvalCost
+
+    if run.evaluation.cost and run.evaluation.cost.get("basis") == "estimate":
+        return EvalCost(**run.evaluation.cost)
+    est = estimate_cost(deps, run)
+
+    def change(r: Run) -> None:
+        r.evaluation.cost = est.to_dict()
+
+    deps.store.update(run.run_id, change, expected=[S.EVALUATING])
+    return est
+
+
 def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
-    from shared.evaluation import evaluate
-    from shared.evaluation.chunks import BlobCheckpoints, fingerprint
     from shared.evaluation.runner import EvaluationIncomplete
 
     blobs, s = deps.blobs, deps.settings
-    bucket = run.dataset.bucket
     target = eval_set(run)
     if target is None:
         advance(
@@ -265,34 +435,21 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
     name, generation = target
     config = run.tuning
     examples = PinnedExamples(
-        blobs, bucket, name, generation, model=config.source_model_name, catalog=s.catalog
+        blobs,
+        run.dataset.bucket,
+        name,
+        generation,
+        model=config.source_model_name,
+        catalog=s.catalog,
     )
     endpoint = run.job.tuned_model_endpoint
     if not endpoint:
         raise PermanentError("the run has no tuned model endpoint to evaluate")
     ev = config.evaluation
-    # Tuned and base model alike: thinking off or at its lowest for the family (the catalog),
-    # as Google advises for tuned models and as a fair comparison needs.
-    budget, level = lowest_thinking(s.catalog.get(config.source_model_name))
-    settings = GenerationSettings(thinking_budget=budget, thinking_level=level)
+    estimated = _claim_cost(deps, run)
+    settings = generation_settings(deps, config.source_model_name)
     endpoint = choose_checkpoint(deps, run, examples, settings) or endpoint
-    key = fingerprint(
-        [
-            endpoint,
-            config.source_model_name,
-            name,
-            generation,
-            ev.sample_size,
-            ev.judge,
-            ev.rubric,
-            ev.rubric_dimensions,
-            ev.metrics,
-            repr(settings),
-        ]
-    )
-    checkpoints = BlobCheckpoints(
-        blobs, s.artifacts_bucket, layout.evaluation_chunks_prefix(run.run_id, key)
-    )
+    key = chunk_key(endpoint, config.source_model_name, name, generation, ev, settings)
 
     def progress(done: int, total: int) -> None:
         def change(r: Run) -> None:
@@ -300,23 +457,14 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
 
         deps.store.update(run.run_id, change, expected=[S.EVALUATING])
 
-    judge = deps.judge if ev.judge or ev.rubric else None
     try:
-        result = evaluate(
-            deps.models,
-            examples,
-            tuned_model=endpoint,
-            base_model=config.source_model_name,
-            config=ev,
-            seed=run.run_id,
-            judge=judge,
-            checkpoints=checkpoints,
-            deadline=deadline,
-            on_progress=progress,
-            settings=settings,
-        )
+        result, checkpoints = compare(
+            deps, run, examples, tuned=endpoint, baseline=config.source_model_name, ev=ev,
+            settings=settings, chunks_prefix=layout.evaluation_chunks_prefix(run.run_id, key),
+            deadline=deadline, on_progress=progress,
+        )  # fmt: skip
         vs_production = _compare_with_production(
-            deps, run, examples, endpoint, settings, judge, key, deadline
+            deps, run, examples, endpoint, settings, key, deadline, checkpoints
         )
     except EvaluationIncomplete as e:
         # The platform's next delivery continues: a fresh message (not a retry of this one,
@@ -327,33 +475,50 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         except TransientError:
             raise e from None  # redelivery of this message continues instead
         return f"continuing: {e.done}/{e.total} examples evaluated"
-    current = deps.store.get(run.run_id) or run
-    where = {
-        "run_id": run.run_id,
-        "eval_set": blobs.uri(bucket, name),
-        "checkpoints": current.evaluation.checkpoints,
-        "chosen_checkpoint": current.evaluation.chosen_checkpoint,
-        "training_curves": current.job.curves,
-    }
-    result = replace(result, report={**result.report, **where})
-    saved = save_result(blobs, s.artifacts_bucket, layout.evaluation_prefix(run.run_id), result)
-    info = EvaluationInfo(
-        passed=result.passed,
-        reason=result.reason,
-        summary=dict(result.summary),
-        metrics={k: dict(v) for k, v in result.metrics.items()},
-        report_uri=saved.report_uri,
-        predictions_uri=saved.predictions_uri,
-        simulated=result.simulated,
-        progress={"done": int(result.summary["sampled"]), "total": int(result.summary["sampled"])},
-        report_html_uri=saved.report_html_uri,
-    )
+    return _finish(deps, run, result, vs_production, estimated, blobs.uri(run.dataset.bucket, name))
 
+
+def _finish(
+    deps: Deps,
+    run: Run,
+    result: EvaluationResult,
+    vs_production: dict[str, Any] | None,
+    estimated: EvalCost,
+    eval_set_uri: str,
+) -> str:
+    """Write the reports, record the verdict and the actual cost, move the run to SUCCEEDED
+    and offer it for auto-promotion."""
+    current = deps.store.get(run.run_id) or run
+    parts = [(result.report.tokens, result.report.judge)]
+    if vs_production is not None:
+        parts.append((vs_production["tokens"], vs_production["judge"]))
+    cost = actual_cost(deps, run, parts, estimated)
+    spent = {"estimate": estimated.to_dict(), "actual": cost.to_dict()}
+    result = replace(
+        result,
+        report=replace(
+            result.report,
+            run_id=run.run_id,
+            eval_set=eval_set_uri,
+            checkpoints=current.evaluation.checkpoints,
+            chosen_checkpoint=current.evaluation.chosen_checkpoint,
+            training_curves=current.job.curves,
+            checkpoint_steps={c.checkpoint_id: c.step for c in current.job.checkpoints},
+            cost=spent,
+        ),
+    )
+    saved = save_result(
+        deps.blobs, deps.settings.artifacts_bucket, layout.evaluation_prefix(run.run_id), result
+    )
+    info = replace(info_from(result, saved), cost=spent)
     if vs_production is not None:
         # Every gate must pass: those against the base model and those against production.
+        passed = combine(info.passed, vs_production["passed"])
         info = replace(
             info,
-            passed=bool(info.passed) and bool(vs_production["passed"]),
+            passed=passed,
+            verdict=verdict_of(passed),
+            promotable=bool(info.promotable) and vs_production["passed"] is not False,
             reason=f"{info.reason}; vs production: {vs_production['reason']}",
             vs_production=vs_production,
         )
@@ -367,9 +532,11 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
             checkpoint_note=screened.checkpoint_note,
         )
 
-    verdict = "gates passed" if info.passed else "gates FAILED"
-    note = f"evaluation done: {verdict} ({info.reason})" + (
-        " [simulated]" if result.simulated else ""
+    leak = info.leakage or {}
+    note = (
+        f"evaluation done: {info.verdict} ({info.reason})"
+        + (f" [leakage {leak.get('share', 0):.0%}]" if leak.get("warning") else "")
+        + (" [simulated]" if result.simulated else "")
     )
     done = advance(deps, run.run_id, [S.EVALUATING], S.SUCCEEDED, note=note, change=record)
     if done is not None:

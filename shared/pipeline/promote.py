@@ -163,6 +163,14 @@ def maybe_auto_promote(deps: Deps, run: Run) -> Promotion | None:
     ev = run.config.evaluation if run.config is not None else None
     if ev is None or not ev.auto_promote:
         return None
+    if run.evaluation.passed is True and run.evaluation.promotable is False:
+        logs.info(
+            f"run {run.run_id} not auto-promoted: its test set overlaps the training data and "
+            "the unleaked part did not pass every gate (see the evaluation's leakage); promote "
+            "by hand if the overlap is intended",
+            run_id=run.run_id,
+        )
+        return None
     if run.evaluation.passed is not True or not ev.gates:
         logs.info(
             f"run {run.run_id} not auto-promoted: its evaluation did not pass every gate "

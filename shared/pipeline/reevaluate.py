@@ -12,17 +12,28 @@ are saved in chunks as in the evaluator, so an interrupted attempt resumes where
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-from shared.catalog import Catalog, lowest_thinking
+from shared.catalog import Catalog
 from shared.clock import utcnow
 from shared.errors import ConfigError, NotFound, PermanentError
 from shared.pipeline import layout
-from shared.ports import Deps, GenerationSettings
-from shared.runs import Run, RunStatus
+from shared.ports import Deps
+from shared.runs import EvaluationInfo, Run, RunStatus
 
-from .evaluate import PinnedExamples, eval_set, save_result
+if TYPE_CHECKING:
+    from shared.evaluation.result import EvaluationResult
+
+from .evaluate import (
+    PinnedExamples,
+    chunk_key,
+    compare,
+    eval_set,
+    generation_settings,
+    info_from,
+    save_result,
+)
 
 S = RunStatus
 
@@ -38,6 +49,13 @@ class Attempt:
     report_uri: str
     report_html_uri: str
     simulated: bool
+    verdict: str = "NOT GATED"
+    per_metric: dict[str, dict[str, Any]] = field(default_factory=dict)
+    leakage: dict[str, Any] | None = None
+    judge: dict[str, Any] | None = None
+    rubric: dict[str, Any] | None = None
+    #: The attempt as the run document's evaluation shape (what `status` views render).
+    info: EvaluationInfo | None = None
 
 
 def _check_test_set(data: bytes, label: str, model: str, catalog: Catalog) -> None:
@@ -89,6 +107,42 @@ def baseline(deps: Deps, run: Run, against: str) -> str:
     return endpoint
 
 
+def _finished(deps: Deps, run_id: str) -> Run:
+    run = deps.store.get(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
+    if run.status != S.SUCCEEDED:
+        raise PermanentError(f"run {run_id} is {run.status}: only a SUCCEEDED run is re-evaluated")
+    return run
+
+
+def _attempt_record(
+    key: str, against: str, base_model: str, tuned: str, eval_set_uri: str,
+    result: EvaluationResult, kept: EvaluationInfo,
+) -> dict[str, Any]:  # fmt: skip
+    """What `evaluation_attempts` keeps of one attempt (the run document's shape)."""
+    return {
+        "key": key,
+        "at": utcnow(),
+        "against": against,
+        "baseline_model": base_model,
+        "tuned_model": tuned,
+        "eval_set": eval_set_uri,
+        "passed": result.passed,
+        "verdict": result.verdict,
+        "reason": result.reason,
+        "metrics": {k: dict(v) for k, v in result.metrics.items()},
+        "per_metric": kept.per_metric,
+        "leakage": kept.leakage,
+        "unleaked_metrics": kept.unleaked_metrics,
+        "judge": kept.judge,
+        "rubric": kept.rubric,
+        "report_uri": kept.report_uri,
+        "report_html_uri": kept.report_html_uri,
+        "simulated": result.simulated,
+    }
+
+
 def reevaluate(
     deps: Deps,
     run_id: str,
@@ -104,14 +158,7 @@ def reevaluate(
     that say what to do (unknown run, not finished, no eval set, no baseline). `test_set`: a
     new eval set (JSONL bytes): validated first like any dataset file, kept beside the
     attempt's reports, and evaluated instead of the run's own."""
-    from shared.evaluation import evaluate
-    from shared.evaluation.chunks import BlobCheckpoints, fingerprint
-
-    run = deps.store.get(run_id)
-    if run is None:
-        raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
-    if run.status != S.SUCCEEDED:
-        raise PermanentError(f"run {run_id} is {run.status}: only a SUCCEEDED run is re-evaluated")
+    run = _finished(deps, run_id)
     tuned = served_endpoint(run)
     target = eval_set(run) if test_set is None else ("(new)", None)
     if not tuned or target is None:
@@ -125,16 +172,12 @@ def reevaluate(
         sample_size=ev.sample_size if sample_size is None else sample_size,
     )
     s, blobs = deps.settings, deps.blobs
-    budget, level = lowest_thinking(s.catalog.get(run.tuning.source_model_name))
-    settings = GenerationSettings(thinking_budget=budget, thinking_level=level)
+    settings = generation_settings(deps, run.tuning.source_model_name)
     name, generation = target
     if test_set is not None:
         _check_test_set(test_set, test_label, run.tuning.source_model_name, s.catalog)
         name, generation = "new:" + hashlib.sha256(test_set).hexdigest()[:16], None
-    key = fingerprint(
-        [tuned, base_model, name, generation, ev.sample_size, ev.judge, ev.rubric,
-         ev.rubric_dimensions, ev.metrics, repr(settings)]
-    )  # fmt: skip
+    key = chunk_key(tuned, base_model, name, generation, ev, settings)
     prefix = f"{layout.evaluation_prefix(run_id)}attempts/{key}/"
     bucket = run.dataset.bucket
     if test_set is not None:  # kept beside the attempt, read back pinned like any eval set
@@ -142,49 +185,28 @@ def reevaluate(
             s.artifacts_bucket, prefix + "test.jsonl", test_set, content_type="application/jsonl"
         )
         bucket, name, generation = s.artifacts_bucket, prefix + "test.jsonl", info.generation
-    result = evaluate(
-        deps.models,
+    result, _ = compare(
+        deps, run,
         PinnedExamples(
-            blobs,
-            bucket,
-            name,
-            generation,
-            model=run.tuning.source_model_name,
-            catalog=s.catalog,
+            blobs, bucket, name, generation,
+            model=run.tuning.source_model_name, catalog=s.catalog,
         ),
-        tuned_model=tuned,
-        base_model=base_model,
-        config=ev,
-        seed=run_id,
-        judge=deps.judge if ev.judge or ev.rubric else None,
-        checkpoints=BlobCheckpoints(blobs, s.artifacts_bucket, prefix + "chunks/"),
-        settings=settings,
-    )
+        tuned=tuned, baseline=base_model, ev=ev, settings=settings,
+        chunks_prefix=prefix + "chunks/",
+    )  # fmt: skip
     result = replace(
         result,
-        report={
-            **result.report,
-            "run_id": run_id,
-            "against": against,
-            "attempt_key": key,
-            "eval_set": blobs.uri(bucket, name),
-        },
+        report=replace(
+            result.report,
+            run_id=run_id,
+            against=against,
+            attempt_key=key,
+            eval_set=blobs.uri(bucket, name),
+        ),
     )
     saved = save_result(blobs, s.artifacts_bucket, prefix, result)
-    record: dict[str, Any] = {
-        "key": key,
-        "at": utcnow(),
-        "against": against,
-        "baseline_model": base_model,
-        "tuned_model": tuned,
-        "eval_set": blobs.uri(bucket, name),
-        "passed": result.passed,
-        "reason": result.reason,
-        "metrics": {k: dict(v) for k, v in result.metrics.items()},
-        "report_uri": saved.report_uri,
-        "report_html_uri": saved.report_html_uri,
-        "simulated": result.simulated,
-    }
+    kept = info_from(result, saved)
+    record = _attempt_record(key, against, base_model, tuned, blobs.uri(bucket, name), result, kept)
 
     def append(r: Run) -> None:
         r.evaluation_attempts = [a for a in r.evaluation_attempts if a.get("key") != key]
@@ -202,4 +224,10 @@ def reevaluate(
         record["report_uri"],
         record["report_html_uri"],
         result.simulated,
+        verdict=result.verdict,
+        per_metric=kept.per_metric,
+        leakage=kept.leakage,
+        judge=kept.judge,
+        rubric=kept.rubric,
+        info=kept,
     )

@@ -1,10 +1,17 @@
 """`SimulatedModels`: inference on simulated tuned endpoints and base models.
 
-A tuned endpoint answers with the model turn of the most similar training example (so an
-evaluation sees a tuned model that learned its data), read from the copy of the training file
-its job took when it was created (`shared.simulator.snapshots`), never from the file as it is
-now; a base model answers generically in the prompt's language and never reads the data (so the
-comparison has a real gap). Both return `Generation(simulated=True)`.
+A tuned endpoint answers like a plausible tuned model, not a lookup table (which scored 1.000 on
+any test set that shared answers with training and flattered every evaluation): by how close
+the question is to one it was trained on (`similarity.ExampleIndex`, cosine in 0..1),
+- right on what it saw (`SEEN` and above): the trained answer;
+- partly right on paraphrases (`PARAPHRASE` .. `SEEN`): the start of the trained answer, the
+  more of it the closer the question, then a generic close;
+- wrong on intents it never saw (below `PARAPHRASE`): the closest trained answer anyway, which
+  is about something else (confidently wrong, as tuned models are).
+The data is the copy of the training file its job took when it was created
+(`shared.simulator.snapshots`), never the file as it is now; a base model answers generically
+in the prompt's language and never reads the data (so the comparison has a real gap). Both
+return `Generation(simulated=True)` with estimated token counts.
 """
 
 from __future__ import annotations
@@ -26,6 +33,20 @@ from shared.simulator.tuner import Clock, SimulatedTuner
 
 #: Dataset versions whose index is kept in memory (an evaluation uses one or two).
 INDEX_CACHE_SIZE = 4
+#: Question similarity from which the tuned model gives the whole trained answer, and below
+#: which the question is an intent it never saw (see the module docstring).
+SEEN = 0.95
+PARAPHRASE = 0.25
+
+
+def tuned_answer(answer: str, score: float, prompt: str) -> str:
+    """What the simulated tuned model says given its closest trained answer and how close the
+    question was: whole when seen, a share of it (half .. all, by closeness) on a paraphrase."""
+    if score >= SEEN or score < PARAPHRASE:
+        return answer
+    share = 0.5 + 0.5 * (score - PARAPHRASE) / (SEEN - PARAPHRASE)
+    keep = max(1, int(len(answer) * share))
+    return answer[:keep].rstrip() + " " + generic_reply(prompt)
 
 
 class SimulatedModels:
@@ -59,11 +80,18 @@ class SimulatedModels:
         check_contents(contents)
         last_user, history = conversation_query(contents)
         dataset = self._resolve(model)
+        text = generic_reply(last_user or history)
         if dataset is not None and _lucky(last_user or history, self._quality(model)):
             hit = self.index(dataset).nearest(last_user, history)
             if hit is not None:
-                return Generation(hit[0].answer, simulated=True)
-        return Generation(generic_reply(last_user or history), simulated=True)
+                text = tuned_answer(hit[0].answer, hit[1], last_user or history)
+        answer = [{"role": "model", "parts": [{"text": text}]}]
+        return Generation(
+            text,
+            simulated=True,
+            input_tokens=estimate_tokens(contents),
+            output_tokens=estimate_tokens(answer),
+        )
 
     def _quality(self, endpoint: str) -> float:
         job = self._tuner.endpoint_job(endpoint)

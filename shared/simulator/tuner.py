@@ -416,18 +416,60 @@ class SimulatedTuner:
         return (self._pages / f"{job.name.rsplit('/', 1)[-1]}.html").resolve()
 
     def _write_page(self, job: JobRecord) -> None:
-        """A local stand-in for the Cloud console page, saying plainly that it is simulated."""
-        spec = json.dumps(job.spec, indent=2, ensure_ascii=False)
+        """A local stand-in for the Cloud console page, saying plainly that it is simulated:
+        the job's settings and its simulated training as tables and a loss chart, the raw
+        spec folded away at the end."""
+        from shared.charts import CURVE_COLORS, line_chart
+
+        spec = job.spec
+        sim = spec.get("sim") or {}
+        rows = [
+            (k, spec.get(k))
+            for k in (
+                "base_model", "tuned_model_display_name", "training_dataset_uri",
+                "validation_dataset_uri", "epoch_count", "learning_rate_multiplier",
+                "adapter_size", "export_last_checkpoint_only", "pre_tuned_model",
+            )
+        ]  # fmt: skip
+        rows += [(f"simulated {k}", sim.get(k)) for k in
+                 ("epochs", "examples", "billable_tokens", "steps")]  # fmt: skip
+        table = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_setting(k, v))}</td></tr>"
+            for k, v in rows
+        )
+        ckpts = "".join(
+            f"<tr><td>{html.escape(str(c[0]))}</td><td>{c[1]}</td><td>{c[2]}</td></tr>"
+            for c in sim.get("checkpoints") or []
+        )
+        chart = line_chart(
+            sim.get("curves") or {}, CURVE_COLORS, element_id="curves",
+            y_label="loss (simulated total_loss)",
+        )  # fmt: skip
+        raw = html.escape(json.dumps(spec, indent=2, ensure_ascii=False))
         body = (
             "<!doctype html><meta charset='utf-8'>"
             f"<title>SIMULATED tuning job {html.escape(job.display_name)}</title>"
+            "<style>body{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2rem auto;"
+            "max-width:60rem;padding:0 1rem}table{border-collapse:collapse;margin:.5rem 0}"
+            "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
+            "th{background:#f1f3f4}.sim{background:#fef7e0;border:1px solid #f9ab00;"
+            "padding:.6rem;border-radius:.3rem}</style>"
             "<h1>Simulated Vertex AI tuning job</h1>"
-            "<p><strong>This job is simulated by the local backend.</strong> No Google Cloud "
-            "resources exist and no model was trained; the state is computed from the clock "
-            f"({job.training_seconds:g} s of simulated training). The tuned endpoint answers "
-            "with the closest training example.</p>"
+            "<p class='sim'><strong>This job is simulated by the local backend.</strong> No "
+            "Google Cloud resources exist and no model was trained; the state is computed from "
+            f"the clock ({job.training_seconds:g} s of simulated training). The tuned endpoint "
+            "answers like a plausible tuned model: right on questions it was trained on, partly "
+            "right on paraphrases, wrong on intents it never saw.</p>"
             f"<p>Name: <code>{html.escape(job.name)}</code></p>"
-            f"<pre>{html.escape(spec)}</pre>"
+            f"<h2>Settings</h2><table id='settings'>{table}</table>"
+            + (
+                "<h2>Checkpoints</h2><table id='checkpoints'><tr><th>checkpoint</th>"
+                f"<th>epoch</th><th>step</th></tr>{ckpts}</table>"
+                if ckpts
+                else ""
+            )
+            + (f"<h2>Training curves</h2>{chart}" if chart else "")
+            + f"<details><summary>the job's full spec (JSON)</summary><pre>{raw}</pre></details>"
         )
         self._pages.mkdir(parents=True, exist_ok=True)
         tmp = self._page(job).with_suffix(".tmp")
@@ -453,3 +495,11 @@ class SimulatedTuner:
     def default_checkpoint(self, job_name: str) -> str | None:
         """The checkpoint a simulated tuned endpoint serves (None: the last one)."""
         return self._table.default_checkpoint(job_name)
+
+
+def _setting(name: str, value: Any) -> str:
+    """A job setting as the page shows it: unset hyperparameters are Vertex AI's to choose."""
+    if value is not None:
+        return str(value)
+    return "(left to Vertex AI)" if name in ("epoch_count", "learning_rate_multiplier",
+                                             "adapter_size") else "-"  # fmt: skip

@@ -11,12 +11,14 @@ from shared.charts import CURVE_COLORS, line_chart
 from shared.clock import age_seconds
 from shared.runs import Run
 from shared.status.view import (
+    evaluation_notes,
     fmt_age,
     job_lines,
-    metric_key,
+    metric_rows,
     stage_seconds,
     stage_summary,
     summary_line,
+    verdict,
 )
 from shared.tuning_config import EVAL_METRICS
 
@@ -56,7 +58,9 @@ def document(title: str, body: str, *, refresh: bool = False) -> str:
 <style>body{{font-family:system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em}}
 table{{border-collapse:collapse;margin:.5em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;
 text-align:left;vertical-align:top}}.s-rejected,.s-failed,.s-cancelled{{background:#fde8e8}}
-.s-succeeded{{background:#e8f8ec}}.why{{color:#a00}}</style></head>
+.s-succeeded{{background:#e8f8ec}}.why{{color:#a00}}
+.verdict-pass{{background:#e8f8ec;padding:.3em}}.verdict-fail{{background:#fde8e8;padding:.3em}}
+.verdict-grey{{background:#eee;color:#444;padding:.3em}}</style></head>
 <body>{body}</body></html>
 """
 
@@ -94,9 +98,18 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int | None = None) -> s
     )
 
 
-def _curves_svg(curves: Mapping[str, list[list[float]]]) -> str:
-    """Training and validation loss as inline SVG (no script, no external asset)."""
-    return line_chart(curves, CURVE_COLORS, element_id="curves", y_label="loss")
+def _curves_svg(run: Run) -> str:
+    """Training and validation loss as inline SVG (no script, no external asset), with the
+    checkpoint the evaluation chose marked at its step."""
+    chosen = run.evaluation.chosen_checkpoint
+    step = next((c.step for c in run.job.checkpoints if c.checkpoint_id == chosen), None)
+    return line_chart(
+        run.job.curves,
+        CURVE_COLORS,
+        element_id="curves",
+        y_label="loss (Vertex AI total_loss)",
+        marker=None if step is None else (float(step), f"chosen: checkpoint {chosen}"),
+    )
 
 
 def _checkpoint_table(rows: Sequence[Mapping[str, Any]], chosen: str | None) -> str:
@@ -195,24 +208,32 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             + (f"<br>{escape(j.error_message)}" if j.error_message else "")
             + "</p>"
             + "".join(f"<p class='job'>{escape(line)}</p>" for line in job_lines(run))
-            + _curves_svg(j.curves)
+            + _curves_svg(run)
         )
     ev = run.evaluation
     if ev.metrics or ev.reason:
-        metric_rows = "".join(
-            f"<tr><td>{escape(m)}</td><td>{(m_v.get('tuned') or 0):.3f}</td>"
-            f"<td>{(m_v.get('base') or 0):.3f}</td></tr>"
-            for m, m_v in sorted(ev.metrics.items(), key=lambda kv: metric_key(kv[0]))
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{escape(r[k])}</td>"
+                for k in ("metric", "tuned", "base", "delta", "delta_ci", "gate", "unleaked")
+            )
+            + "</tr>"
+            for r in metric_rows(ev)
         )
-        verdict = {True: "gates PASSED", False: "gates FAILED", None: "not gated"}[ev.passed]
+        said = verdict(run) or "not evaluated"
+        tone = {"PASSED": "pass", "FAILED": "fail"}.get(said, "grey")
         parts.append(
             "<h2>Evaluation"
             + (" (simulated models)" if ev.simulated else "")
-            + f"</h2><p id='verdict'>{verdict}: {escape(ev.reason)}</p>"
+            + f"</h2><p id='verdict' class='verdict-{tone}'><b>{escape(said)}</b>: "
+            f"{escape(ev.reason)}</p>"
+            + "".join(f"<p class='note'>{escape(n)}</p>" for n in evaluation_notes(ev))
             + (
-                f"<table id='metrics'><tr><th>metric</th><th>tuned</th><th>base</th></tr>"
-                f"{metric_rows}</table>"
-                if metric_rows
+                "<table id='metrics'><tr><th>metric</th><th>tuned</th><th>base</th>"
+                "<th>delta</th><th>delta 95% CI</th><th>gate</th><th>unleaked tuned</th></tr>"
+                f"{rows}</table>"
+                if rows
                 else ""
             )
             + _checkpoint_table(ev.checkpoints, ev.chosen_checkpoint)

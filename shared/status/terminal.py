@@ -8,12 +8,15 @@ from typing import Any
 from shared.clock import age_seconds
 from shared.runs import Run
 from shared.status.view import (
+    evaluation_notes,
     fmt_age,
     is_stuck,
     job_lines,
-    metric_key,
+    metric_line,
+    metric_rows,
     stage_summary,
     summary_line,
+    verdict,
 )
 from shared.tuning_config import EVAL_METRICS
 
@@ -80,11 +83,9 @@ def render_run_detail(run: Run) -> str:
     ev = run.evaluation
     if ev.metrics:
         lines.append("evaluation" + (" (SIMULATED models)" if ev.simulated else "") + ":")
-        for m, v in sorted(ev.metrics.items(), key=lambda kv: metric_key(kv[0])):
-            lines.append(
-                f"  {m:12} tuned {v.get('tuned') or 0:.3f}   base {v.get('base') or 0:.3f}"
-            )
-        lines.append(f"  gates: {'PASSED' if ev.passed else 'FAILED'} - {ev.reason}")
+        lines.append(f"  verdict: {verdict(run)} - {ev.reason}")
+        lines.extend(f"  {metric_line(row)}" for row in metric_rows(ev))
+        lines.extend(f"  {note}" for note in evaluation_notes(ev))
         if ev.checkpoints:
             metric = next((k for k in ev.checkpoints[0] if k in EVAL_METRICS), "score")
             scores = ", ".join(f"{c['checkpoint_id']}: {c.get(metric)}" for c in ev.checkpoints)

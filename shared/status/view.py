@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.clock import age_seconds, parse_time
-from shared.runs import Run
+from shared.runs import FAILED, NOT_GATED, EvaluationInfo, Run, verdict_of
 from shared.tuning_config import EVAL_METRICS
 
 
@@ -63,15 +63,17 @@ def summary_line(run: Run) -> str:
     if is_stuck(run) and run.stuck is not None:
         return f"STUCK: {run.stuck.message}"
     ev = run.evaluation
-    if ev.passed is not None or ev.metrics:
+    said = verdict(run)
+    if said is not None:
         metrics = ", ".join(
             f"{m} {v.get('tuned', 0) or 0:.2f} (base {v.get('base', 0) or 0:.2f})"
             for m, v in sorted(ev.metrics.items(), key=lambda kv: metric_key(kv[0]))
         )
-        verdict = {True: "PASSED", False: "FAILED", None: "-"}[ev.passed]
-        if ev.passed is False and ev.reason:  # name the gate that failed, not only the metrics
-            return f"gates FAILED ({ev.reason.removeprefix('failed: ')}): {metrics}"
-        return f"gates {verdict}: {metrics}"
+        leak = (ev.leakage or {}).get("share")
+        leaked = f"; {leak:.0%} of the test set is in training" if leak else ""
+        if said == FAILED and ev.reason:  # name the gate that failed, not only the metrics
+            return f"gates FAILED ({ev.reason.removeprefix('failed: ')}): {metrics}{leaked}"
+        return f"{verdict_words(said)}: {metrics}{leaked}"
     if ev.reason and ev.passed is None:
         return f"evaluation skipped: {ev.reason}"
     if run.job.state:
@@ -132,3 +134,109 @@ def job_lines(run: Run) -> list[str]:
             )
     out.extend(f"warning   {w}" for w in j.warnings)
     return out
+
+
+def verdict(run: Run) -> str | None:
+    """PASSED / FAILED / NOT GATED (None: not evaluated). Runs recorded before the verdict was
+    stored derive it from `passed` (None with metrics was "no gates": NOT GATED)."""
+    ev = run.evaluation
+    if ev.verdict:
+        return ev.verdict
+    if ev.passed is None and not ev.metrics:
+        return None
+    return verdict_of(ev.passed)
+
+
+def verdict_words(said: str) -> str:
+    """ "gates PASSED", "gates FAILED", or "NOT GATED" (no gate: nothing was passed)."""
+    return said if said == NOT_GATED else f"gates {said}"
+
+
+def _ci(pair: Any) -> str:
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        return ""
+    return f"[{pair[0]:+.3f}, {pair[1]:+.3f}]"
+
+
+def metric_rows(ev: EvaluationInfo) -> list[dict[str, str]]:
+    """Per metric, the strings every view shows: tuned, base, delta with its 95% interval,
+    the gate's outcome and the score on the unleaked part."""
+    out = []
+    for m, v in sorted(ev.metrics.items(), key=lambda kv: metric_key(kv[0])):
+        pm = ev.per_metric.get(m) or {}
+        tuned, base = v.get("tuned") or 0.0, v.get("base") or 0.0
+        leaked = (ev.leakage or {}).get("leaked")
+        unleaked = (pm.get("unleaked") or ev.unleaked_metrics.get(m)) if leaked else None
+        out.append(
+            {
+                "metric": m,
+                "tuned": f"{tuned:.3f}",
+                "base": f"{base:.3f}",
+                "delta": f"{tuned - base:+.3f}",
+                "delta_ci": _ci(pm.get("delta_ci")),
+                "gate": pm.get("gate") or "-",
+                "unleaked": f"{unleaked['tuned']:.3f}" if unleaked else "",
+            }
+        )
+    for m, pm in sorted(ev.per_metric.items()):  # judge gates (win_rate, rubric_*)
+        if m not in ev.metrics and pm.get("gate"):
+            out.append(
+                {"metric": m, "tuned": f"{pm.get('tuned') or 0:.3f}", "base": "", "delta": "",
+                 "delta_ci": "", "gate": str(pm["gate"]), "unleaked": ""}
+            )  # fmt: skip
+    return out
+
+
+def metric_line(row: dict[str, str], baseline: str = "base") -> str:
+    """One `metric_rows` row as a terminal line."""
+    return (
+        f"{row['metric']:18} tuned {row['tuned']:>6}   {baseline} {row['base']:>6}   "
+        f"delta {row['delta']:>6} {row['delta_ci']:18}  gate {row['gate']}"
+        + (f"   unleaked tuned {row['unleaked']}" if row["unleaked"] else "")
+    )
+
+
+def evaluation_notes(ev: EvaluationInfo) -> list[str]:
+    """Leakage, judge, rubric and cost, one plain sentence each (what is there)."""
+    notes: list[str] = []
+    leak = ev.leakage
+    if leak:
+        notes.append(
+            f"leakage: {leak.get('share', 0):.0%} of {leak.get('checked')} evaluated examples "
+            f"are in the training data ({leak.get('exact')} exact, "
+            f"{leak.get('near_duplicate')} near-duplicate)"
+            + (" - WARNING: scores overstate quality" if leak.get("warning") else "")
+        )
+    pw = (ev.judge or {}).get("pairwise") or {}
+    if pw:
+        who = (ev.judge or {}).get("judge") or {}
+        rate = pw.get("win_rate")
+        notes.append(
+            "judge: win rate "
+            + ("n/a" if rate is None else f"{rate:.3f}")
+            + f" over {pw.get('judged')} pairs ({pw.get('candidate_wins')} wins, "
+            f"{pw.get('baseline_wins')} losses, {pw.get('ties')} ties; position flips "
+            f"{pw.get('position_flips', 0)}"
+            + (f" = {pw['flip_rate']:.0%}" if pw.get("flip_rate") is not None else "")
+            + f"); {who.get('metric', 'pairwise')} {who.get('template_version', '')}".rstrip()
+        )
+    scores = (ev.rubric or {}).get("scores") or {}
+    if scores:
+        dims = ", ".join(
+            f"{d} {s.get('tuned', 0):.2f} (base {s.get('base', 0):.2f})"
+            for d, s in scores.items()
+            if isinstance(s, dict) and s.get("tuned") is not None and s.get("base") is not None
+        )
+        if dims:
+            notes.append(f"rubric (1..5): {dims}")
+    cost = ev.cost or {}
+    spent = cost.get("actual") or cost.get("estimate") or (cost if cost.get("basis") else None)
+    if spent:
+        usd = spent.get("usd")
+        notes.append(
+            f"evaluation cost ({spent.get('basis')}): {spent.get('prediction_calls')} "
+            f"prediction calls, {spent.get('input_tokens'):,} input + "
+            f"{spent.get('output_tokens'):,} output tokens, {spent.get('judge_calls')} judge "
+            "calls, " + (f"${usd:,.4f}" if usd is not None else "price unknown")
+        )
+    return notes

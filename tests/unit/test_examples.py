@@ -67,8 +67,8 @@ def test_committed_files_match_the_generator(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", DATASETS)
 def test_shape_counts_and_turn_order(name: str) -> None:
     counts = {split: len(_rows(name, split)) for split in SPLITS}
-    assert counts["train"] >= 220
-    assert 35 <= counts["validation"] <= 45 and 35 <= counts["test"] <= 45
+    assert counts["train"] >= 180
+    assert 40 <= counts["validation"] <= 55 and 40 <= counts["test"] <= 55
     systems = set()
     multi = 0
     for split in SPLITS:
@@ -99,11 +99,14 @@ def test_no_duplicates_and_no_leak_into_held_out_sets(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", DATASETS)
-def test_held_out_answers_are_taught_in_training(name: str) -> None:
-    """The evaluation demo needs each held-out reference answer to exist in the training data."""
+def test_some_intents_are_held_out_whole(name: str) -> None:
+    """The evaluation demo shows a real gap: most held-out questions paraphrase a trained intent,
+    and whole intents (every HOLD_OUT_EVERY-th) were never trained on."""
     taught = {_answer(r) for r in _rows(name, "train")}
     for split in ("validation", "test"):
-        assert all(_answer(r) in taught for r in _rows(name, split))
+        rows = _rows(name, split)
+        unseen = sum(_answer(r) not in taught for r in rows)
+        assert 0.1 <= unseen / len(rows) <= 0.3, (split, unseen, len(rows))
 
 
 def test_chinese_set_is_readable_simplified_chinese() -> None:
@@ -196,14 +199,21 @@ def test_broken_legacy_example_converts_cleanly() -> None:
 
 @pytest.mark.parametrize("name", DATASETS)
 def test_simulated_tuned_model_finds_the_right_answer(name: str) -> None:
-    """With the local simulator's retrieval, every held-out question maps to its intent."""
+    """With the local simulator's retrieval, the held-out questions of trained intents map to
+    their intent, all but a few (a paraphrase can be closer to another intent's wording, as
+    with a real model); the held-out intents have no right answer to find."""
     index = similarity.ExampleIndex(
         e for r in _rows(name, "train") for e in similarity.examples_from_record(r)
     )
     misses = []
+    asked = 0
+    taught = {_answer(r) for r in _rows(name, "train")}
     for split in ("validation", "test"):
         for row in _rows(name, split):
+            if _answer(row) not in taught:
+                continue
+            asked += 1
             found = index.nearest(_text(row["contents"][0]))
             if found is None or found[0].answer != _answer(row):
                 misses.append(_text(row["contents"][0]))
-    assert misses == []
+    assert len(misses) <= asked * 0.05, misses

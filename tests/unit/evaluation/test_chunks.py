@@ -55,10 +55,10 @@ def test_a_passed_deadline_stops_after_one_chunk_and_the_rest_is_paid_once() -> 
     res = _run(fake, store, deadline=time.monotonic() - 1, on_progress=progress)
     assert len(fake.calls) == 20 and store.saves == 4
     assert res.predictions_jsonl() == whole.predictions_jsonl()
-    assert res.metrics == whole.metrics and res.report["intervals"] == whole.report["intervals"]
+    assert res.metrics == whole.metrics and res.report.intervals == whole.report.intervals
     assert seen[-1] == (10, 10) and (3, 10) in seen
     again = _run(fake, store)  # a redelivery after the end: reads, pays nothing
-    assert len(fake.calls) == 20 and again.report["chunks"]["predicted_now"] == 0
+    assert len(fake.calls) == 20 and again.report.chunks["predicted_now"] == 0
 
 
 def test_a_crash_mid_chunk_loses_at_most_that_chunk() -> None:

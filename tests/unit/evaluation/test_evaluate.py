@@ -9,6 +9,7 @@ import pytest
 
 from shared.errors import PermanentError, QuotaExceeded, TransientError
 from shared.evaluation import EvaluationResult, evaluate
+from shared.evaluation.gates import NO_GATES
 from shared.ports import Models
 from shared.tuning_config import EvaluationConfig, Gate
 
@@ -86,7 +87,7 @@ def test_failing_gate_gives_passed_false_with_reason() -> None:
 def test_only_configured_metrics_are_computed() -> None:
     res = _run(_fake(), metrics=("chrf",))
     assert list(res.metrics) == ["chrf"]
-    assert res.reason == "no gates configured" and res.passed
+    assert res.reason == NO_GATES and res.passed is None and res.verdict == "NOT GATED"
 
 
 def test_many_concurrent_calls_keep_input_order_within_the_bound() -> None:
@@ -137,7 +138,7 @@ def test_a_failing_call_is_recorded_not_fatal() -> None:
     assert rows[0]["errors"]["tuned"] == "TransientError: deadline exceeded"
     assert rows[2]["errors"]["base"] == "ValueError: 400 invalid argument"
     assert rows[2]["scores"]["tuned"]["exact_match"] == 1.0
-    assert [e["index"] for e in res.report["errors"]] == [0, 2]
+    assert [e["index"] for e in res.report.errors] == [0, 2]
 
 
 def test_more_than_half_of_the_calls_failing_raises_transient() -> None:
@@ -166,7 +167,7 @@ def test_no_example_answered_by_both_models_raises_transient() -> None:
 
 def test_simulated_generations_are_labelled() -> None:
     res = _run(_fake(simulated=True))
-    assert res.simulated and res.summary["simulated"] and res.report["simulated"]
+    assert res.simulated and res.summary["simulated"] and res.report.simulated
 
 
 def test_system_instruction_reaches_the_model_in_both_spellings() -> None:

@@ -10,8 +10,10 @@ def _m(**scores: tuple[float, float]) -> dict[str, dict[str, float]]:
     return {k: {"tuned": t, "base": b} for k, (t, b) in scores.items()}
 
 
-def test_no_gates_passes() -> None:
-    assert check_gates({}, _m(chrf=(0.0, 0.0))) == (True, "no gates configured", [])
+def test_no_gates_is_not_gated_never_a_pass() -> None:
+    # Nothing configured is NOT GATED (None), never a pass, and the reason says what to add.
+    ok, reason, outcomes = check_gates({}, _m(chrf=(0.9, 0.0)))
+    assert ok is None and outcomes == [] and "Add evaluation.gates to tuning.yaml" in reason
 
 
 def test_absolute_gate_pass_and_fail_with_the_shortfall() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from shared.errors import PermanentError, TransientError
 from shared.evaluation import DEFAULT_PAIRWISE_TEMPLATE, EvaluationResult, evaluate
-from shared.evaluation.judging import Verdict, summarize
+from shared.evaluation.judging import Verdict, judge_identity, judge_one, summarize
 from shared.ports import Judge, PairwiseJudgement, PointwiseJudgement
 from shared.simulator import SimulatedJudge
 from shared.tuning_config import EvaluationConfig
@@ -114,8 +114,8 @@ def _run(models: FakeModels, judge: Judge | None, lines: list[Any] = LINES, **cf
 
 def test_without_a_judge_nothing_is_judged() -> None:
     res: EvaluationResult = _run(_models(), None)
-    assert "judge" not in res.summary and "judge" not in res.report
-    assert res.report["config"]["judge"] is False
+    assert "judge" not in res.summary and res.report.judge is None
+    assert res.report.config["judge"] is False
     assert all("judge" not in row for row in res.rows)
 
 
@@ -125,7 +125,10 @@ def test_tuned_answers_matching_the_references_win_every_comparison() -> None:
         "pairwise": {
             "candidate_wins": 4, "baseline_wins": 0, "ties": 0,
             "judged": 4, "errors": 0, "win_rate": 1.0,
+            "position_flips": 0, "flip_rate": 0.0,
+            "orders": "both (tuned as Response B, then as Response A)",
         },
+        "judge": judge_identity(),
         "simulated": True,
     }  # fmt: skip
     assert res.summary["judge"] == expected
@@ -153,7 +156,8 @@ def test_only_examples_both_models_answered_are_judged() -> None:
     judge = FlakyJudge()
     models = _models(failures={(BASE, q): [always(PermanentError("blocked"))]})
     res = _run(models, judge)
-    assert q not in judge.calls and sorted(judge.calls) == sorted(p for p, _ in QA if p != q)
+    # Asked twice each (both orders), and never about the example base did not answer.
+    assert q not in judge.calls and sorted(judge.calls) == sorted(2 * [p for p, _ in QA if p != q])
     assert res.summary["judge"]["pairwise"]["judged"] == 3
 
 
@@ -166,14 +170,15 @@ def test_judge_failures_are_recorded_never_fatal() -> None:
         }
     )
     res = _run(_models(), judge)
-    # One call each: the adapter owns retries (docs/ARCHITECTURE.md).
+    # One call each (the second order is not asked after a failure): the adapter owns retries
+    # (docs/ARCHITECTURE.md).
     assert judge.calls.count(q_flaky) == 1 and judge.calls.count(q_broken) == 1
     pw = res.summary["judge"]["pairwise"]
     assert (pw["judged"], pw["errors"], pw["candidate_wins"]) == (2, 2, 2)
-    assert res.passed and res.metrics["exact_match"]["tuned"] == 1.0
+    assert res.verdict == "NOT GATED" and res.metrics["exact_match"]["tuned"] == 1.0
     broken = next(r for r in res.rows if r["prompt"] == q_broken)
     assert "template rejected" in broken["judge"]["error"]
-    judge_errors = [e for e in res.report["errors"] if e["model"] == "judge"]
+    judge_errors = [e for e in res.report.errors if e["model"] == "judge"]
     assert {e["index"] for e in judge_errors} == {
         broken["index"],
         next(r["index"] for r in res.rows if r["prompt"] == q_flaky),
@@ -185,7 +190,8 @@ def test_nothing_judged_gives_no_win_rate_rather_than_zero() -> None:
     pw = _run(_models(), judge).summary["judge"]["pairwise"]
     assert pw == {
         "candidate_wins": 0, "baseline_wins": 0, "ties": 0,
-        "judged": 0, "errors": 4, "win_rate": None,
+        "judged": 0, "errors": 4, "win_rate": None, "position_flips": 0, "flip_rate": None,
+        "orders": "both (tuned as Response B, then as Response A)",
     }  # fmt: skip
 
 
@@ -205,6 +211,43 @@ def test_summarize_counts_and_labels() -> None:
     got = summarize([v("CANDIDATE"), v("BASELINE"), v("TIE"), Verdict(None, "boom")])
     assert got["pairwise"]["win_rate"] == 0.5 and got["simulated"] is False
     assert summarize([v("TIE", simulated=True)])["simulated"] is True
+
+
+@dataclass
+class FirstAnswerJudge:
+    """A judge with pure position bias: it always prefers Response A (the baseline slot)."""
+
+    calls: int = 0
+
+    def pointwise(self, **_: Any) -> PointwiseJudgement:
+        return PointwiseJudgement(3.0)
+
+    def pairwise(self, **_: Any) -> PairwiseJudgement:
+        self.calls += 1
+        return PairwiseJudgement("BASELINE", "Response A reads better")
+
+
+def test_a_judge_that_always_prefers_the_first_answer_gives_a_win_rate_of_one_half() -> None:
+    # Whatever the answers, a position-biased judge must not decide the comparison: asked in
+    # both orders it flips every time, and a flip is a tie.
+    judge = FirstAnswerJudge()
+    res = _run(_models(), judge)  # type: ignore[arg-type]
+    pw = res.summary["judge"]["pairwise"]
+    assert pw["win_rate"] == 0.5 and pw["ties"] == 4
+    assert (pw["position_flips"], pw["flip_rate"]) == (4, 1.0)
+    assert judge.calls == 8
+    assert all(r["judge"]["flipped"] and r["judge"]["choice"] == "TIE" for r in res.rows)
+
+
+def test_an_order_independent_preference_is_kept() -> None:
+    v = judge_one(SimulatedJudge(), _ex(), "请提交申诉表单。", GENERIC, template="t")
+    assert v.judgement is not None and v.judgement.choice == "CANDIDATE" and not v.flipped
+
+
+def _ex() -> Any:
+    from shared.evaluation.examples import extract
+
+    return extract(example("账号被封了怎么办？", "请提交申诉表单。"), 0)
 
 
 def test_the_default_rubric_names_every_field_the_instance_sends() -> None:

@@ -83,7 +83,7 @@ def test_evaluate_reports_intervals_deltas_and_what_was_not_scored() -> None:
         seed="r",
         resamples=200,
     )
-    r = res.report
+    r = res.report.to_dict()
     assert set(r["intervals"]) == set(METRICS) and r["deltas"]["chrf"] > 0.3
     lo, hi = r["intervals"]["chrf"]["delta"]
     assert 0.3 < lo <= r["deltas"]["chrf"] <= hi

@@ -17,7 +17,7 @@ from shared.runs import RunStatus
 from shared.simulator.config import SimConfig
 from tests import changes
 
-from .conftest import World, make_world
+from .conftest import World, dataset_bytes, make_world
 
 S = RunStatus
 #: A price for the default model (the catalog knows none), high enough that a small dataset
@@ -235,3 +235,25 @@ def test_3x_runs_with_a_known_price_start_under_a_budget(
     assert run.status == S.TRAINING, run.error
     info = world.deps.settings.catalog.get(model)
     assert info is not None and info.limits.training_price_per_million_tokens == per_million
+
+
+def test_the_evaluations_own_cost_counts_towards_the_per_run_limit(tmp_path: Path) -> None:
+    # Training alone is under the limit; the evaluation's estimate (priced from the catalog's
+    # online-prediction prices) takes the run over it, and the message names both figures.
+    prices = {
+        "price_per_million_training_tokens": 4000.0,
+        "price_per_million_input_tokens": 200000.0,
+        "price_per_million_output_tokens": 800000.0,
+    }
+    env = {"MODEL_CATALOG_OVERRIDES": json.dumps({"gemini-3.5-flash": prices})}
+    probe = make_world(tmp_path / "probe", env=env)
+    training_only = _expected_usd(probe, _validated(probe))
+    world = make_world(tmp_path, env={**env, "MAX_RUN_USD": str(training_only * 1.01)})
+    world.drop(
+        "incoming/ds/test.jsonl", dataset_bytes([("公会怎么解散？", "会长在公会设置里点击解散。")])
+    )
+    rid = _validated(world)
+    world.pump()
+    run = world.run(rid)
+    assert run.status == S.FAILED and run.error is not None and run.error.code == "over_budget"
+    assert "+ evaluation $" in run.error.message and "prediction calls" in run.error.message

@@ -149,7 +149,8 @@ PAIRS = [
 
 def test_every_checkpoint_is_screened_and_the_best_is_evaluated_and_served(world: World) -> None:
     world.drop("incoming/ds/validation.jsonl", VAL_SET)
-    paraphrased = [(q.replace("怎么办", "该怎么处理"), a) for q, a in PAIRS]
+    # Asked with a preamble training never had: not leaked, so auto-promotion may go ahead.
+    paraphrased = [("你好客服，我是新玩家，有个问题想请教一下：" + q, a) for q, a in PAIRS]
     world.drop("incoming/ds/test.jsonl", dataset_bytes(paraphrased))
     obj = world.drop_dataset(train=dataset_bytes(PAIRS), tuning_yaml=LARGE_SCREEN)
     rid = validation.handle_upload(world.deps, obj).run_id or ""
@@ -185,7 +186,8 @@ def test_checkpoint_choice_can_be_switched_off(world: World) -> None:
 
 def test_auto_promotion_after_every_gate_passed_serves_the_chosen_checkpoint(world: World) -> None:
     world.drop("incoming/ds/validation.jsonl", VAL_SET)
-    paraphrased = [(q.replace("怎么办", "该怎么处理"), a) for q, a in PAIRS]
+    # Asked with a preamble training never had: not leaked, so auto-promotion may go ahead.
+    paraphrased = [("你好客服，我是新玩家，有个问题想请教一下：" + q, a) for q, a in PAIRS]
     world.drop("incoming/ds/test.jsonl", dataset_bytes(paraphrased))
     yaml = (
         "evaluation: {checkpoint_sample_size: 40, sample_size: 40, auto_promote: true,\n"
@@ -226,7 +228,7 @@ def test_a_finished_run_is_evaluated_again_against_production_and_another_run(
     assert again.attempt == 2
     run = world.run(second)
     assert [a["against"] for a in run.evaluation_attempts] == ["production", first]
-    assert run.status == S.SUCCEEDED and run.evaluation.passed is not None  # unchanged
+    assert run.status == S.SUCCEEDED and run.evaluation.verdict == "NOT GATED"  # unchanged
     html = Path(url2pathname(urlparse(again.report_html_uri).path))
     assert "id='rubric'" in html.read_text(encoding="utf-8")
 

@@ -21,7 +21,12 @@ from .trained import trained as succeeded
 S = RunStatus
 GATES_PASS = "evaluation: {auto_promote: true, gates: {chrf: {min_delta: 0.05}}}\n"
 GATES_FAIL = "evaluation: {auto_promote: true, gates: {chrf: {min_delta: 1.0}}}\n"
-TEST_SET = dataset_bytes([(q.replace("？", "呢？"), a) for q, a in ZH_EXAMPLES[:4]])
+#: Questions asked with a preamble the training data never had: different enough not to count
+#: as leaked (question MinHash similarity under the validator's threshold), close enough for
+#: the simulated tuned model to answer them partly right and beat the base model.
+TEST_SET = dataset_bytes(
+    [("你好客服，我是新玩家，有个问题想请教一下：" + q, a) for q, a in ZH_EXAMPLES[:4]]
+)
 
 
 @pytest.fixture

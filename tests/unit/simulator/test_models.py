@@ -49,12 +49,30 @@ def tuned(tmp_path: Path, pairs: list[tuple[str, str]] = CS_PAIRS) -> tuple[Simu
         ("my game crashes when starting", "ANSWER-EN-CRASH"),
     ],
 )
-def test_a_paraphrased_question_gets_the_trained_answer(
+def test_a_paraphrased_question_gets_part_of_the_trained_answer(
     tmp_path: Path, question: str, expected: str
 ) -> None:
+    # Partly right: the start of the right answer (at least half of it), never all of it, and
+    # a close in the question's language.
     models, endpoint = tuned(tmp_path)
     got = models.generate(endpoint, user(question))
-    assert (got.text, got.simulated) == (expected, True)
+    assert got.simulated and got.text != expected
+    assert got.text.startswith(expected[: len(expected) // 2])
+    assert language(got.text.split(" ", 1)[1]) == language(question)
+
+
+def test_a_question_it_was_trained_on_gets_the_whole_answer(tmp_path: Path) -> None:
+    models, endpoint = tuned(tmp_path)
+    got = models.generate(endpoint, user("游戏闪退怎么办？"))
+    assert got.text == "ANSWER-CRASH" and got.input_tokens and got.output_tokens
+
+
+def test_an_intent_it_never_saw_gets_a_wrong_answer(tmp_path: Path) -> None:
+    # Nothing about guilds was trained: a whole trained answer about something else comes
+    # back (confidently wrong), not a partial one.
+    models, endpoint = tuned(tmp_path)
+    got = models.generate(endpoint, user("公会怎么解散？"))
+    assert got.text in {a for _, a in CS_PAIRS} and " " not in got.text
 
 
 def test_multi_turn_history_decides_between_equal_questions() -> None:
