@@ -180,9 +180,17 @@ def _bottom(text: str, k: int) -> list[int]:
     return hs + [_PAD] * (k - len(hs))
 
 
+#: Distinct clusters remembered per bucket. A bucket keyed by a hash that many different texts
+#: share (a common greeting's shingle) would otherwise make similar texts meet only its first
+#: occupant and miss each other; the cap keeps the cost linear.
+_BUCKET_ROOTS = 24
+
+
 def _group(n: int, sketch: Callable[[int], frozenset[int]], threshold: float) -> list[list[int]]:
     """Union-find over items 0..n-1 whose sketches are similar; candidates share one of their
-    two smallest hashes (probability ~1-(1-J)^2 for Jaccard similarity J)."""
+    two smallest hashes (probability ~1-(1-J)^2 for Jaccard similarity J) or the whole sketch.
+    Each candidate is compared with every cluster (up to _BUCKET_ROOTS) already in its buckets,
+    not only the bucket's first occupant."""
     parent = list(range(n))
 
     def root(i: int) -> int:
@@ -192,12 +200,16 @@ def _group(n: int, sketch: Callable[[int], frozenset[int]], threshold: float) ->
         return i
 
     sketches = [sketch(i) for i in range(n)]
-    buckets: dict[int, int] = {}
+    buckets: dict[object, list[int]] = {}
     for i, sk in enumerate(sketches):
-        for h in sorted(sk)[:2]:
-            j = buckets.setdefault(h, i)
-            if j != i and root(i) != root(j) and _similar(sk, sketches[j], threshold):
-                parent[root(i)] = root(j)
+        keys: list[object] = [sk, *sorted(sk)[:2]]
+        for key in keys:
+            members = buckets.setdefault(key, [])
+            for j in members:
+                if root(i) != root(j) and _similar(sk, sketches[j], threshold):
+                    parent[root(i)] = root(j)
+            if len(members) < _BUCKET_ROOTS and all(root(j) != root(i) for j in members):
+                members.append(i)
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
