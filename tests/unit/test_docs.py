@@ -157,7 +157,13 @@ def synopses() -> Iterator[tuple[str, str, list[str]]]:
 
 
 def flags_of(sub: str) -> set[str]:
-    return {s for a in SUBCOMMANDS[sub]._actions for s in a.option_strings}
+    """The flags a user can see: hidden test hooks (help=SUPPRESS) are not documented."""
+    return {
+        s
+        for a in SUBCOMMANDS[sub]._actions
+        if a.help != argparse.SUPPRESS
+        for s in a.option_strings
+    }
 
 
 def test_every_command_shown_parses_with_the_cli_parser() -> None:
