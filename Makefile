@@ -37,9 +37,10 @@ unit: $(STAMP)
 test: lint typecheck $(TEST_EXTRA) unit
 
 # The quick loop while working: lint, types and every test not marked slow (the e2e, infra and
-# contract suites are; conftest.py marks them). `make test` runs everything.
+# contract suites are; conftest.py marks them), on two workers (pytest-xdist). `make test` runs
+# everything, in one process.
 check: lint typecheck
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not slow" -n 2
 
 bench: $(STAMP) $(BENCH_EXTRA)
 	$(BIN)/python -m bench
