@@ -22,6 +22,7 @@ import yaml
 
 from shared.bounds import clip
 from shared.catalog import BUILTIN, DEFAULT_MODEL, Catalog
+from shared.datasets.privacy import STRICTNESS, PrivacyOptions
 from shared.errors import ConfigError
 
 MAX_TUNING_YAML_BYTES = 64 * 1024
@@ -92,23 +93,10 @@ class ContinueFrom:
     checkpoint: str | None = None
 
 
-#: Personal-data policies, mildest first: a dataset may make the deployment's stricter only.
-PRIVACY_POLICIES = ("warn", "redact", "reject")
-
-
-@dataclass(frozen=True)
-class Privacy:
-    """What the validator does about personal data (shared/datasets/privacy.py): `warn`
-    reports it, `redact` trains on a masked copy, `reject` refuses the dataset. `patterns`
-    adds a team's own formats (name -> regular expression, e.g. order numbers)."""
-
-    policy: str = "warn"
-    patterns: Mapping[str, str] = field(default_factory=dict)
-
-    def combined(self, other: Privacy) -> Privacy:
-        """The stricter policy of the two and both sets of patterns (`other` wins a name)."""
-        strict = max(self.policy, other.policy, key=PRIVACY_POLICIES.index)
-        return Privacy(strict, {**self.patterns, **other.patterns})
+#: What the validator does about personal data: the one type the validator takes
+#: (shared/datasets/privacy.py), so a tuning.yaml and a `--pii-pattern` obey the same rules.
+Privacy = PrivacyOptions
+PRIVACY_POLICIES = STRICTNESS
 
 
 @dataclass(frozen=True)
@@ -413,16 +401,11 @@ def privacy_section(raw: Any, where: str = "privacy") -> Privacy:
         raise _fail(f"{where}.patterns", "expected a mapping of name -> regex", "")
     checked: dict[str, str] = {}
     for name, rx in patterns.items():
-        w = f"{where}.patterns.{name}"
-        if not isinstance(name, str) or not name.isidentifier():
-            raise _fail(w, "a pattern name must be an identifier", "Use letters, digits and _.")
-        try:
-            if re.compile(_str(w, rx)).search(""):
-                raise _fail(w, "the pattern matches the empty string", "Make it match something.")
-        except re.error as e:
-            raise _fail(w, f"not a valid regular expression ({e})", "Fix the pattern.") from None
-        checked[name] = rx
-    return Privacy(policy, checked)
+        checked[str(name)] = _str(f"{where}.patterns.{name}", rx)
+    try:  # the validator's own rules: names, regex, empty matches
+        return PrivacyOptions(policy, checked)
+    except ValueError as e:
+        raise _fail(f"{where}.patterns", str(e).rstrip("."), "See docs/validator.md.") from None
 
 
 def _continue_from(raw: Any) -> ContinueFrom:

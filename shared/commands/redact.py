@@ -9,6 +9,11 @@ raw text; validate them), 2 usage or I/O error.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.datasets.privacy import PrivacyOptions
+
 import argparse
 import json
 import sys
@@ -47,7 +52,7 @@ def _fail(message: str) -> int:
     return 2
 
 
-def privacy_options(specs: list[str], policy: str = "warn") -> Any:
+def privacy_options(specs: list[str], policy: str = "warn") -> PrivacyOptions:
     """PrivacyOptions from `--pii-pattern` specs; raises ValueError with a one-line message."""
     from shared.datasets.privacy import PrivacyOptions, parse_pattern
 

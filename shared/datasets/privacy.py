@@ -24,6 +24,8 @@ from typing import Literal
 
 Policy = Literal["warn", "reject", "redact"]
 POLICIES: tuple[Policy, ...] = ("warn", "reject", "redact")
+#: The same policies, mildest first: a tuning.yaml may make the deployment's stricter only.
+STRICTNESS: tuple[Policy, ...] = ("warn", "redact", "reject")
 
 #: Built-in kinds, in the order their matches win when two overlap (an 18-digit ID number with a
 #: valid check digit is not also reported as a card number).
@@ -162,6 +164,11 @@ class PrivacyOptions:
                 raise ValueError(f"Pattern {name}={pattern!r} is not a valid regex: {e}.") from None
             if rx.search(""):
                 raise ValueError(f"Pattern {name}={pattern!r} matches the empty string.")
+
+    def combined(self, other: PrivacyOptions) -> PrivacyOptions:
+        """The stricter policy of the two and both sets of patterns (`other` wins a name)."""
+        strict = max(self.policy, other.policy, key=STRICTNESS.index)
+        return PrivacyOptions(strict, {**self.patterns, **other.patterns}, self.enabled)
 
 
 def parse_pattern(spec: str) -> tuple[str, str]:

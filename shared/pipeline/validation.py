@@ -240,11 +240,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
         test_dataset=blobs.uri(obj.bucket, siblings["test"]) if "test" in siblings else None,
     )
     names = {"train": obj.name, **{r: n for r, n in siblings.items() if r != "config"}}
-    try:
-        privacy = privacy_options(config)
-    except ConfigError as e:
-        found = _run_finding("invalid_config", config_file, e.message, path="privacy")
-        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
+    privacy = config.privacy  # checked by the validator's own rules when tuning.yaml was read
     try:
         # The run's own copies first, of exactly the generations seen: the validator reads the
         # copies and the job trains on them, so a file replaced from now on cannot change
@@ -361,20 +357,6 @@ def _record_validation(
 def _bounded(finding: dict[str, Any]) -> dict[str, Any]:
     """A finding as the run document carries it: its texts cut (`shared.bounds`)."""
     return {k: clip(v, MAX_FINDING_CHARS) if isinstance(v, str) else v for k, v in finding.items()}
-
-
-def privacy_options(config: TuningConfig) -> Any:
-    """The validator's `PrivacyOptions` for the run's `privacy` settings; a pattern the
-    validator refuses (e.g. a built-in kind's name) is a config error."""
-    from shared.datasets.privacy import PrivacyOptions
-
-    try:
-        return PrivacyOptions(
-            policy=config.privacy.policy,  # type: ignore[arg-type]  # checked in tuning_config
-            patterns=dict(config.privacy.patterns),
-        )
-    except ValueError as e:
-        raise ConfigError(f"privacy: {e}") from None
 
 
 def copy_inputs(
