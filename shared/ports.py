@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 import msgspec
 
 from shared.errors import PermanentError
-from shared.runs import Change, Run, RunStatus
+from shared.runs import Change, Checkpoint, Run, RunStatus, TuningStats
 from shared.settings import Settings
 
 # --------------------------------------------------------------------------------------------
@@ -279,28 +279,6 @@ class TuningJobSpec:
     #: Continue tuning this tuned model (`TuningJob.pre_tuned_model`), optionally a checkpoint.
     pre_tuned_model: str | None = None
     pre_tuned_checkpoint: str | None = None
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """One exported checkpoint (`TunedModel.checkpoints[]`); each has its own endpoint."""
-
-    checkpoint_id: str
-    epoch: int | None = None
-    step: int | None = None
-    endpoint: str | None = None
-
-
-@dataclass(frozen=True)
-class TuningStats:
-    """What the finished job says about the data (`supervised_tuning_data_stats`)."""
-
-    examples: int | None = None
-    billable_tokens: int | None = None
-    tuning_steps: int | None = None
-    truncated_examples: int | None = None
-    truncated_example_indices: tuple[int, ...] = ()
-    dropped_example_reasons: tuple[str, ...] = ()
 
 
 #: Training metric series by name (`train_total_loss`, `eval_total_loss`,

@@ -178,25 +178,34 @@ class Hyperparameters:
     adapter_size: int | None = None
 
 
-@dataclass
-class CheckpointInfo:
+@dataclass(frozen=True)
+class Checkpoint:
+    """One exported checkpoint (`TunedModel.checkpoints[]`); each has its own endpoint. The
+    tuning port returns it and the run document keeps it: one type."""
+
     checkpoint_id: str
     epoch: int | None = None
     step: int | None = None
     endpoint: str | None = None
 
 
-@dataclass
-class JobStats:
-    """The finished job's own view of the data, beside the validator's estimate."""
+@dataclass(frozen=True)
+class TuningStats:
+    """What the finished job says about the data (`supervised_tuning_data_stats`)."""
 
     examples: int | None = None
     billable_tokens: int | None = None
     tuning_steps: int | None = None
     truncated_examples: int | None = None
-    truncated_example_indices: list[int] = field(default_factory=list)  #: first few only
-    dropped_example_reasons: list[str] = field(default_factory=list)
-    #: The validator's estimate of billable tokens and its error against the job's figure.
+    truncated_example_indices: tuple[int, ...] = ()  #: the run keeps the first few only
+    dropped_example_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobStats(TuningStats):
+    """The job's own view of the data as the run keeps it, beside the validator's estimate of
+    billable tokens and its error against the job's figure."""
+
     estimated_billable_tokens: int | None = None
     estimate_error: float | None = None
 
@@ -217,7 +226,7 @@ class JobInfo:
     base_model: str | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     stats: JobStats | None = None
-    checkpoints: list[CheckpointInfo] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
     experiment: str | None = None
     #: Training metric series, `name -> [[step, value], ...]`, at most MAX_CURVE_POINTS each.
     curves: dict[str, list[list[float]]] = field(default_factory=dict)
@@ -442,7 +451,7 @@ def _build_msgspec_type_info() -> None:
     sample.error = RunError("stage", "code", "message")
     sample.config = TuningConfig()
     sample.job.stats = JobStats()
-    sample.job.checkpoints = [CheckpointInfo("1")]
+    sample.job.checkpoints = [Checkpoint("1")]
     sample.promotions = [PromotionNote(1, "promoted", "at", "by")]
     sample.stuck = StuckWarning(RunStatus.RECEIVED, "t", "t", "m")
     sample.step_failure = StepFailure("stage", "ValueError", "m", 1, "t")

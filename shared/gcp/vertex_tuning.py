@@ -23,12 +23,11 @@ from shared.ports import (
     JOB_CANCELLED_STATES,
     JOB_FAILURE_STATES,
     JOB_SUCCESS_STATES,
-    Checkpoint,
     TrainingCurves,
     TuningJob,
     TuningJobSpec,
-    TuningStats,
 )
+from shared.runs import Checkpoint, TuningStats
 
 T = TypeVar("T")
 

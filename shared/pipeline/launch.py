@@ -20,14 +20,14 @@ from __future__ import annotations
 from shared import logs
 from shared.clock import utcnow
 from shared.errors import PermanentError, QuotaExceeded
-from shared.ports import Deps, TrainingCurves, TuningJob, TuningJobSpec, TuningStats
+from shared.ports import Deps, TrainingCurves, TuningJob, TuningJobSpec
 from shared.runs import (
     Change,
-    CheckpointInfo,
     Hyperparameters,
     JobStats,
     Run,
     RunStatus,
+    TuningStats,
     downsample,
     tuning_job_display_name,
 )
@@ -183,9 +183,7 @@ def record_job(job: TuningJob, curves: TrainingCurves | None = None) -> Change:
             j.hyperparameters = Hyperparameters(
                 job.epoch_count, job.learning_rate_multiplier, job.adapter_size
             )
-        j.checkpoints = [
-            CheckpointInfo(c.checkpoint_id, c.epoch, c.step, c.endpoint) for c in job.checkpoints
-        ] or j.checkpoints
+        j.checkpoints = list(job.checkpoints) or j.checkpoints
         j.experiment = job.experiment or j.experiment
         if job.stats is not None:
             # The validator's token estimate at the epochs the job really ran.
@@ -211,8 +209,8 @@ def _stats(st: TuningStats, est: int | None) -> JobStats:
         billable_tokens=st.billable_tokens,
         tuning_steps=st.tuning_steps,
         truncated_examples=st.truncated_examples,
-        truncated_example_indices=list(st.truncated_example_indices[:20]),
-        dropped_example_reasons=list(st.dropped_example_reasons[:20]),
+        truncated_example_indices=st.truncated_example_indices[:20],
+        dropped_example_reasons=st.dropped_example_reasons[:20],
         estimated_billable_tokens=est,
         estimate_error=error,
     )

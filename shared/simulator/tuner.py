@@ -24,7 +24,8 @@ from urllib.request import url2pathname
 from shared import errors
 from shared.catalog import BUILTIN, Catalog
 from shared.local.paths import SIMULATOR_PAGES, LocalLayout
-from shared.ports import Checkpoint, TrainingCurves, TuningJob, TuningJobSpec, TuningStats
+from shared.ports import TrainingCurves, TuningJob, TuningJobSpec
+from shared.runs import Checkpoint, TuningStats
 from shared.simulator.config import ConfigSource, SimConfig, from_env
 from shared.simulator.jobs import END_STATES, JobRecord, JobTable, rfc3339, status_at
 from shared.simulator.snapshots import SNAPSHOTS_DIR, take
@@ -388,8 +389,8 @@ class SimulatedTuner:
                     billable_tokens=training.billable_tokens,
                     tuning_steps=training.steps,
                     truncated_examples=len(training.truncated),
-                    truncated_example_indices=training.truncated[:20],
-                    dropped_example_reasons=training.dropped,
+                    truncated_example_indices=tuple(training.truncated[:20]),
+                    dropped_example_reasons=tuple(training.dropped),
                 )
                 extra["checkpoints"] = tuple(
                     Checkpoint(cid, epoch, step, f"{self.parent}/endpoints/sim-{job_no}-ckpt-{cid}")
