@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,112 +112,131 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        e = os.environ if env is None else env
+        """The settings the environment gives (tables below say which variable sets what);
+        any variable that is set but unusable is one `ConfigError` naming it and the fix."""
+        e = _Env(os.environ if env is None else env)
         s = cls()
-
-        def get(name: str, default: str) -> str:
-            return e.get(name, "").strip() or default
-
-        backend = get("BACKEND", s.backend)
+        backend = e.text("BACKEND", s.backend)
         if backend not in ("gcp", "local"):
             raise ConfigError(f"BACKEND={backend!r}: use 'gcp' or 'local'.")
-        raw_defaults: dict[str, Any] = {}
-        for env_name, key, conv in (
-            ("DEFAULT_SOURCE_MODEL", "source_model_name", str),
-            ("DEFAULT_EPOCHS", "epoch", int),
-            ("DEFAULT_LEARNING_RATE_MULTIPLIER", "learning_rate_multiplier", float),
-            ("DEFAULT_ADAPTER_SIZE", "adapter_size", int),
-        ):
-            if e.get(env_name, "").strip():
-                try:
-                    raw_defaults[key] = conv(e[env_name].strip())
-                except ValueError:
-                    raise ConfigError(f"{env_name}={e[env_name]!r} is not a valid value.") from None
-        if e.get("DEFAULT_EVAL_SAMPLE_SIZE", "").strip():
-            try:
-                raw_defaults["evaluation"] = {"sample_size": int(e["DEFAULT_EVAL_SAMPLE_SIZE"])}
-            except ValueError:
-                raise ConfigError("DEFAULT_EVAL_SAMPLE_SIZE must be a whole number.") from None
-        catalog = catalog_from_env(e)
-        if e.get("PII_POLICY", "").strip() or e.get("PII_PATTERNS", "").strip():
-            try:
-                patterns = json.loads(e.get("PII_PATTERNS", "").strip() or "{}")
-            except ValueError:
-                raise ConfigError("PII_PATTERNS must be a JSON object of name -> regex.") from None
-            raw_defaults["privacy"] = {
-                "policy": e.get("PII_POLICY", "").strip() or "warn",
-                "patterns": patterns,
-            }
-        defaults = apply_overrides(
-            TuningConfig(source_model_name=catalog.default_model),
-            raw_defaults,
-            source="environment",
-            catalog=catalog,
-        )
-
-        def get_int(name: str, default: int, lo: int, hi: int) -> int:
-            raw = e.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                return check_int(name, int(raw), lo, hi)
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r} must be a whole number.") from None
-
-        def get_float(name: str, lo: float, hi: float) -> float | None:
-            raw = e.get(name, "").strip()
-            if not raw:
-                return None
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(
-                    f"{name}={raw!r} must be a number (or empty for no limit)."
-                ) from None
-            if not (math.isfinite(value) and lo < value <= hi):
-                raise ConfigError(
-                    f"{name}={raw!r} is out of range: use a number above {lo:g} up to {hi:g}."
-                )
-            return value
-
-        stuck = e.get("STUCK_AFTER_MINUTES", "").strip()
-        notify_url = e.get("NOTIFY_URL", "").strip() or None
+        catalog = catalog_from_env(e.env)
+        notify_url = e.text("NOTIFY_URL", "") or None
         if notify_url is not None and not notify_url.startswith(("https://", "http://")):
             raise ConfigError("NOTIFY_URL must be an https:// (or http://) webhook URL.")
-        notify_format = get("NOTIFY_FORMAT", s.notify_format).lower()
+        notify_format = e.text("NOTIFY_FORMAT", s.notify_format).lower()
         if notify_format not in NOTIFY_FORMATS:
             raise ConfigError(
                 f"NOTIFY_FORMAT={notify_format!r}: use one of {', '.join(NOTIFY_FORMATS)}."
             )
+        fields: dict[str, Any] = {
+            key: e.text(name, getattr(s, key)) for name, key in _TEXT_SETTINGS
+        }
+        for name, key, lo, hi in _WHOLE_SETTINGS:
+            fields[key] = e.whole(name, getattr(s, key), lo, hi)
+        for name, key, top in _LIMIT_SETTINGS:
+            fields[key] = e.limit(name, top)
         return cls(
             backend=backend,
-            project=get("GCP_PROJECT", s.project),
-            location=get("VERTEX_LOCATION", s.location),
-            datasets_bucket=get("DATASETS_BUCKET", s.datasets_bucket),
-            artifacts_bucket=get("ARTIFACTS_BUCKET", s.artifacts_bucket),
-            topic_dataset_validated=get("TOPIC_DATASET_VALIDATED", s.topic_dataset_validated),
-            topic_evaluation_requested=get(
-                "TOPIC_EVALUATION_REQUESTED", s.topic_evaluation_requested
-            ),
-            topic_run_events=get("TOPIC_RUN_EVENTS", s.topic_run_events),
-            firestore_database=get("FIRESTORE_DATABASE", s.firestore_database),
-            runs_collection=get("RUNS_COLLECTION", s.runs_collection),
-            production_collection=get("PRODUCTION_COLLECTION", s.production_collection),
-            max_concurrent_jobs=get_int("MAX_CONCURRENT_JOBS", s.max_concurrent_jobs, 1, 100),
-            max_event_age_seconds=get_int(
-                "MAX_EVENT_AGE_SECONDS", s.max_event_age_seconds, 60, 7 * 24 * 3600
-            ),
-            defaults=defaults,
-            local_root=e.get("LOCAL_ROOT") or None,
-            tuning_service_account=get("TUNING_SERVICE_ACCOUNT", ""),
+            **fields,
+            stuck_after_minutes=e.whole("STUCK_AFTER_MINUTES", None, 1, 60 * 24 * 31),
+            defaults=_tuning_defaults(e, catalog),
+            local_root=e.env.get("LOCAL_ROOT") or None,
             catalog=catalog,
-            simulator_env={k: v for k, v in e.items() if k.startswith("SIM_")},
-            max_run_usd=get_float("MAX_RUN_USD", 0.0, 1e7),
-            max_month_usd=get_float("MAX_MONTH_USD", 0.0, 1e8),
-            max_training_hours=get_float("MAX_TRAINING_HOURS", 0.0, 24.0 * 31),
-            stuck_after_minutes=get_int("STUCK_AFTER_MINUTES", 0, 1, 60 * 24 * 31)
-            if stuck
-            else None,
+            simulator_env={k: v for k, v in e.env.items() if k.startswith("SIM_")},
             notify_url=notify_url,
             notify_format=notify_format,
         )
+
+
+#: Variable -> `Settings` field, taken as text (empty means the field's default).
+_TEXT_SETTINGS = (
+    ("GCP_PROJECT", "project"),
+    ("VERTEX_LOCATION", "location"),
+    ("DATASETS_BUCKET", "datasets_bucket"),
+    ("ARTIFACTS_BUCKET", "artifacts_bucket"),
+    ("TOPIC_DATASET_VALIDATED", "topic_dataset_validated"),
+    ("TOPIC_EVALUATION_REQUESTED", "topic_evaluation_requested"),
+    ("TOPIC_RUN_EVENTS", "topic_run_events"),
+    ("FIRESTORE_DATABASE", "firestore_database"),
+    ("RUNS_COLLECTION", "runs_collection"),
+    ("PRODUCTION_COLLECTION", "production_collection"),
+    ("TUNING_SERVICE_ACCOUNT", "tuning_service_account"),
+)
+#: Variable -> whole-number field with its allowed range.
+_WHOLE_SETTINGS = (
+    ("MAX_CONCURRENT_JOBS", "max_concurrent_jobs", 1, 100),
+    ("MAX_EVENT_AGE_SECONDS", "max_event_age_seconds", 60, 7 * 24 * 3600),
+)
+#: Variable -> guard-rail field (a positive number up to the bound; empty: no limit).
+_LIMIT_SETTINGS = (
+    ("MAX_RUN_USD", "max_run_usd", 1e7),
+    ("MAX_MONTH_USD", "max_month_usd", 1e8),
+    ("MAX_TRAINING_HOURS", "max_training_hours", 24.0 * 31),
+)
+#: Variable -> tuning default (a `tuning.yaml` key) and how to read it.
+_TUNING_DEFAULTS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("DEFAULT_SOURCE_MODEL", "source_model_name", str),
+    ("DEFAULT_EPOCHS", "epoch", int),
+    ("DEFAULT_LEARNING_RATE_MULTIPLIER", "learning_rate_multiplier", float),
+    ("DEFAULT_ADAPTER_SIZE", "adapter_size", int),
+)
+
+
+@dataclass(frozen=True)
+class _Env:
+    """Typed reads of one environment: a blank value is an unset one."""
+
+    env: Mapping[str, str]
+
+    def text(self, name: str, default: str) -> str:
+        return self.env.get(name, "").strip() or default
+
+    def whole(self, name: str, default: Any, lo: int, hi: int) -> Any:
+        raw = self.text(name, "")
+        if not raw:
+            return default
+        try:
+            return check_int(name, int(raw), lo, hi)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} must be a whole number.") from None
+
+    def limit(self, name: str, hi: float) -> float | None:
+        raw = self.text(name, "")
+        if not raw:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} must be a number (or empty for no limit).") from None
+        if not (math.isfinite(value) and 0.0 < value <= hi):
+            raise ConfigError(f"{name}={raw!r} is out of range: use a number above 0 up to {hi:g}.")
+        return value
+
+
+def _tuning_defaults(e: _Env, catalog: Catalog) -> TuningConfig:
+    """The deployment's tuning defaults, checked by the same rules as a `tuning.yaml`."""
+    raw: dict[str, Any] = {}
+    for name, key, conv in _TUNING_DEFAULTS:
+        value = e.text(name, "")
+        if value:
+            try:
+                raw[key] = conv(value)
+            except ValueError:
+                raise ConfigError(f"{name}={value!r} is not a valid value.") from None
+    if sample := e.text("DEFAULT_EVAL_SAMPLE_SIZE", ""):
+        try:
+            raw["evaluation"] = {"sample_size": int(sample)}
+        except ValueError:
+            raise ConfigError("DEFAULT_EVAL_SAMPLE_SIZE must be a whole number.") from None
+    policy, patterns = e.text("PII_POLICY", ""), e.text("PII_PATTERNS", "")
+    if policy or patterns:
+        try:
+            raw["privacy"] = {"policy": policy or "warn", "patterns": json.loads(patterns or "{}")}
+        except ValueError:
+            raise ConfigError("PII_PATTERNS must be a JSON object of name -> regex.") from None
+    return apply_overrides(
+        TuningConfig(source_model_name=catalog.default_model),
+        raw,
+        source="environment",
+        catalog=catalog,
+    )
