@@ -12,7 +12,14 @@ from datetime import UTC, date, datetime
 
 def utcnow() -> str:
     """ISO-8601 UTC with milliseconds: sorts as text, reads in the console."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return to_iso(datetime.now(UTC))
+
+
+def to_iso(t: datetime, timespec: str = "milliseconds") -> str:
+    """`t` as the run record writes times: UTC, `Z`, fixed precision (naive means UTC), so
+    times from Google's clients, the stores and the simulator sort together as text."""
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return t.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def today() -> date:

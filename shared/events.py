@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from shared.clock import to_iso, utcnow
 from shared.errors import InvalidMessage
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ def storage_finalized_event(
     time: str | None = None,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """(attributes, data) of the CloudEvent Eventarc sends for a finalized object."""
-    now = time or datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    now = time or to_iso(datetime.now(UTC), "microseconds")
     attrs = {
         "specversion": "1.0",
         "id": event_id or f"{bucket}/{name}/{generation}",
@@ -298,9 +299,7 @@ def pubsub_published_event(
     subscription: str | None = None,
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """(attributes, data) of the CloudEvent Eventarc sends for a published message."""
-    now = publish_time or datetime.now(UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    now = publish_time or utcnow()
     msg = {
         "data": base64.b64encode(data).decode(),
         "attributes": dict(attributes),

@@ -22,6 +22,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TypeVar
 
+from shared.clock import to_iso
 from shared.errors import NotFound, PreconditionFailed
 from shared.gcp.retry import call_with_retry, from_a_client, map_google_error
 from shared.ports import BlobInfo
@@ -47,7 +48,7 @@ def _info(blob: Any) -> BlobInfo:
         size=int(blob.size or 0),
         md5=blob.md5_hash,
         content_type=blob.content_type,
-        updated=updated.isoformat().replace("+00:00", "Z") if updated is not None else None,
+        updated=to_iso(updated, "microseconds") if updated is not None else None,
     )
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from shared.catalog import resource_location
+from shared.clock import to_iso
 from shared.errors import NotFound, PermanentError, PipelineError
 from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
 from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, ClientsByLocation, RetryPolicy
@@ -97,7 +99,7 @@ def _iso(job: Any, field: str) -> str | None:
     if field not in job:
         return None
     value = getattr(job, field)
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return to_iso(value) if isinstance(value, datetime) else str(value)
 
 
 def _adapter_size_of(hyper: Any) -> int | None:

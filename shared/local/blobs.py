@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from shared.clock import to_iso
 from shared.errors import NotFound, PermanentError, PreconditionFailed
 from shared.local.paths import INTERNAL_DIR
 from shared.ports import BlobInfo
@@ -141,9 +142,7 @@ class FolderBlobs:
             size=st.st_size,
             md5=self._md5_of(p, gen),
             content_type=_content_type_for(p),
-            updated=datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            updated=to_iso(datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC)),
         )
 
     def _md5_of(self, p: Path, generation: str) -> str | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shared.clock import to_iso
 from shared.ports import Deps
 from shared.runs import Run
 from shared.settings import Settings
@@ -72,7 +73,7 @@ def run_limit(run: Run, settings: Settings) -> float | None:
 def month_start(now: datetime | None = None) -> str:
     """The first instant of the current UTC month, as the run record writes times."""
     t = now or datetime.now(UTC)
-    return t.strftime("%Y-%m-01T00:00:00.000Z")
+    return to_iso(datetime(t.year, t.month, 1, tzinfo=UTC))
 
 
 def evaluation_usd(deps: Deps, run: Run) -> tuple[float, str]:

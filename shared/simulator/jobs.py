@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from shared.clock import to_iso
 from shared.local.sqlite import ThreadConnections
 
 #: google.rpc codes Vertex puts in `TuningJob.error`.
@@ -80,7 +81,7 @@ def status_at(job: JobRecord, now: float) -> JobStatus:
 def rfc3339(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return to_iso(datetime.fromtimestamp(ts, UTC), "microseconds")
 
 
 _SCHEMA = """
