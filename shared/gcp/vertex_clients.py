@@ -48,6 +48,10 @@ class RetryPolicy:
         )
 
 
+#: The policy every Vertex adapter uses unless it is given another (one value, frozen).
+DEFAULT_RETRY = RetryPolicy()
+
+
 def service_host(location: str) -> str:
     """The host serving `location` (`us-central1`, `us`, `eu`, `global`...): the catalog's host
     table (deployment overrides change models, not hosts). Unknown: a ConfigError."""

@@ -16,12 +16,10 @@ Why these choices:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-from shared.errors import PermanentError, PipelineError
-from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
-from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, RetryPolicy, make_client
+from shared.errors import PermanentError
+from shared.gcp.vertex_clients import DEFAULT_RETRY, RetryPolicy, make_client
 from shared.ports import (
     PairwiseJudgement,
     PointwiseJudgement,
@@ -67,19 +65,13 @@ class VertexJudge:
         client: Any = None,
         *,
         api_endpoint: str | None = None,
-        deadline_s: float = DEFAULT_DEADLINE_S,
-        initial_backoff_s: float = DEFAULT_INITIAL_S,
-        max_backoff_s: float = DEFAULT_MAX_S,
-        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
-        on_retry: Callable[[int, PipelineError, float], None] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.project = project
         self.location = location
         self._client = client or make_client("evaluation", location, api_endpoint=api_endpoint)
-        self._policy = RetryPolicy(
-            deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
-        )
-        self._timeout = call_timeout_s
+        self._policy = retry
+        self._timeout = retry.call_timeout_s
 
     @property
     def location_path(self) -> str:

@@ -18,9 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from shared.catalog import BUILTIN, Catalog, resource_location
-from shared.errors import PermanentError, PipelineError
-from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
-from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, ClientsByLocation, RetryPolicy
+from shared.errors import PermanentError
+from shared.gcp.vertex_clients import DEFAULT_RETRY, ClientsByLocation, RetryPolicy
 from shared.ports import Generation, GenerationSettings
 
 T = TypeVar("T")
@@ -101,11 +100,7 @@ class VertexModels:
         token_client: Any = None,
         api_endpoint: str | None = None,
         catalog: Catalog | None = None,
-        deadline_s: float = DEFAULT_DEADLINE_S,
-        initial_backoff_s: float = DEFAULT_INITIAL_S,
-        max_backoff_s: float = DEFAULT_MAX_S,
-        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
-        on_retry: Callable[[int, PipelineError, float], None] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.project = project
         self.location = location  #: the deployment's region (VERTEX_LOCATION)
@@ -114,10 +109,8 @@ class VertexModels:
         self._token_clients = ClientsByLocation(
             "tokens", api_endpoint=api_endpoint, fixed=token_client
         )
-        self._policy = RetryPolicy(
-            deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
-        )
-        self._timeout = call_timeout_s
+        self._policy = retry
+        self._timeout = retry.call_timeout_s
 
     def location_for(self, model: str) -> str:
         """Where a call to `model` goes: the location its resource name names, else where the

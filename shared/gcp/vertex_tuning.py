@@ -18,9 +18,8 @@ from typing import Any, TypeVar
 
 from shared.catalog import resource_location
 from shared.clock import to_iso
-from shared.errors import NotFound, PermanentError, PipelineError
-from shared.gcp.retry import DEFAULT_DEADLINE_S, DEFAULT_INITIAL_S, DEFAULT_MAX_S
-from shared.gcp.vertex_clients import DEFAULT_CALL_TIMEOUT_S, ClientsByLocation, RetryPolicy
+from shared.errors import NotFound, PermanentError
+from shared.gcp.vertex_clients import DEFAULT_RETRY, ClientsByLocation, RetryPolicy
 from shared.ports import (
     JOB_CANCELLED_STATES,
     JOB_FAILURE_STATES,
@@ -183,11 +182,7 @@ class VertexTuner:
         client: Any = None,
         *,
         api_endpoint: str | None = None,
-        deadline_s: float = DEFAULT_DEADLINE_S,
-        initial_backoff_s: float = DEFAULT_INITIAL_S,
-        max_backoff_s: float = DEFAULT_MAX_S,
-        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
-        on_retry: Callable[[int, PipelineError, float], None] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
         service_account: str = "",
     ) -> None:
         # Least privilege: jobs run as this account (it reads the datasets bucket only); empty
@@ -203,10 +198,8 @@ class VertexTuner:
         self._model_clients = ClientsByLocation("model", api_endpoint=api_endpoint)
         self._metadata_clients = ClientsByLocation("metadata", api_endpoint=api_endpoint)
         self._tensorboard_clients = ClientsByLocation("tensorboard", api_endpoint=api_endpoint)
-        self._policy = RetryPolicy(
-            deadline_s, initial_backoff_s, max_backoff_s, call_timeout_s, on_retry
-        )
-        self._timeout = call_timeout_s
+        self._policy = retry
+        self._timeout = retry.call_timeout_s
 
     def _call(self, fn: Callable[[], T], *, what: str, quota: bool = False) -> T:
         return self._policy.call(fn, what=what, quota=quota)
