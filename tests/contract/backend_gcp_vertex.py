@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from shared.gcp.vertex import VertexJudge, VertexModels, VertexTuner
+from shared.gcp.vertex_clients import RetryPolicy
 from shared.ports import TuningJob
 from tests.contract.backend_local_sim import JUDGE_CASE, JudgeProbe
 from tests.fakes.vertex_fake import VertexFake, running_fake
@@ -25,7 +26,7 @@ KNOWN_ANSWER = "请在登录页点击“找回账号”，按提示验证手机�
 BASE_MODEL = "gemini-3.5-flash"
 
 #: Fast backoff so retry paths stay within milliseconds in tests.
-FAST_RETRY = {"deadline_s": 2.0, "initial_backoff_s": 0.005, "max_backoff_s": 0.02}
+FAST_RETRY = {"retry": RetryPolicy(deadline_s=2.0, initial_s=0.005, max_s=0.02)}
 
 
 @dataclass

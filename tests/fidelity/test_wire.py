@@ -19,6 +19,7 @@ import pytest
 from shared.catalog import BUILTIN
 from shared.gcp.vertex import VertexJudge, VertexModels, VertexTuner
 from shared.gcp.vertex_catalog import check_publisher_models
+from shared.gcp.vertex_clients import RetryPolicy
 from shared.ports import GenerationSettings
 from tests.fakes.vertex_fake import VertexFake, running_fake
 from tests.fidelity.discovery import document, hosts, walk, wire_to_rest_json
@@ -26,7 +27,7 @@ from tests.unit.gcp_vertex.conftest import SPEC
 
 PROJECT = "fidelity-project"
 REGION = "us-central1"
-FAST = {"deadline_s": 0.3, "initial_backoff_s": 0.002, "max_backoff_s": 0.01}
+FAST = {"retry": RetryPolicy(deadline_s=0.3, initial_s=0.002, max_s=0.01)}
 PROMPT = [{"role": "user", "parts": [{"text": "充值没到账怎么办？"}]}]
 #: One part of each kind a dataset may hold (camelCase and snake_case).
 EVERY_PART = [

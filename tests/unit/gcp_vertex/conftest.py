@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from shared.gcp.vertex import VertexModels, VertexTuner
+from shared.gcp.vertex_clients import RetryPolicy
 from shared.ports import TuningJobSpec
 from tests.fakes.vertex_fake import VertexFake, running_fake
 
 PROJECT = "unit-project"
 LOCATION = "europe-west4"
-FAST = {"deadline_s": 0.3, "initial_backoff_s": 0.002, "max_backoff_s": 0.01}
+FAST = {"retry": RetryPolicy(deadline_s=0.3, initial_s=0.002, max_s=0.01)}
 
 SPEC = TuningJobSpec(
     run_id="cs-zh-0123456789ab",
