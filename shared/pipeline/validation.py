@@ -171,129 +171,23 @@ def _claim(deps: Deps, run_id: str) -> Run | Outcome:
 
 
 def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetObjects) -> Outcome:
-    from shared.datasets import validate_dataset  # heavy only for this function
-
-    blobs, s = deps.blobs, deps.settings
+    """Configuration, model, then the data (on the run's own copies), then the verdict: each
+    step can end the run with findings that say what to change."""
     run_id = run.run_id
-    # Each sibling that exists, with the generation we saw: all reads below are pinned to it,
-    # so a sibling replaced mid-run cannot mix two versions into one validation.
-    found = {
-        role: blobs.stat(obj.bucket, name) if name is not None else None
-        for role, name in (
-            ("validation", objects.validation),
-            ("test", objects.test),
-            ("config", objects.config),
-        )
-    }
-    generations = {role: info.generation for role, info in found.items() if info is not None}
-    siblings = {role: info.name for role, info in found.items() if info is not None}
-    # Configuration first: a bad tuning.yaml rejects the run before reading gigabytes.
-    config: TuningConfig = s.defaults
-    try:
-        if "config" in siblings:
-            data = blobs.read_bytes(
-                obj.bucket, siblings["config"], generation=generations["config"]
-            )
-            config = parse_tuning_yaml(
-                data, source=siblings["config"], base=s.defaults, catalog=s.catalog
-            )
-    except ConfigError as e:
-        found = _run_finding("invalid_config", siblings.get("config"), e.message)
-        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
+    siblings, generations = _pinned_siblings(deps, obj, objects)
+    checked = _checked_config(deps, run_id, obj, siblings, generations)
+    if isinstance(checked, Outcome):
+        return checked
+    config, model_warnings = checked
+    validated = _validate_copies(deps, run_id, obj, siblings, generations, config)
+    if isinstance(validated, Outcome):
+        return validated
+    copies, report = validated
+    report_uri = _save_report(deps, run_id, report, config)
 
     def record_files(r: Run) -> None:
-        """Every file of the dataset as validated: names and generations (what later steps
-        read, pinned) and URIs (what people and Vertex AI see)."""
-        d = r.dataset
-        for role, name in siblings.items():
-            uri = blobs.uri(obj.bucket, name)
-            gen = generations[role]
-            if role == "validation":
-                d.validation_name, d.validation_generation, d.validation_uri = name, gen, uri
-            elif role == "test":
-                d.test_name, d.test_generation, d.test_uri = name, gen, uri
-            else:
-                d.config_name, d.config_generation, d.config_uri = name, gen, uri
+        _record_files(r, deps, obj.bucket, siblings, generations)
 
-    # Can this model be tuned here, today? (Retired, blocked, unknown, wrong region: before any
-    # job is created, with the replacement named.)
-    problems = s.catalog.problems(config.source_model_name, location=s.location, today=today())
-    config_file = siblings.get("config")
-    model_errors = [_problem(p, config_file) for p in problems if p.severity == "error"]
-    if model_errors:
-        first = model_errors[0]["message"]
-        return _reject(deps, run_id, model_errors, {"model_error": first}, None, first)
-    model_warnings = [_problem(p, config_file) for p in problems if p.severity == "warning"]
-    try:
-        config = resolve_continue_from(deps, config)
-    except ConfigError as e:
-        found = _run_finding("invalid_continue_from", config_file, e.message, path="continue_from")
-        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
-
-    # The resolved config names the datasets too (the seed's fields), from the same layout.
-    config = replace(
-        config,
-        train_dataset=blobs.uri(obj.bucket, obj.name),
-        validation_dataset=blobs.uri(obj.bucket, siblings["validation"])
-        if "validation" in siblings
-        else None,
-        test_dataset=blobs.uri(obj.bucket, siblings["test"]) if "test" in siblings else None,
-    )
-    names = {"train": obj.name, **{r: n for r, n in siblings.items() if r != "config"}}
-    privacy = config.privacy  # checked by the validator's own rules when tuning.yaml was read
-    try:
-        # The run's own copies first, of exactly the generations seen: the validator reads the
-        # copies and the job trains on them, so a file replaced from now on cannot change
-        # what this run trains on (the new upload gets its own run).
-        copies = copy_inputs(deps, run_id, obj, siblings, generations)
-        with ExitStack() as stack:
-            streams: dict[str, BinaryIO] = {
-                role: stack.enter_context(
-                    blobs.open_read(c.bucket, c.name, generation=c.generation)
-                )
-                for role, c in copies.items()
-            }
-            if "test" in siblings:  # not sent to tuning: read where it is, pinned
-                streams["test"] = stack.enter_context(
-                    blobs.open_read(obj.bucket, siblings["test"], generation=generations["test"])
-                )
-            report = validate_dataset(
-                streams["train"],
-                validation=streams.get("validation"),
-                test=streams.get("test"),
-                names=names,
-                model=config.source_model_name,
-                epochs=config.epoch,
-                privacy=privacy,
-                catalog=s.catalog,  # the deployment's, with MODEL_CATALOG_OVERRIDES
-            )
-    except (NotFound, PreconditionFailed) as e:
-        msg = (
-            f"{e.message}: a file of this dataset was replaced while it was being validated. "
-            "A new train.jsonl starts its own run; if only a sibling changed, upload "
-            "train.jsonl again to validate the new set."
-        )
-        advance(
-            deps,
-            run_id,
-            [S.VALIDATING],
-            S.FAILED,
-            note="superseded",
-            change=failed("validation", "superseded", msg),
-        )
-        return Outcome("failed", run_id, msg)
-
-    doc = report.to_dict()
-    doc["run_id"] = run_id
-    doc["config"] = config.to_dict()
-    report_name = layout.validation_report_name(run_id)
-    blobs.write_bytes(
-        s.artifacts_bucket,
-        report_name,
-        json.dumps(doc, ensure_ascii=False, indent=1).encode(),
-        content_type="application/json",
-    )
-    report_uri = blobs.uri(s.artifacts_bucket, report_name)
     summary = {**report.summary(), "counts": dict(report.counts)}
     if not report.valid:
         findings = [_finding_dict(f) for f in _on_run(report.errors)]
@@ -307,7 +201,7 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     redacted: dict[str, Any] = {}
     trains_on = copies
     if config.privacy.policy == "redact" and pd.get("counts"):
-        redacted = _redact(deps, run_id, obj, siblings, copies, privacy)
+        redacted = _redact(deps, run_id, obj, siblings, copies, config.privacy)
         trains_on = redacted["copies"]
         config = replace(
             config,
@@ -335,6 +229,159 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     if not config.dry_run:
         _publish_validated(deps, run_id)
     return Outcome("validated", run_id, note)
+
+
+def _pinned_siblings(
+    deps: Deps, obj: StorageObject, objects: layout.DatasetObjects
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(role -> name, role -> generation) of each sibling that exists, with the generation
+    seen now: every later read is pinned to it, so a sibling replaced mid-run cannot mix two
+    versions into one validation."""
+    found = {
+        role: deps.blobs.stat(obj.bucket, name) if name is not None else None
+        for role, name in (
+            ("validation", objects.validation),
+            ("test", objects.test),
+            ("config", objects.config),
+        )
+    }
+    siblings = {role: info.name for role, info in found.items() if info is not None}
+    generations = {role: info.generation for role, info in found.items() if info is not None}
+    return siblings, generations
+
+
+def _checked_config(
+    deps: Deps,
+    run_id: str,
+    obj: StorageObject,
+    siblings: dict[str, str],
+    generations: dict[str, str],
+) -> tuple[TuningConfig, list[dict[str, Any]]] | Outcome:
+    """The run's config (tuning.yaml over the deployment's defaults) and the model's
+    warnings, or the rejection: configuration first, so a bad tuning.yaml or a model that
+    cannot be tuned here today rejects the run before gigabytes are read."""
+    blobs, s = deps.blobs, deps.settings
+    config: TuningConfig = s.defaults
+    config_file = siblings.get("config")
+    try:
+        if config_file is not None:
+            data = blobs.read_bytes(obj.bucket, config_file, generation=generations["config"])
+            config = parse_tuning_yaml(data, source=config_file, base=s.defaults, catalog=s.catalog)
+    except ConfigError as e:
+        found = _run_finding("invalid_config", config_file, e.message)
+        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
+    # Retired, blocked, unknown, wrong region: before any job, with the replacement named.
+    problems = s.catalog.problems(config.source_model_name, location=s.location, today=today())
+    model_errors = [_problem(p, config_file) for p in problems if p.severity == "error"]
+    if model_errors:
+        first = model_errors[0]["message"]
+        return _reject(deps, run_id, model_errors, {"model_error": first}, None, first)
+    model_warnings = [_problem(p, config_file) for p in problems if p.severity == "warning"]
+    try:
+        config = resolve_continue_from(deps, config)
+    except ConfigError as e:
+        found = _run_finding("invalid_continue_from", config_file, e.message, path="continue_from")
+        return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
+    # The resolved config names the datasets too (the seed's fields), from the same layout.
+    uri = blobs.uri
+    config = replace(
+        config,
+        train_dataset=uri(obj.bucket, obj.name),
+        validation_dataset=uri(obj.bucket, siblings["validation"])
+        if "validation" in siblings
+        else None,
+        test_dataset=uri(obj.bucket, siblings["test"]) if "test" in siblings else None,
+    )
+    return config, model_warnings
+
+
+def _validate_copies(
+    deps: Deps,
+    run_id: str,
+    obj: StorageObject,
+    siblings: dict[str, str],
+    generations: dict[str, str],
+    config: TuningConfig,
+) -> tuple[dict[str, Any], Any] | Outcome:
+    """(the run's copies, the validator's report). The copies come first, of exactly the
+    generations seen: the validator reads them and the job trains on them, so a file replaced
+    from now on cannot change what this run trains on (the new upload gets its own run)."""
+    from shared.datasets import validate_dataset  # heavy only for this function
+
+    blobs = deps.blobs
+    names = {"train": obj.name, **{r: n for r, n in siblings.items() if r != "config"}}
+    try:
+        copies = copy_inputs(deps, run_id, obj, siblings, generations)
+        with ExitStack() as stack:
+            streams: dict[str, BinaryIO] = {
+                role: stack.enter_context(
+                    blobs.open_read(c.bucket, c.name, generation=c.generation)
+                )
+                for role, c in copies.items()
+            }
+            if "test" in siblings:  # not sent to tuning: read where it is, pinned
+                streams["test"] = stack.enter_context(
+                    blobs.open_read(obj.bucket, siblings["test"], generation=generations["test"])
+                )
+            report = validate_dataset(
+                streams["train"],
+                validation=streams.get("validation"),
+                test=streams.get("test"),
+                names=names,
+                model=config.source_model_name,
+                epochs=config.epoch,
+                privacy=config.privacy,  # checked by the validator's rules when read
+                catalog=deps.settings.catalog,  # the deployment's, with MODEL_CATALOG_OVERRIDES
+            )
+    except (NotFound, PreconditionFailed) as e:
+        msg = (
+            f"{e.message}: a file of this dataset was replaced while it was being validated. "
+            "A new train.jsonl starts its own run; if only a sibling changed, upload "
+            "train.jsonl again to validate the new set."
+        )
+        advance(
+            deps,
+            run_id,
+            [S.VALIDATING],
+            S.FAILED,
+            note="superseded",
+            change=failed("validation", "superseded", msg),
+        )
+        return Outcome("failed", run_id, msg)
+    return copies, report
+
+
+def _save_report(deps: Deps, run_id: str, report: Any, config: TuningConfig) -> str:
+    """Write the validation report (with the resolved config) to the artifacts bucket."""
+    s = deps.settings
+    doc = report.to_dict()
+    doc["run_id"] = run_id
+    doc["config"] = config.to_dict()
+    name = layout.validation_report_name(run_id)
+    deps.blobs.write_bytes(
+        s.artifacts_bucket,
+        name,
+        json.dumps(doc, ensure_ascii=False, indent=1).encode(),
+        content_type="application/json",
+    )
+    return deps.blobs.uri(s.artifacts_bucket, name)
+
+
+def _record_files(
+    r: Run, deps: Deps, bucket: str, siblings: dict[str, str], generations: dict[str, str]
+) -> None:
+    """Every file of the dataset as validated: names and generations (what later steps read,
+    pinned) and URIs (what people and Vertex AI see)."""
+    d = r.dataset
+    for role, name in siblings.items():
+        uri = deps.blobs.uri(bucket, name)
+        gen = generations[role]
+        if role == "validation":
+            d.validation_name, d.validation_generation, d.validation_uri = name, gen, uri
+        elif role == "test":
+            d.test_name, d.test_generation, d.test_uri = name, gen, uri
+        else:
+            d.config_name, d.config_generation, d.config_uri = name, gen, uri
 
 
 def _record_validation(
