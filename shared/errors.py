@@ -16,14 +16,15 @@ onto these, so the pipeline never sees a cloud exception:
   is no run to fail; it is logged and acknowledged (retrying would only feed the dead-letter
   topic later).
 
-`outcome()` says which of the three an exception leads to; the function guard uses it.
+`handling()` says which of the three an exception leads to; the function guard uses it.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-Outcome = Literal["retry", "fail_run", "acknowledge"]
+#: What the function guard does with an exception (a step's own result is its Outcome).
+Handling = Literal["retry", "fail_run", "acknowledge"]
 
 
 class PipelineError(Exception):
@@ -83,7 +84,7 @@ class InvalidMessage(PermanentError):
     code = "invalid_message"
 
 
-def outcome(error: BaseException) -> Outcome:
+def handling(error: BaseException) -> Handling:
     """What the platform should do with the event that raised `error`. Anything that is not a
     `PipelineError` (a bug, an unexpected client exception) is retried, so a fix can still
     process it before it is dead-lettered."""

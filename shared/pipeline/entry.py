@@ -1,6 +1,6 @@
 """What every function entry point shares: the event-age bound and the error policy.
 
-Error policy (`shared.errors`): `outcome()` of the exception decides. "fail_run" errors were
+Error policy (`shared.errors`): `handling()` of the exception decides. "fail_run" errors were
 already recorded on their run by the step (`failing_run_on_permanent`) and "acknowledge" errors
 have no run; both are logged and acknowledged (the handler returns, the platform sees 2xx).
 Everything else propagates (5xx) so the platform retries with backoff until the message is
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from shared import logs
 from shared.clock import age_seconds
-from shared.errors import PipelineError, outcome
+from shared.errors import PipelineError, handling
 from shared.events import Envelope
 from shared.settings import Settings
 
@@ -43,7 +43,7 @@ def guard(function: str, env: Envelope) -> Iterator[None]:
     try:
         yield
     except PipelineError as e:
-        if outcome(e) == "retry":
+        if handling(e) == "retry":
             raise
         logs.error(
             f"{function}: {e.message} (event acknowledged)",

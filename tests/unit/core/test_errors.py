@@ -10,7 +10,7 @@ from shared.pipeline.entry import guard
 
 ENV = Envelope(id="e-1", type="t", source="s", time=None)
 
-OUTCOMES: dict[type[errors.PipelineError], errors.Outcome] = {
+OUTCOMES: dict[type[errors.PipelineError], errors.Handling] = {
     errors.TransientError: "retry",
     errors.QuotaExceeded: "retry",
     errors.PreconditionFailed: "retry",
@@ -34,7 +34,7 @@ def test_every_error_class_is_mapped() -> None:
 
 @pytest.mark.parametrize(("cls", "outcome"), OUTCOMES.items(), ids=lambda v: str(v))
 def test_outcome_of_each_class(cls: type[errors.PipelineError], outcome: str) -> None:
-    assert errors.outcome(cls("x")) == outcome
+    assert errors.handling(cls("x")) == outcome
 
 
 @pytest.mark.parametrize("cls", [c for c, o in OUTCOMES.items() if o != "retry"])
@@ -50,6 +50,6 @@ def test_the_guard_lets_the_platform_retry(exc: Exception) -> None:
 
 
 def test_a_bug_is_retried_not_swallowed() -> None:
-    assert errors.outcome(ValueError("bug")) == "retry"
+    assert errors.handling(ValueError("bug")) == "retry"
     with pytest.raises(ValueError), guard("launcher", ENV):
         raise ValueError("bug")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import InvalidMessage, PermanentError, TransientError, outcome
+from shared.errors import InvalidMessage, PermanentError, TransientError, handling
 from shared.events import Envelope
 from shared.pipeline import deadletter, launch, poll, validation
 from shared.runs import RunStatus
@@ -377,7 +377,7 @@ def test_messages_without_a_known_run_are_acknowledged_not_retried(world: World)
     for run_id in (None, "no-such-run"):
         with pytest.raises(InvalidMessage):
             launch.handle_validated(world.deps, run_id)
-        assert outcome(InvalidMessage("x")) == "acknowledge"
+        assert handling(InvalidMessage("x")) == "acknowledge"
 
 
 @pytest.mark.parametrize("data", [b"", b"\x1f\x8b\x08\x00" + b"\x00" * 20, "{}\n".encode("utf-16")])
