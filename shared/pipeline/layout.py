@@ -10,6 +10,7 @@ Reports go to the *artifacts* bucket, never under the datasets bucket's `incomin
 fires for every object in the bucket; writing there would loop):
 
     runs/<run_id>/...                     reports, evaluation, predictions
+    runs/<run_id>/evaluation/batch/<key>/ batch inference input.jsonl and each model's output
     tuning-inputs/<run_id>/train.jsonl    the run's immutable copies Vertex AI reads
     tuning-inputs/<run_id>/validation.jsonl
     tuning-inputs/<run_id>/redacted/...   masked copies under the `redact` policy
@@ -108,3 +109,9 @@ def evaluation_prefix(run_id: str) -> str:
 def evaluation_chunks_prefix(run_id: str, key: str) -> str:
     """Where the evaluation's prediction checkpoints live (`key`: what they answer)."""
     return f"{report_prefix(run_id)}evaluation/chunks/{key}/"
+
+
+def evaluation_batch_prefix(run_id: str, key: str) -> str:
+    """Where a batch evaluation keeps its request file (`input.jsonl`) and each model's
+    answers (`<role>/`, written by Vertex AI batch inference); `key`: what they answer."""
+    return f"{evaluation_prefix(run_id)}batch/{key}/"
