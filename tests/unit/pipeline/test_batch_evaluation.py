@@ -17,6 +17,8 @@ from shared.pipeline import layout, poll, validation
 from shared.ports import Generation, GenerationSettings, Models
 from shared.runs import Run, RunStatus
 from shared.simulator import SimConfig, SimulatedBatchPredictor, SimulatedModels
+from shared.status.html_page import render_run_html
+from shared.status.terminal import render_run_detail
 
 from .conftest import ZH_EXAMPLES, World, dataset_bytes, make_world
 
@@ -91,6 +93,10 @@ def test_an_eval_above_the_batch_threshold_makes_batch_jobs_and_no_online_calls(
     lines = [json.loads(x) for x in requests.splitlines()]
     assert len(lines) == 6 and all("eval_key" in x["request"]["labels"] for x in lines)
     assert run.evaluation.cost is not None and run.evaluation.cost["pricing"] == "batch"
+    # The status page and `status` say where the evaluation is.
+    page = render_run_html(run)
+    assert "<h2>Batch inference</h2>" in page and "tuned PENDING" in page
+    assert "batch inference (simulated): RUNNING" in render_run_detail(run)
 
     world.advance_clock(60)  # the simulated batch jobs finish
     poll.poll_once(world.deps)  # collects them and asks the evaluator to finish
