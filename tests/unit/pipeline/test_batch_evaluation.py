@@ -152,3 +152,34 @@ def test_a_redelivered_request_while_jobs_run_submits_nothing_twice(tmp_path: Pa
         r: j["name"] for r, j in first["jobs"].items()
     }
     assert len(world.deps.batch.find_jobs(run_id)) == 2
+
+
+def test_a_batch_evaluation_is_estimated_at_the_batch_discount(tmp_path: Path) -> None:
+    """The same evaluation costs half online's price in batch (catalog `batch.discount`)."""
+    from dataclasses import replace
+
+    from shared.pipeline.evaluate import estimate_cost
+
+    prices = json.dumps(
+        {
+            "gemini-3.5-flash": {
+                "price_per_million_input_tokens": 1.0,
+                "price_per_million_output_tokens": 4.0,
+            }
+        }
+    )
+    world = make_world(tmp_path, env={"MODEL_CATALOG_OVERRIDES": prices})
+    obj = world.drop_dataset(test=TEST_SET, tuning_yaml="evaluation: {mode: batch}\n")
+    out = validation.handle_upload(world.deps, obj)
+    assert out.run_id
+    run = world.run(out.run_id)
+    cfg = run.tuning
+    batch = estimate_cost(world.deps, run)
+    run.config = replace(
+        cfg, evaluation=replace(cfg.evaluation, mode="online", choose_checkpoint=False)
+    )
+    online = estimate_cost(world.deps, run)
+    assert (batch.pricing, online.pricing) == ("batch", "online")
+    assert batch.prediction_calls == online.prediction_calls and batch.input_tokens > 0
+    assert online.usd is not None and batch.usd == pytest.approx(online.usd / 2, abs=1e-4)
+    assert (batch.input_price, batch.output_price) == (0.5, 2.0)
