@@ -183,3 +183,38 @@ def test_a_batch_evaluation_is_estimated_at_the_batch_discount(tmp_path: Path) -
     assert batch.prediction_calls == online.prediction_calls and batch.input_tokens > 0
     assert online.usd is not None and batch.usd == pytest.approx(online.usd / 2, abs=1e-4)
     assert (batch.input_price, batch.output_price) == (0.5, 2.0)
+
+
+def test_with_a_production_model_a_third_job_asks_it_and_the_tuned_answers_are_reused(
+    tmp_path: Path,
+) -> None:
+    from shared.ports import Promotion
+
+    world, online = batch_world(tmp_path)
+    first = train(world, drop(world, "evaluation: {mode: online}\n"))
+    prod = world.run(first)
+    assert prod.status == RunStatus.SUCCEEDED and prod.job.tuned_model_name
+    assert prod.job.tuned_model_endpoint
+    world.deps.production.promote(
+        Promotion(first, prod.job.tuned_model_name, prod.job.tuned_model_endpoint,
+                  prod.tuning.source_model_name, "2026-12-03T00:00:00Z", "test"),
+        expected_current=None,
+    )  # fmt: skip
+    asked_online = online.calls
+    obj = world.drop_dataset(
+        "ds2", train=dataset_bytes(ZH_EXAMPLES[::-1]), test=TEST_SET,
+        tuning_yaml="evaluation: {mode: batch}\n",
+    )  # fmt: skip
+    second = train(world, obj)
+    batch = world.run(second).evaluation.batch
+    assert batch is not None and set(batch["jobs"]) == {"tuned", "base", "production"}
+    assert batch["jobs"]["production"]["model"] == prod.job.tuned_model_name
+    world.advance_clock(60)
+    poll.poll_once(world.deps)
+    world.pump()
+    done = world.run(second)
+    assert done.status == RunStatus.SUCCEEDED, done.history
+    assert online.calls == asked_online  # nothing asked online for the second run
+    vs = done.evaluation.vs_production
+    assert vs is not None and vs["production_run"] == first
+    assert vs["reused_answers"] == 6  # the tuned answers of the comparison with base
