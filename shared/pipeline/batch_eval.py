@@ -21,13 +21,11 @@ labelled with the run and the key) and never submits twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import logs
 from shared.clock import older_than, utcnow
 from shared.errors import PermanentError, PipelineError
-from shared.evaluation.batch_io import Answer, BatchAnswers, parse_output, request_lines
-from shared.evaluation.examples import SKIP_REASONS, iter_picked, pick
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.ports import (
     JOB_CANCELLED_STATES,
@@ -41,6 +39,9 @@ from shared.ports import (
 from shared.runs import Run, RunStatus, tuning_job_display_name
 
 from . import layout
+
+if TYPE_CHECKING:  # the evaluation package loads only when a run is evaluated, not per tick
+    from shared.evaluation.batch_io import Answer, BatchAnswers
 
 S = RunStatus
 ENDED = JOB_SUCCESS_STATES | JOB_FAILURE_STATES | JOB_CANCELLED_STATES
@@ -97,6 +98,9 @@ def submit(
     key: str,
 ) -> dict[str, Any]:
     """Write the batch input and create (or find) one job per model; recorded on the run."""
+    from shared.evaluation.batch_io import request_lines
+    from shared.evaluation.examples import SKIP_REASONS, iter_picked, pick
+
     ev, blobs, bucket = run.tuning.evaluation, deps.blobs, deps.settings.artifacts_bucket
     picked = pick(examples, size=ev.sample_size, seed=run.run_id)
     if not picked.indices:
@@ -189,6 +193,8 @@ def failure(batch: Mapping[str, Any]) -> PermanentError:
 
 def collect(deps: Deps, run_id: str, batch: Mapping[str, Any]) -> BatchAnswers:
     """Every job's answers from its output folder, as the `Models` the compare core asks."""
+    from shared.evaluation.batch_io import BatchAnswers, parse_output
+
     bucket = deps.settings.artifacts_bucket
     prefix = layout.evaluation_batch_prefix(run_id, batch["key"])
     answers: dict[str, dict[str, Answer]] = {}

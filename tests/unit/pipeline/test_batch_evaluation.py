@@ -218,3 +218,17 @@ def test_with_a_production_model_a_third_job_asks_it_and_the_tuned_answers_are_r
     vs = done.evaluation.vs_production
     assert vs is not None and vs["production_run"] == first
     assert vs["reused_answers"] == 6  # the tuned answers of the comparison with base
+
+
+def test_the_poller_does_not_load_the_evaluation_package() -> None:
+    """Following batch jobs must not make every poller tick's cold start pay for the
+    evaluation package (metrics, runner): it loads only when answers are collected."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, shared.pipeline.poll; "
+        "print([m for m in sys.modules if m.startswith('shared.evaluation')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
