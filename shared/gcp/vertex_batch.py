@@ -167,6 +167,14 @@ class VertexBatchPredictor:
         return [j for j in map(to_batch_job, pager) if j.labels.get(RUN_ID_LABEL) == run_id]
 
     def find_jobs(self, run_id: str) -> list[BatchJob]:
-        return self._call(
-            lambda: self._find_in(self.location, run_id), what=f"list batch jobs of run {run_id}"
-        )
+        """Every location a job of this deployment can run in is listed: the region (tuned
+        models) and wherever the catalog's base models answer from it (`us`, `global`...)."""
+        where = dict.fromkeys([self.location, *(self.location_for(m.name) for m in self.catalog)])
+        return [
+            job
+            for loc in where
+            for job in self._call(
+                lambda loc=loc: self._find_in(loc, run_id),
+                what=f"list batch jobs of run {run_id} in {loc}",
+            )
+        ]

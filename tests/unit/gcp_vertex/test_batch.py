@@ -82,3 +82,12 @@ def test_refusals_and_unknown_jobs_are_clear(batch: VertexBatchPredictor) -> Non
         batch.create_job(BatchJobSpec(**{**SPEC.__dict__, "model": "models/7"}))
     with pytest.raises(NotFound):
         batch.get_job(f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/999")
+
+
+def test_a_base_model_job_in_a_multi_region_is_found_again(batch: VertexBatchPredictor) -> None:
+    """A 3.x base model answers from the jurisdiction's multi-region (catalog `serving`), so its
+    job lives there; a redelivery after a lost record must still find it."""
+    spec = BatchJobSpec(**{**SPEC.__dict__, "model": "gemini-3.5-flash", "display_name": "b3"})
+    job = batch.create_job(spec)
+    assert "/locations/eu/" in job.name  # the deployment is in europe-west4
+    assert [j.name for j in batch.find_jobs(SPEC.run_id)] == [job.name]
