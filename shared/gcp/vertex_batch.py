@@ -12,6 +12,7 @@ Why the details matter (the batch-inference pages, catalog sources `batch_from_c
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from shared.catalog import BUILTIN, Catalog, resource_location
@@ -170,11 +171,10 @@ class VertexBatchPredictor:
         """Every location a job of this deployment can run in is listed: the region (tuned
         models) and wherever the catalog's base models answer from it (`us`, `global`...)."""
         where = dict.fromkeys([self.location, *(self.location_for(m.name) for m in self.catalog)])
-        return [
-            job
-            for loc in where
-            for job in self._call(
-                lambda loc=loc: self._find_in(loc, run_id),
+        found: list[BatchJob] = []
+        for loc in where:
+            found += self._call(
+                partial(self._find_in, loc, run_id),
                 what=f"list batch jobs of run {run_id} in {loc}",
             )
-        ]
+        return found
