@@ -122,6 +122,23 @@ resource "google_storage_bucket_iam_member" "tuning_reads_inputs" {
   }
 }
 
+# Batch inference jobs (large evaluations, shared/pipeline/batch_eval.py) run as the AI Platform
+# Service Agent: the batch-inference page ("Batch inference from Cloud Storage", checked
+# 2026-12-03) says it must be able to read the input file, and it writes the answers under the
+# job's output prefix. Both live under batch-inference/<run_id>/ in the artifacts bucket
+# (shared/pipeline/layout.py); the grant is conditioned on that prefix.
+resource "google_storage_bucket_iam_member" "batch_agent_uses_batch_inference" {
+  bucket = google_storage_bucket.artifacts.name
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_project_service_identity.aiplatform.email}"
+
+  condition {
+    title       = "batch-inference only"
+    description = "Batch evaluations' request files and the answers Vertex AI writes beside them."
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${google_storage_bucket.artifacts.name}/objects/batch-inference/\")"
+  }
+}
+
 # Starting a job that runs as the tuning account needs iam.serviceAccounts.actAs on it: only the
 # functions that create jobs (the launcher, and the poller, which launches queued runs).
 resource "google_service_account_iam_member" "launchers_act_as_tuning" {

@@ -66,6 +66,19 @@ class ModelLimits:
     #: None where no public price is known to us (MODEL_CATALOG_OVERRIDES can add them).
     input_price_per_million_tokens: float | None = None
     output_price_per_million_tokens: float | None = None
+    #: The same at batch-inference prices (the catalog's `batch.discount` off the online price
+    #: unless the model gives its own `price_per_million_batch_*_tokens`).
+    batch_input_price_per_million_tokens: float | None = None
+    batch_output_price_per_million_tokens: float | None = None
+
+    def prices(self, *, batch: bool) -> tuple[float | None, float | None]:
+        """(input, output) USD per 1M tokens, online or at batch prices."""
+        if batch:
+            return (
+                self.batch_input_price_per_million_tokens,
+                self.batch_output_price_per_million_tokens,
+            )
+        return self.input_price_per_million_tokens, self.output_price_per_million_tokens
 
 
 #: The fraction rule applies only above this many validation examples.
@@ -325,10 +338,16 @@ def _date(v: Any, where: str) -> date | None:
         raise ConfigError(f"{where}: {v!r} is not a date; write YYYY-MM-DD.") from None
 
 
-def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
+def _discounted(price: Any, discount: float) -> float | None:
+    return None if price is None else round(float(price) * (1 - discount), 6)
+
+
+def _model(name: str, raw: Mapping[str, Any], batch_discount: float = 0.0) -> ModelInfo:
     where = f"model catalog: {name}"
     try:
         lim = dict(raw["limits"])
+        batch_in = raw.get("price_per_million_batch_input_tokens")
+        batch_out = raw.get("price_per_million_batch_output_tokens")
         limits = ModelLimits(
             name=name,
             max_tokens_per_example=int(lim["max_tokens_per_example"]),
@@ -343,6 +362,16 @@ def _model(name: str, raw: Mapping[str, Any]) -> ModelInfo:
             training_price_per_million_tokens=raw.get("price_per_million_training_tokens"),
             input_price_per_million_tokens=raw.get("price_per_million_input_tokens"),
             output_price_per_million_tokens=raw.get("price_per_million_output_tokens"),
+            batch_input_price_per_million_tokens=(
+                batch_in
+                if batch_in is not None
+                else _discounted(raw.get("price_per_million_input_tokens"), batch_discount)
+            ),
+            batch_output_price_per_million_tokens=(
+                batch_out
+                if batch_out is not None
+                else _discounted(raw.get("price_per_million_output_tokens"), batch_discount)
+            ),
         )
         lc = raw.get("lifecycle") or {}
         th = raw.get("thinking")
@@ -427,7 +456,8 @@ def load_catalog(
     models_raw: dict[str, Any] = dict(raw["models"])
     for name, fields in (overrides or {}).items():
         models_raw[name] = _merge(models_raw.get(name, {}), fields)
-    models = {name: _model(name, m) for name, m in models_raw.items()}
+    discount = batch_discount(raw)
+    models = {name: _model(name, m, discount) for name, m in models_raw.items()}
     hosts = dict(raw["hosts"]["by_location"])
     jurisdictions = {
         k: tuple(v) for k, v in (raw.get("jurisdictions") or {}).items() if not k.startswith("_")
@@ -435,6 +465,16 @@ def load_catalog(
     return Catalog(
         models, raw["default_model"], raw["sources"], allow_unlisted, hosts, jurisdictions
     )
+
+
+def batch_discount(raw: Mapping[str, Any]) -> float:
+    """The batch-inference discount on online prices (`batch.discount`, a share in [0, 1))."""
+    value = (raw.get("batch") or {}).get("discount", 0.0)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ConfigError(
+            f"model catalog: batch.discount must be a share in [0, 1), not {value!r}."
+        )
+    return float(value)
 
 
 def catalog_from_env(env: Mapping[str, str] | None = None) -> Catalog:

@@ -19,7 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.errors import ConfigError
-from shared.ports import Blobs, Bus, Deps, Judge, Models, ProductionStore, RunStore, Tuner
+from shared.ports import (
+    BatchPredictor,
+    Blobs,
+    Bus,
+    Deps,
+    Judge,
+    Models,
+    ProductionStore,
+    RunStore,
+    Tuner,
+)
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +53,7 @@ class LazyDeps:
         models: Models | None = None,
         judge: Judge | None = None,
         production: ProductionStore | None = None,
+        batch: BatchPredictor | None = None,
     ) -> None:
         self.settings = settings
         self._simulator = simulator
@@ -54,6 +65,7 @@ class LazyDeps:
             ("models", models),
             ("judge", judge),
             ("production", production),
+            ("batch", batch),
         ):
             if value is not None:
                 self.__dict__[name] = value  # pre-fills the cached_property
@@ -157,6 +169,25 @@ class LazyDeps:
         from shared.simulator import SimulatedModels
 
         return SimulatedModels(self._simulated_tuner())
+
+    @cached_property
+    def batch(self) -> BatchPredictor:
+        if self.settings.backend == "gcp":
+            from shared.gcp.vertex_batch import VertexBatchPredictor
+
+            return VertexBatchPredictor(
+                project=self.settings.project,
+                location=self.settings.location,
+                catalog=self.settings.catalog,  # where each base model answers
+            )
+        from shared.simulator import SimulatedBatchPredictor, SimulatedModels, SimulatedTuner
+
+        # The simulated models answer the batch requests: the deployment's own (one state).
+        tuner, models = self.tuner, self.models
+        if not (isinstance(tuner, SimulatedTuner) and isinstance(models, SimulatedModels)):
+            tuner = self._simulated_tuner()
+            models = SimulatedModels(tuner)
+        return SimulatedBatchPredictor.for_tuner(tuner, models)
 
     @cached_property
     def judge(self) -> Judge:

@@ -436,6 +436,62 @@ def require_metric_prompt_template(template: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Batch inference (Vertex AI batch prediction jobs for Gemini)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchJobSpec:
+    """One batch inference job: every request line of `input_uri` (JSONL, one
+    `{"request": GenerateContentRequest}` per line) asked of `model`, answers written under
+    `output_uri_prefix`. `model`: `publishers/google/models/<id>` or a tuned model
+    `projects/.../locations/.../models/<id>`."""
+
+    run_id: str
+    display_name: str
+    model: str
+    input_uri: str
+    output_uri_prefix: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    name: str  #: projects/.../locations/.../batchPredictionJobs/123
+    state: str  #: normalised like tuning jobs (see JOB_*_STATES)
+    model: str = ""
+    display_name: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    #: The folder the answers are in (`output_info.gcs_output_directory`), once known: a
+    #: `predictions*.jsonl` file of `{"request", "response", "status"}` lines.
+    output_dir: str | None = None
+    error_message: str | None = None
+    succeeded: int | None = None  #: completion_stats.successful_count
+    failed: int | None = None  #: completion_stats.failed_count
+    create_time: str | None = None
+    end_time: str | None = None
+    simulated: bool = False
+
+
+@runtime_checkable
+class BatchPredictor(Protocol):
+    """Vertex AI batch inference: many prompts at the batch discount, answered asynchronously
+    (the poller collects them). Used by the evaluator for large evaluations."""
+
+    def create_job(self, spec: BatchJobSpec) -> BatchJob:
+        """Submit. `PermanentError` for a 400-class refusal (with the API's message)."""
+        ...
+
+    def get_job(self, name: str) -> BatchJob:
+        """The job now. `NotFound` for an unknown job."""
+        ...
+
+    def find_jobs(self, run_id: str) -> list[BatchJob]:
+        """Jobs carrying the label `run_id=<run_id>` (a create whose response was lost)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
 # What a pipeline step receives
 # --------------------------------------------------------------------------------------------
 
@@ -472,6 +528,9 @@ class Deps(Protocol):
 
     @property
     def production(self) -> ProductionStore: ...
+
+    @property
+    def batch(self) -> BatchPredictor: ...
 
     @property
     def simulated(self) -> bool:

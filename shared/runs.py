@@ -281,6 +281,9 @@ class EvaluationInfo:
     promotable: bool | None = None
     #: The evaluation's own cost: estimated before the first call, actual after.
     cost: dict[str, Any] | None = None
+    #: A batch evaluation (`evaluation.mode`): its request file and one Vertex AI batch
+    #: inference job per model (`shared.pipeline.batch_eval`), with each job's state.
+    batch: dict[str, Any] | None = None
 
 
 @dataclass

@@ -74,6 +74,7 @@ LOCAL_ONLY_ENV = {
     "SIM_QUOTA": "simulated concurrent-job quota (429 beyond it)",
     "SIM_PERMANENT_ERROR": "simulated job creation fails with this 400 message",
     "SIM_MODELS_TRANSIENT_ERRORS": "the first k simulated model calls fail with 503",
+    "SIM_BATCH_SECONDS": "seconds a simulated batch inference job runs (default 3)",
 }
 
 

@@ -81,6 +81,19 @@ class EvaluationConfig:
     #: `production_gates`, e.g. {win_rate: {min: 0.55}}); every gate must pass to promote.
     compare_production: bool = True
     production_gates: Mapping[str, Gate] = field(default_factory=dict)
+    #: Where the models answer: `online` (generateContent per example), `batch` (one Vertex AI
+    #: batch inference job per model, at the batch discount, collected by the poller) or `auto`
+    #: (batch when more than `batch_above` examples are evaluated).
+    mode: str = "auto"
+    batch_above: int = 1000
+
+    def uses_batch(self, examples: int) -> bool:
+        """Whether an evaluation of `examples` examples asks the models in batch jobs."""
+        return self.mode == "batch" or (self.mode == "auto" and examples > self.batch_above)
+
+
+#: `evaluation.mode` values.
+EVAL_MODES = ("auto", "online", "batch")
 
 
 @dataclass(frozen=True)
@@ -280,6 +293,7 @@ _EVAL_INTS = {
     "checkpoint_sample_size": (1, 500),
     "sample_size": (1, 5000),
     "max_concurrency": (1, 64),
+    "batch_above": (1, 5000),
 }
 
 
@@ -345,6 +359,14 @@ def _evaluation(raw: Any, base: EvaluationConfig) -> EvaluationConfig:
                 f"Use one of: {', '.join(EVAL_METRICS)}.",
             )
         ev = replace(ev, checkpoint_metric=metric)
+    if "mode" in raw:
+        if raw["mode"] not in EVAL_MODES:
+            raise _fail(
+                f"{where}.mode",
+                f"unknown mode {echo(raw['mode'])}",
+                "Use auto (batch above batch_above examples), online or batch.",
+            )
+        ev = replace(ev, mode=raw["mode"])
     if "metrics" in raw:
         ev = replace(ev, metrics=_names(f"{where}.metrics", raw["metrics"], EVAL_METRICS, "metric"))
     for key in ("gates", "production_gates"):

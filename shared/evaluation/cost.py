@@ -5,7 +5,8 @@ Why: an evaluation is not free. A sample of 500 asked of the tuned model, the ba
 production model, plus checkpoint screening and a judge asked in both orders, is thousands of
 calls; a budget that counts only the tuning job is a budget that lies. The estimate is
 examples x models x tokens (the validator's token estimate of the eval set) plus judge calls,
-priced from the catalog's online-prediction prices; where the catalog has no price the figure
+priced from the catalog's online-prediction prices, or its batch prices when the models are
+asked in batch inference jobs (`evaluation.mode`); where the catalog has no price the figure
 is tokens only and says so (`MODEL_CATALOG_OVERRIDES` can add `price_per_million_input_tokens`
 and `price_per_million_output_tokens`). Judge calls are counted, never priced: the Gen AI
 evaluation service bills separately and its price is not in the catalog.
@@ -35,6 +36,7 @@ class EvalCost:
     input_price: float | None  #: USD per 1M input tokens
     output_price: float | None
     note: str = ""
+    pricing: str = "online"  #: "online" or "batch" (Vertex AI batch inference, discounted)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,11 +50,11 @@ def _usd(
     return round(input_tokens / 1e6 * input_price + output_tokens / 1e6 * output_price, 4)
 
 
-def _price_note(usd: float | None) -> str:
+def _price_note(usd: float | None, pricing: str = "online") -> str:
     if usd is not None:
-        return "predictions at the catalog's online prices; judge calls are not priced"
+        return f"predictions at the catalog's {pricing} prices; judge calls are not priced"
     return (
-        "no online-prediction price for this model in the catalog: tokens only (add "
+        f"no {pricing}-prediction price for this model in the catalog: tokens only (add "
         "price_per_million_input_tokens / price_per_million_output_tokens to "
         "MODEL_CATALOG_OVERRIDES to get USD)"
     )
@@ -68,6 +70,7 @@ def estimate(
     judge_calls_per_example: int = 0,
     input_price: float | None = None,
     output_price: float | None = None,
+    pricing: str = "online",
 ) -> EvalCost:
     """Before any call: `examples` sampled, each answered by `answers_per_example` models
     (tuned once, plus each baseline), `screening_calls` more for checkpoint screening."""
@@ -79,7 +82,8 @@ def estimate(
     return EvalCost(
         "estimate", calls, inp, out, examples * judge_calls_per_example, usd,
         input_price, output_price,
-        f"estimate: examples x models x the validator's tokens per example; {_price_note(usd)}",
+        f"estimate: examples x models x the validator's tokens per example; "
+        f"{_price_note(usd, pricing)}", pricing,
     )  # fmt: skip
 
 
@@ -90,6 +94,7 @@ def actual(
     input_price: float | None = None,
     output_price: float | None = None,
     estimated: EvalCost | None = None,
+    pricing: str = "online",
 ) -> EvalCost:
     """After: the billed tokens per role the report counted (`calls`, `input`, `output`,
     `uncounted`). Calls whose response gave no counts are priced at the estimate's rate."""
@@ -105,7 +110,7 @@ def actual(
     usd = _usd(inp, out, input_price, output_price)
     return EvalCost(
         "actual", calls, inp, out, judge_calls, usd, input_price, output_price,
-        f"{note}; {_price_note(usd)}",
+        f"{note}; {_price_note(usd, pricing)}", pricing,
     )  # fmt: skip
 
 

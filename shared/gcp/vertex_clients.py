@@ -83,7 +83,7 @@ class ClientsByLocation:
 def make_client(
     kind: str, location: str, *, api_endpoint: str | None = None, credentials: Any = None
 ) -> Any:
-    """A v1 client of `kind` ("tuning", "prediction", "tokens", "evaluation").
+    """A v1 client of `kind` ("tuning", "prediction", "tokens", "evaluation", "job", ...).
 
     An `http://` endpoint selects the REST transport (what a local fake speaks) and, without
     explicit credentials, anonymous ones so tests never look for Application Default Credentials.
@@ -100,6 +100,7 @@ def make_client(
         "model": aiplatform_v1.ModelServiceClient,
         "metadata": aiplatform_v1.MetadataServiceClient,
         "tensorboard": aiplatform_v1.TensorboardServiceClient,
+        "job": aiplatform_v1.JobServiceClient,
     }
     cls = classes[kind]
     endpoint = api_endpoint or service_host(location)

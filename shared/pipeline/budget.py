@@ -7,7 +7,8 @@ calendar month (`MAX_MONTH_USD`, over the runs created this month that got a job
 A run's cost is its billable tokens times the catalog's training price for its model (the job's
 own billable tokens once Vertex AI reports them, else the validator's estimate), plus its
 evaluation's own estimated cost (`pipeline.evaluate.estimate_cost`: examples x models x tokens
-at the catalog's online-prediction prices) when the run has an eval set and the price is known.
+at the catalog's online-prediction prices, or batch prices for a batch evaluation) when the run
+has an eval set and the price is known.
 With a limit set and no known training price the run is refused and the message says so (the
 guard cannot promise a limit it cannot check); `MODEL_CATALOG_OVERRIDES` can supply the price.
 

@@ -20,7 +20,7 @@ from shared.catalog import Catalog, lowest_thinking
 from shared.errors import NotFound, PermanentError, TransientError
 from shared.events import EVALUATION_REQUESTED, encode_message
 from shared.pipeline import layout
-from shared.ports import Blobs, Deps, GenerationSettings
+from shared.ports import Blobs, Deps, GenerationSettings, Models
 from shared.runs import EvaluationInfo, Run, RunStatus, verdict_of
 from shared.tuning_config import EvaluationConfig
 
@@ -206,17 +206,19 @@ def compare(
     deadline: float | None = None,
     on_progress: Any = None,
     reuse: Any = None,
+    models: Models | None = None,
 ) -> tuple[EvaluationResult, Any]:
     """The core every evaluation of a run goes through (the evaluator, its comparison with
     production, `gemini-tuning evaluate`): one seeded sample, chunks saved under
     `chunks_prefix`, the judge when asked for, leakage against the run's training file.
-    Returns the result and its checkpoints (a later comparison reuses their tuned answers)."""
+    Returns the result and its checkpoints (a later comparison reuses their tuned answers).
+    `models`: who answers (default the deployment's models; a batch evaluation's answers)."""
     from shared.evaluation import evaluate
     from shared.evaluation.chunks import BlobCheckpoints
 
     checkpoints = BlobCheckpoints(deps.blobs, deps.settings.artifacts_bucket, chunks_prefix)
     result = evaluate(
-        deps.models, examples, tuned_model=tuned, base_model=baseline, config=ev,
+        models or deps.models, examples, tuned_model=tuned, base_model=baseline, config=ev,
         seed=run.run_id, judge=deps.judge if ev.judge or ev.rubric else None,
         checkpoints=checkpoints, deadline=deadline, on_progress=on_progress,
         settings=settings, training=training_examples(deps, run), reuse=reuse,
@@ -240,6 +242,7 @@ def _compare_with_production(
     key: str,
     deadline: float,
     reuse: Any,
+    models: Models | None = None,
 ) -> dict[str, Any] | None:
     """The same evaluation with the current production model as the baseline, when there is
     one other than this run (`evaluation.compare_production`), under `production_gates`. The
@@ -254,7 +257,7 @@ def _compare_with_production(
         deps, run, examples, tuned=endpoint, baseline=current.endpoint,
         ev=replace(ev, gates=ev.production_gates), settings=settings,
         chunks_prefix=f"{prefix}chunks/{key}-{current.sequence}/", deadline=deadline,
-        reuse=reuse,
+        reuse=reuse, models=models,
     )  # fmt: skip
     result = replace(result, report=replace(result.report, run_id=run.run_id, against="production"))
     saved = save_result(deps.blobs, deps.settings.artifacts_bucket, prefix, result)
@@ -321,14 +324,18 @@ def estimate_cost(deps: Deps, run: Run) -> EvalCost:
 
     ev = run.tuning.evaluation
     summary = run.validation.summary
-    examples_in_set = ((summary.get("files") or {}).get(_eval_role(run)) or {}).get("examples")
-    n = min(ev.sample_size, examples_in_set) if isinstance(examples_in_set, int) else ev.sample_size
+    n = sample_count(run)
+    batch = ev.uses_batch(n)
     production = deps.production.current() if ev.compare_production else None
     baselines = 1 + (production is not None and production.run_id != run.run_id)
     exported = max(
         len(run.job.checkpoints), run.tuning.epoch or run.job.hyperparameters.epoch_count or 0
     )
-    screening = ev.checkpoint_sample_size * exported if ev.choose_checkpoint and exported > 1 else 0
+    screening = (
+        ev.checkpoint_sample_size * exported
+        if ev.choose_checkpoint and exported > 1 and not batch
+        else 0
+    )
     judge = baselines * (2 * ev.judge + 2 * len(ev.rubric_dimensions) * ev.rubric)
     lim = deps.settings.catalog.limits_for(run.tuning.source_model_name)
     return estimate(
@@ -338,8 +345,20 @@ def estimate_cost(deps: Deps, run: Run) -> EvalCost:
         output_share=output_share(summary),
         screening_calls=screening,
         judge_calls_per_example=judge,
-        input_price=lim.input_price_per_million_tokens if lim else None,
-        output_price=lim.output_price_per_million_tokens if lim else None,
+        input_price=lim.prices(batch=batch)[0] if lim else None,
+        output_price=lim.prices(batch=batch)[1] if lim else None,
+        pricing="batch" if batch else "online",
+    )
+
+
+def sample_count(run: Run) -> int:
+    """How many examples the evaluation asks about: the sample size, or fewer when the eval
+    set (as the validator counted it) is smaller. What `evaluation.mode: auto` decides on."""
+    ev = run.tuning.evaluation
+    summary = run.validation.summary
+    examples_in_set = ((summary.get("files") or {}).get(_eval_role(run)) or {}).get("examples")
+    return (
+        min(ev.sample_size, examples_in_set) if isinstance(examples_in_set, int) else ev.sample_size
     )
 
 
@@ -348,9 +367,12 @@ def actual_cost(
     run: Run,
     parts: Sequence[tuple[Mapping[str, Mapping[str, int]], Mapping[str, Any] | None]],
     estimated: EvalCost | None,
+    *,
+    batch: bool = False,
 ) -> EvalCost:
     """The billed tokens the responses reported, over every comparison of this evaluation:
-    `parts` holds each comparison's report tokens and judge summary."""
+    `parts` holds each comparison's report tokens and judge summary; priced at batch prices
+    when the answers came from batch inference jobs."""
     from shared.evaluation.cost import actual
 
     tokens: dict[str, dict[str, int]] = {}
@@ -364,9 +386,10 @@ def actual_cost(
     return actual(
         tokens,
         judge_calls=judge_calls,
-        input_price=lim.input_price_per_million_tokens if lim else None,
-        output_price=lim.output_price_per_million_tokens if lim else None,
+        input_price=lim.prices(batch=batch)[0] if lim else None,
+        output_price=lim.prices(batch=batch)[1] if lim else None,
         estimated=estimated,
+        pricing="batch" if batch else "online",
     )
 
 
@@ -448,8 +471,20 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
     ev = config.evaluation
     estimated = _claim_cost(deps, run)
     settings = generation_settings(deps, config.source_model_name)
-    endpoint = choose_checkpoint(deps, run, examples, settings) or endpoint
+    batch = ev.uses_batch(sample_count(run))
+    if not batch:  # screening asks every checkpoint online; a batch job asks the default one
+        endpoint = choose_checkpoint(deps, run, examples, settings) or endpoint
     key = chunk_key(endpoint, config.source_model_name, name, generation, ev, settings)
+    models: Models | None = None
+    if batch:
+        from .batch_eval import answers_when_ready
+
+        ready = answers_when_ready(
+            deps, run, examples, endpoint=endpoint, settings=settings, key=key
+        )
+        if isinstance(ready, str):
+            return ready  # the poller asks again when the jobs have ended
+        models = ready
 
     def progress(done: int, total: int) -> None:
         def change(r: Run) -> None:
@@ -461,10 +496,10 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         result, checkpoints = compare(
             deps, run, examples, tuned=endpoint, baseline=config.source_model_name, ev=ev,
             settings=settings, chunks_prefix=layout.evaluation_chunks_prefix(run.run_id, key),
-            deadline=deadline, on_progress=progress,
+            deadline=deadline, on_progress=progress, models=models,
         )  # fmt: skip
         vs_production = _compare_with_production(
-            deps, run, examples, endpoint, settings, key, deadline, checkpoints
+            deps, run, examples, endpoint, settings, key, deadline, checkpoints, models
         )
     except EvaluationIncomplete as e:
         # The platform's next delivery continues: a fresh message (not a retry of this one,
@@ -492,7 +527,7 @@ def _finish(
     parts = [(result.report.tokens, result.report.judge)]
     if vs_production is not None:
         parts.append((vs_production["tokens"], vs_production["judge"]))
-    cost = actual_cost(deps, run, parts, estimated)
+    cost = actual_cost(deps, run, parts, estimated, batch=current.evaluation.batch is not None)
     spent = {"estimate": estimated.to_dict(), "actual": cost.to_dict()}
     result = replace(
         result,
@@ -530,6 +565,7 @@ def _finish(
             checkpoints=screened.checkpoints,
             chosen_checkpoint=screened.chosen_checkpoint,
             checkpoint_note=screened.checkpoint_note,
+            batch=screened.batch,
         )
 
     leak = info.leakage or {}

@@ -13,6 +13,7 @@ fires for every object in the bucket; writing there would loop):
     tuning-inputs/<run_id>/train.jsonl    the run's immutable copies Vertex AI reads
     tuning-inputs/<run_id>/validation.jsonl
     tuning-inputs/<run_id>/redacted/...   masked copies under the `redact` policy
+    batch-inference/<run_id>/<key>/       a batch evaluation's input.jsonl and each model's output
 """
 
 from __future__ import annotations
@@ -108,3 +109,15 @@ def evaluation_prefix(run_id: str) -> str:
 def evaluation_chunks_prefix(run_id: str, key: str) -> str:
     """Where the evaluation's prediction checkpoints live (`key`: what they answer)."""
     return f"{report_prefix(run_id)}evaluation/chunks/{key}/"
+
+
+#: The artifacts bucket's prefix of batch inference files, one folder per run: apart from
+#: `runs/` so the AI Platform service agent that runs batch jobs can be granted exactly this
+#: prefix (an IAM condition on `resource.name`, infra/main.tf).
+BATCH_INFERENCE = "batch-inference/"
+
+
+def evaluation_batch_prefix(run_id: str, key: str) -> str:
+    """Where a batch evaluation keeps its request file (`input.jsonl`) and each model's
+    answers (`<role>/`, written by Vertex AI batch inference); `key`: what they answer."""
+    return f"{BATCH_INFERENCE}{run_id}/{key}/"

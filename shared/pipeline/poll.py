@@ -1,7 +1,7 @@
 """Step 3 (poller function, on a Cloud Scheduler tick): watch active jobs, start queued runs.
 
-Reads only active runs (QUEUED, TRAINING, TRAINED) — never the history of finished ones — so a
-tick costs the same with ten runs or ten thousand finished ones (see BENCHMARKS.md).
+Reads only active runs (QUEUED, TRAINING, TRAINED, EVALUATING) — never the history of finished
+ones — so a tick costs the same with ten runs or ten thousand finished ones (see BENCHMARKS.md).
 One failing run never stops the tick: its error is logged and the next tick tries again.
 """
 
@@ -24,6 +24,7 @@ from shared.ports import (
 )
 from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus, StuckWarning
 
+from .batch_eval import check_batch_evaluations
 from .launch import ensure_job, record_job, try_start
 from .transitions import advance, failed, publish_run_event
 
@@ -46,7 +47,9 @@ class TickReport:
 def poll_once(deps: Deps) -> TickReport:
     report = TickReport()
     # With STUCK_AFTER_MINUTES every working run is read (still never the finished ones).
+    # EVALUATING runs too: a batch evaluation's jobs are followed here.
     watch = NON_TERMINAL if deps.settings.stuck_after_minutes is not None else ACTIVE_FOR_POLLER
+    watch = watch | {S.EVALUATING}
     every = deps.store.list_by_status(watch)
     runs = [r for r in every if r.status in ACTIVE_FOR_POLLER]
     report.checked = len(runs)
@@ -74,6 +77,7 @@ def poll_once(deps: Deps) -> TickReport:
             report.changed.append(run.run_id)
             continue
         report.started.append(run.run_id)
+    report.changed += check_batch_evaluations(deps, every, report.errors)
     for run in every:
         try:
             if warn_if_stuck(deps, run):

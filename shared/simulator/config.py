@@ -36,6 +36,7 @@ ENV_VARS: dict[str, str] = {
     "SIM_QUOTA": "quota",
     "SIM_PERMANENT_ERROR": "permanent_error",
     "SIM_MODELS_TRANSIENT_ERRORS": "models_transient_errors",
+    "SIM_BATCH_SECONDS": "batch_seconds",
 }
 
 _ALL = frozenset({"1", "true", "yes", "all", "*"})
@@ -52,6 +53,7 @@ class SimConfig:
     - `quota`: at most N jobs active at once; one more raises `QuotaExceeded` (429).
     - `permanent_error`: create_job raises `PermanentError("400 <this text>")`.
     - `models_transient_errors`: like `transient_errors`, for generate / count_tokens.
+    - `batch_seconds`: how long a batch inference job runs; `fail_jobs` fails those too.
     """
 
     training_seconds: float = 10.0
@@ -63,6 +65,8 @@ class SimConfig:
     quota: int | None = None
     permanent_error: str | None = None
     models_transient_errors: int = 0
+    #: How long a simulated batch inference job takes (PENDING, then RUNNING, then done).
+    batch_seconds: float = 3.0
 
     def fails(self, display_name: str) -> bool:
         """Whether a job with this display name is made to fail."""
@@ -86,7 +90,7 @@ class SimConfig:
 
 def _coerce(name: str, value: Any, source: str) -> Any:
     where = f"{source}: {name}={value!r}"
-    if name in ("training_seconds", "cancel_seconds"):
+    if name in ("training_seconds", "cancel_seconds", "batch_seconds"):
         num = _number(where, value)
         if not 0 <= num <= 7 * 24 * 3600:
             raise ConfigError(f"{where} is out of range. Use seconds from 0 to 604800.")

@@ -306,6 +306,15 @@ class SimulatedTuner:
         assert path is not None  # create_job accepts only file:// URIs
         return path
 
+    def now(self) -> float:
+        """The simulator's clock (tests turn it by hand), shared by its batch jobs."""
+        return self._clock()
+
+    @property
+    def state_dir(self) -> Path:
+        """The folder of the simulator's state (its SQLite file, pages, snapshots)."""
+        return self._pages.parent
+
     def current_config(self) -> SimConfig:
         """The effective settings now (defaults, env, then the live control file)."""
         return self._config.get()

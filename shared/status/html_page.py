@@ -11,6 +11,7 @@ from shared.charts import CURVE_COLORS, line_chart
 from shared.clock import age_seconds
 from shared.runs import Run
 from shared.status.view import (
+    batch_line,
     evaluation_notes,
     fmt_age,
     job_lines,
@@ -249,6 +250,9 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             + (" · " + _a(link(ev.predictions_uri), "predictions") if ev.predictions_uri else "")
             + "</p>"
         )
+    said_batch = batch_line(ev)
+    if said_batch:
+        parts.append(f"<h2>Batch inference</h2><p id='batch'>{escape(said_batch)}</p>")
     parts.append(
         f'<p><a href="?">all runs</a> · <a href="?run_id={escape(run.run_id)}&amp;format=json">'
         "this run as JSON</a></p>"

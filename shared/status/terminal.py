@@ -8,6 +8,7 @@ from typing import Any
 from shared.clock import age_seconds
 from shared.runs import Run
 from shared.status.view import (
+    batch_line,
     evaluation_notes,
     fmt_age,
     is_stuck,
@@ -99,6 +100,8 @@ def render_run_detail(run: Run) -> str:
             lines.append(f"  page   {ev.report_html_uri}")
     elif ev.progress and run.status == "EVALUATING":
         lines.append(f"evaluating: {ev.progress['done']} / {ev.progress['total']} examples")
+    if batch_line(ev):
+        lines.append(str(batch_line(ev)))
     lines.append("history:")
     for h in run.history:
         lines.append(f"  {h.at}  {h.status:10}  {h.note}")

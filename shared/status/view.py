@@ -196,6 +196,28 @@ def metric_line(row: dict[str, str], baseline: str = "base") -> str:
     )
 
 
+def batch_line(ev: EvaluationInfo) -> str | None:
+    """A batch evaluation's jobs in one sentence (None: the models were asked online)."""
+    b = ev.batch
+    if not b:
+        return None
+    jobs = b.get("jobs") or {}
+    each = ", ".join(
+        f"{role} {j.get('state')}"
+        + (
+            f" ({j['succeeded']} answered, {j.get('failed') or 0} failed)"
+            if j.get("succeeded") is not None
+            else ""
+        )
+        for role, j in jobs.items()
+    )
+    simulated = any(j.get("simulated") for j in jobs.values())
+    return (
+        f"batch inference{' (simulated)' if simulated else ''}: {b.get('state')} - {each}; "
+        f"{b.get('requests')} requests for {b.get('examples')} examples, at batch prices"
+    )
+
+
 def evaluation_notes(ev: EvaluationInfo) -> list[str]:
     """Leakage, judge, rubric and cost, one plain sentence each (what is there)."""
     notes: list[str] = []

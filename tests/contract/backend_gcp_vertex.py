@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from shared.gcp.vertex import VertexJudge, VertexModels, VertexTuner
+from shared.gcp.vertex_batch import VertexBatchPredictor
 from shared.gcp.vertex_clients import RetryPolicy
 from shared.ports import TuningJob
 from tests.contract.backend_local_sim import JUDGE_CASE, JudgeProbe
@@ -38,6 +39,23 @@ class VertexTunerProbe:
 
     def finish(self, job_name: str, state: str, error_message: str | None = None) -> None:
         self.fake.finish(job_name, state, error_message)
+
+
+@dataclass
+class VertexBatchProbe:
+    batch: VertexBatchPredictor
+    fake: VertexFake
+    input_uri: str = "gs://contract-art/batch-inference/r/k/input.jsonl"
+    output_prefix: str = "gs://contract-art/batch-inference/r/k/base"
+
+    def finish(self, job_name: str) -> None:
+        self.fake.finish_batch(job_name, "SUCCEEDED", ok=1)
+
+
+@pytest.fixture
+def gcp_batch_probe(vertex_fake: VertexFake) -> VertexBatchProbe:
+    batch = VertexBatchPredictor(PROJECT, LOCATION, api_endpoint=vertex_fake.endpoint, **FAST_RETRY)
+    return VertexBatchProbe(batch, vertex_fake)
 
 
 @pytest.fixture

@@ -15,13 +15,21 @@ from pathlib import Path
 import pytest
 
 from shared.ports import Judge, TuningJobSpec
-from shared.simulator import SimulatedJudge, SimulatedModels, SimulatedTuner
+from shared.simulator import (
+    SimConfig,
+    SimulatedBatchPredictor,
+    SimulatedJudge,
+    SimulatedModels,
+    SimulatedTuner,
+)
 
 __all__ = [
     "JUDGE_CASE",
     "JudgeCase",
     "JudgeProbe",
+    "SimBatchProbe",
     "SimTunerProbe",
+    "local_batch_probe",
     "local_judge",
     "local_models",
     "local_tuner_probe",
@@ -150,3 +158,27 @@ class JudgeProbe:
 @pytest.fixture
 def local_judge() -> JudgeProbe:
     return JudgeProbe(judge=SimulatedJudge(), case=JUDGE_CASE, simulated=True)
+
+
+@dataclass
+class SimBatchProbe:
+    batch: SimulatedBatchPredictor
+    input_uri: str
+    output_prefix: str
+    clock: list[float]
+
+    def finish(self, job_name: str) -> None:
+        self.clock[0] += 3600  # past any job's time: it ends SUCCEEDED
+
+
+@pytest.fixture
+def local_batch_probe(tmp_path: Path) -> SimBatchProbe:
+    root = tmp_path / "local"
+    src = root / "artifacts" / "batch-inference" / "r" / "k" / "input.jsonl"
+    src.parent.mkdir(parents=True)
+    line = {"request": {"contents": [{"role": "user", "parts": [{"text": KNOWN_PROMPT}]}]}}
+    src.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    clock = [1_000_000.0]
+    tuner = SimulatedTuner(root / "state" / "sim.db", config=SimConfig(), clock=lambda: clock[0])
+    batch = SimulatedBatchPredictor.for_tuner(tuner, SimulatedModels(tuner))
+    return SimBatchProbe(batch, src.as_uri(), (src.parent / "base").as_uri(), clock)

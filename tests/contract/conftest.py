@@ -15,6 +15,8 @@ Ports and fixture shapes:
 - `models`     -> (Models, tuned_model_name, base_model_name) with a known training example.
 - `judge`      -> JudgeProbe: `.judge`, a known `.case` (prompt, reference, good, bad answers)
                   and `.simulated` (what every verdict must say).
+- `batch_probe`-> BatchProbe: `.batch` (BatchPredictor), `.input_uri` (a request file it
+                  accepts), `.output_prefix` and `.finish(job_name)` (the job ends SUCCEEDED).
 """
 
 from __future__ import annotations
@@ -64,3 +66,8 @@ def models(request: pytest.FixtureRequest) -> object:
 @pytest.fixture(params=BACKENDS)
 def judge(request: pytest.FixtureRequest) -> object:
     return _backend_fixture(request, "judge")
+
+
+@pytest.fixture(params=BACKENDS)
+def batch_probe(request: pytest.FixtureRequest) -> object:
+    return _backend_fixture(request, "batch_probe")

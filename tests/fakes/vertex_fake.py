@@ -75,6 +75,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(rf"^/v1/({_LOC})/tuningJobs$"), "list"),
     ("GET", re.compile(rf"^/v1/({_LOC}/tuningJobs/[^/:]+)$"), "get"),
     ("POST", re.compile(rf"^/v1/({_LOC}/tuningJobs/[^/:]+):cancel$"), "cancel"),
+    ("POST", re.compile(rf"^/v1/({_LOC})/batchPredictionJobs$"), "create_batch"),
+    ("GET", re.compile(rf"^/v1/({_LOC})/batchPredictionJobs$"), "list_batch"),
+    ("GET", re.compile(rf"^/v1/({_LOC}/batchPredictionJobs/[^/:]+)$"), "get_batch"),
     ("POST", re.compile(r"^/v1/(.+):generateContent$"), "generate"),
     ("POST", re.compile(r"^/v1/(.+):countTokens$"), "count_tokens"),
     ("POST", re.compile(rf"^/v1/({_LOC}):evaluateInstances$"), "evaluate"),
@@ -126,6 +129,7 @@ class Recorded:
 @dataclass
 class FakeState:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: set[str] = field(default_factory=set)
     #: Metadata contexts by name (experiments and their runs) and TensorBoard series:
     #: series name -> (display name, [(step, value)]).
@@ -491,6 +495,77 @@ class VertexFake:
             job["state"] = JOB_STATE_WIRE["CANCELLED"]
             job["endTime"] = _now()
         return {}
+
+    # ---- batch prediction jobs (JobService) ------------------------------------------------
+
+    def _create_batch(self, parent: str, job: Mapping[str, Any], _: Any) -> dict[str, Any]:
+        """What the batch-inference pages require of a Gemini job: a display name, a publisher
+        or tuned model in the job's own location, JSONL from gs:// in, JSONL under gs:// out."""
+        model = str(job.get("model") or "")
+        if not job.get("displayName"):
+            raise ApiError(400, "display_name is required.")
+        loc = parent.split("/locations/")[1]
+        if not (
+            re.fullmatch(r"publishers/google/models/[^/]+", model)
+            or re.fullmatch(rf"projects/[^/]+/locations/{re.escape(loc)}/models/[^/]+", model)
+        ):
+            raise ApiError(400, f"Model {model!r} must share the job's location {loc}.")
+        src = job.get("inputConfig") or {}
+        uris = (src.get("gcsSource") or {}).get("uris") or []
+        if (
+            src.get("instancesFormat") != "jsonl"
+            or not uris
+            or not all(str(u).startswith("gs://") for u in uris)
+        ):
+            raise ApiError(400, "input_config needs instances_format jsonl and gs:// uris.")
+        dst = job.get("outputConfig") or {}
+        prefix = str((dst.get("gcsDestination") or {}).get("outputUriPrefix") or "")
+        if dst.get("predictionsFormat") != "jsonl" or not prefix.startswith("gs://"):
+            raise ApiError(400, "output_config needs predictions_format jsonl and a gs:// prefix.")
+        name = f"{parent}/batchPredictionJobs/{next(self._ids)}"
+        stored = {**job, "name": name, "state": JOB_STATE_WIRE["PENDING"], "createTime": _now()}
+        with self._lock:
+            self.state.batch_jobs[name] = stored
+        return stored
+
+    def _get_batch(self, name: str, _: Any, __: Any) -> dict[str, Any]:
+        with self._lock:
+            job = self.state.batch_jobs.get(name)
+        if job is None:
+            raise ApiError(404, f"The BatchPredictionJob does not exist: {name}")
+        return job
+
+    def _list_batch(self, parent: str, _: Any, split: Any) -> dict[str, Any]:
+        text = (parse_qs(split.query).get("filter") or [""])[0]
+        wanted = {}
+        for term in filter(None, re.split(r"\s+AND\s+", text)):
+            m = _FILTER_TERM.match(term)
+            if not m:
+                raise ApiError(400, f"Unsupported filter: {text}")
+            wanted[m.group(1)] = m.group(2)
+        with self._lock:
+            jobs = [
+                j
+                for n, j in self.state.batch_jobs.items()
+                if n.startswith(parent + "/")
+                and all((j.get("labels") or {}).get(k) == v for k, v in wanted.items())
+            ]
+        return {"batchPredictionJobs": jobs}
+
+    def finish_batch(self, name: str, state: str, *, ok: int = 0, failed: int = 0) -> str:
+        """Drive a batch job to `state`; a finished job names the folder it wrote."""
+        with self._lock:
+            job = self.state.batch_jobs[name]
+            job["state"] = JOB_STATE_WIRE[state]
+            job["endTime"] = _now()
+            prefix = job["outputConfig"]["gcsDestination"]["outputUriPrefix"].rstrip("/")
+            folder = f"{prefix}/prediction-model-2026-12-03T12:00:00.000000Z"
+            if state == "SUCCEEDED":
+                job["outputInfo"] = {"gcsOutputDirectory": folder}
+                job["completionStats"] = {"successfulCount": str(ok), "failedCount": str(failed)}
+            elif state == "FAILED":
+                job["error"] = {"code": 13, "message": "Internal error (injected)."}
+            return folder
 
     def _check_model(self, model: str) -> None:
         if "/publishers/google/models/gemini" in f"/{model}":

@@ -59,7 +59,15 @@ def test_deploy_doc_lists_every_grant() -> None:
             assert any(g["identity"] in r and f"`{role}`" in r for r in rows), (g["identity"], role)
 
 
+#: The one grant the Vertex AI (AI Platform) service agent holds: batch inference jobs run as it
+#: and must read their input (the batch-inference page); tuning jobs run as the tuning account.
+VERTEX_AGENT_GRANTS = {"google_storage_bucket_iam_member.batch_agent_uses_batch_inference"}
+
+
 def test_no_grant_goes_to_the_vertex_agent_or_a_primitive_role() -> None:
     for address, body in DECLARED.items():
         assert "vertex_agent" not in str(body["member"]), address
+        if "google_project_service_identity.aiplatform" in str(body["member"]):
+            assert address in VERTEX_AGENT_GRANTS, address
+            assert body.get("condition"), f"{address}: the agent's grant must be conditioned"
         assert not set(_roles(body)) & {"roles/owner", "roles/editor", "roles/viewer"}, address

@@ -50,17 +50,25 @@ def _on_bucket(resource: str) -> tuple[str, str] | None:
     return key, prefix
 
 
-def _tuning_grants() -> list[tuple[str, str | None, list[str]]]:
+#: Identities that are not functions: the tuning account (tuning jobs run as it) and the AI
+#: Platform service agent (batch inference jobs run as it), by how Terraform names them.
+AGENTS = {
+    "tuning": "google_service_account.tuning.email",
+    "batch_agent": "google_project_service_identity.aiplatform.email",
+}
+
+
+def _tuning_grants(agent: str = "tuning") -> list[tuple[str, str | None, list[str]]]:
     """(bucket key, object prefix or None for the whole bucket, roles) of every grant the
-    tuning service account holds, read from the Terraform."""
+    tuning service account (or another agent) holds, read from the Terraform."""
     out = []
     for address, body in ROOT.resources.items():
         if not address.split(".")[0].endswith("_iam_member"):
             continue
-        if "google_service_account.tuning.email" not in str(body.get("member")):
+        if AGENTS[agent] not in str(body.get("member")):
             continue
         assert address.startswith("google_storage_bucket_iam_member."), (
-            f"{address}: the tuning account may only read objects"
+            f"{address}: the {agent} account may only use objects"
         )
         bucket = re.fullmatch(r"\$\{google_storage_bucket\.(\w+)\.name\}", body["bucket"])
         assert bucket, address
@@ -75,11 +83,11 @@ def _tuning_grants() -> list[tuple[str, str | None, list[str]]]:
 
 def _granted(identity: str, resource: str) -> set[str]:
     """The permissions `identity` holds on `resource` under Terraform's grants."""
-    if identity == "tuning":
+    if identity in AGENTS:
         where = _on_bucket(resource)
         return {
             p
-            for key, prefix, roles in _tuning_grants()
+            for key, prefix, roles in _tuning_grants(identity)
             if where and key == where[0] and (prefix is None or where[1].startswith(prefix))
             for p in _perms(roles)
         }
@@ -134,7 +142,7 @@ def test_call_permissions_agree_with_the_dataset_method_map() -> None:
 
 def test_identities_in_the_table_are_declared_and_use_every_bucket_they_hold() -> None:
     functions = ROLES["functions"]
-    assert set(TABLE["uses"]) <= set(functions) | {"tuning"}
+    assert set(TABLE["uses"]) <= set(functions) | set(AGENTS)
     for identity, row in functions.items():
         used = {
             where[0]
@@ -155,6 +163,18 @@ def test_tuning_account_reads_exactly_the_run_copies() -> None:
         assert not other.startswith(layout.TUNING_INPUTS)
     assert not _granted("tuning", "bucket datasets")
     assert not _granted("tuning", "bucket artifacts/runs/")
+
+
+def test_batch_agent_uses_exactly_the_batch_inference_files() -> None:
+    """Batch jobs run as the AI Platform service agent: it reads a batch evaluation's input and
+    writes its answers under batch-inference/, and touches nothing else of the pipeline's."""
+    assert _tuning_grants("batch_agent") == [
+        ("artifacts", layout.BATCH_INFERENCE, ["roles/storage.objectUser"])
+    ]
+    assert layout.evaluation_batch_prefix("r", "k").startswith(layout.BATCH_INFERENCE)
+    for other in (layout.TUNING_INPUTS, layout.report_prefix("r")):
+        assert not _granted("batch_agent", f"bucket artifacts/{other}")
+    assert not _granted("batch_agent", "bucket datasets")
 
 
 #: Permissions of roles/run.builder (what the build-account page names) that the build account is

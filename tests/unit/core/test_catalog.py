@@ -150,3 +150,26 @@ def test_the_seed_adapter_size_names_get_a_number_to_write_instead() -> None:
     for name in ("AdapterSize.SMALL", "MEDIUM"):
         with pytest.raises(ConfigError, match=r"Write 1, 2, 4, 8 or 16"):
             parse_tuning_yaml(f"adapter_size: {name}\n".encode(), source="t", base=TuningConfig())
+
+
+def test_batch_prices_are_the_cited_discount_off_online_prices() -> None:
+    """Vertex batch inference is 50% off real-time (batch_inference source, official)."""
+    raw = json.loads((Path(__file__).parents[3] / "shared" / "catalog.json").read_text())
+    assert raw["batch"]["discount"] == 0.5
+    assert BUILTIN.sources[raw["batch"]["source"]]["official"] is True
+    pro = BUILTIN.limits_for("gemini-2.5-pro")
+    assert pro is not None
+    assert pro.prices(batch=False) == (1.25, 10.0)
+    assert pro.prices(batch=True) == (0.625, 5.0)
+    # A price nobody published stays unknown at both rates, never a guess.
+    flash = BUILTIN.limits_for("gemini-3.5-flash")
+    assert flash is not None and flash.prices(batch=True) == (None, None)
+    for info in BUILTIN:  # every model names where its inference price comes from
+        src = BUILTIN.sources[info.sources["inference_price"]]
+        assert src["checked"] == "2026-12-03" and "official" in src
+
+
+def test_a_model_may_give_its_own_batch_price() -> None:
+    cat = load_catalog({"gemini-2.5-pro": {"price_per_million_batch_input_tokens": 0.5}})
+    lim = cat.limits_for("gemini-2.5-pro")
+    assert lim is not None and lim.prices(batch=True) == (0.5, 5.0)

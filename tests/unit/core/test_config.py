@@ -200,3 +200,26 @@ def test_guard_and_notify_settings_say_what_is_wrong(env: dict[str, str], says: 
 def test_guard_settings_empty_means_off() -> None:
     s = Settings.from_env({"MAX_RUN_USD": "", "MAX_TRAINING_HOURS": "2.5"})
     assert s.max_run_usd is None and s.max_training_hours == 2.5 and s.stuck_after_minutes is None
+
+
+def test_evaluation_mode_and_batch_threshold() -> None:
+    from shared.tuning_config import EvaluationConfig
+
+    def ev(text: str) -> EvaluationConfig:
+        return parse_tuning_yaml(text.encode(), source="t", base=TuningConfig()).evaluation
+
+    auto = ev("evaluation: {batch_above: 100}\n")
+    assert auto.mode == "auto" and auto.batch_above == 100
+    assert auto.uses_batch(101) and not auto.uses_batch(100)
+    assert ev("evaluation: {mode: batch}\n").uses_batch(1)
+    assert not ev("evaluation: {mode: online, batch_above: 1}\n").uses_batch(5000)
+    with pytest.raises(ConfigError, match=r"evaluation\.mode.*unknown mode"):
+        ev("evaluation: {mode: offline}\n")
+    with pytest.raises(ConfigError, match=r"evaluation\.batch_above"):
+        ev("evaluation: {batch_above: 0}\n")
+    cfg = parse_tuning_yaml(b"evaluation: {mode: batch, batch_above: 7}\n", source="t",
+                            base=TuningConfig())  # fmt: skip
+    import msgspec
+
+    again = msgspec.convert(cfg.to_dict(), TuningConfig)  # how the run document reads it back
+    assert (again.evaluation.mode, again.evaluation.batch_above) == ("batch", 7)
