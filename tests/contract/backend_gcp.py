@@ -44,7 +44,7 @@ CONTENTION_TESTS = frozenset(
     }
 )
 #: Fast client-side backoff so retry paths take milliseconds in tests.
-FAST = {"deadline_s": 5.0}
+FAST: dict[str, Any] = {"deadline_s": 5.0}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

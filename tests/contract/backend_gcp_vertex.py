@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ KNOWN_ANSWER = "请在登录页点击“找回账号”，按提示验证手机�
 BASE_MODEL = "gemini-3.5-flash"
 
 #: Fast backoff so retry paths stay within milliseconds in tests.
-FAST_RETRY = {"retry": RetryPolicy(deadline_s=2.0, initial_s=0.005, max_s=0.02)}
+FAST_RETRY: dict[str, Any] = {"retry": RetryPolicy(deadline_s=2.0, initial_s=0.005, max_s=0.02)}
 
 
 @dataclass

@@ -47,4 +47,4 @@ def test_concurrent_publishers_lose_nothing(bus_probe: Any) -> None:
 
 def test_bad_payload_is_refused(bus_probe: Any) -> None:
     with pytest.raises(TypeError):
-        bus_probe.bus.publish(A, "not bytes", {})  # type: ignore[arg-type]
+        bus_probe.bus.publish(A, "not bytes", {})

@@ -114,7 +114,7 @@ def _race(factory: Callable[[], Any], run_id: str, start: Any, out: Any) -> None
 def test_concurrent_processes_one_promotion_wins(production_factory: Any) -> None:
     assert production_factory().promote(_promotion("first"), expected_current=None) is not None
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     n = 4
     start, out = ctx.Barrier(n), ctx.Queue()
     procs = [

@@ -173,7 +173,7 @@ def test_concurrent_processes_one_cas_winner(store_factory: Any) -> None:
     run = _run(6)
     store_factory().create(run)
     methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     n = 4
     start, out = ctx.Barrier(n), ctx.Queue()
     procs = [

@@ -65,7 +65,7 @@ def walk(
         name = schema if schema in doc["schemas"] else PREFIX + schema
         if name not in doc["schemas"]:
             return [f"{at}: the document has no schema {schema}"]
-        schema = doc["schemas"][name]
+        return walk(value, doc["schemas"][name], doc, at)
     if "$ref" in schema:
         return walk(value, schema["$ref"], doc, at)
     kind = schema.get("type")

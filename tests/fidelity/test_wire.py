@@ -27,7 +27,7 @@ from tests.unit.gcp_vertex.conftest import SPEC
 
 PROJECT = "fidelity-project"
 REGION = "us-central1"
-FAST = {"retry": RetryPolicy(deadline_s=0.3, initial_s=0.002, max_s=0.01)}
+FAST: dict[str, Any] = {"retry": RetryPolicy(deadline_s=0.3, initial_s=0.002, max_s=0.01)}
 PROMPT = [{"role": "user", "parts": [{"text": "充值没到账怎么办？"}]}]
 #: One part of each kind a dataset may hold (camelCase and snake_case).
 EVERY_PART = [

@@ -38,7 +38,7 @@ def test_valid_json_output(files: dict[str, Path], capsys: pytest.CaptureFixture
     stats = obj["stats"]
     assert isinstance(stats, dict) and stats["examples"] == 2
     assert set(stats["estimated_tokens"]) >= {"total", "p50", "p95", "max"}
-    assert set(obj["estimate"]) >= {"billable_tokens", "cost_usd"}  # type: ignore[arg-type]
+    assert set(obj["estimate"]) >= {"billable_tokens", "cost_usd"}  # type: ignore[call-overload]
 
 
 def test_invalid_json_output(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

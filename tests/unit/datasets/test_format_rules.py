@@ -310,7 +310,7 @@ def test_file_over_model_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.catalog import BUILTIN, with_limits
 
     small = with_limits(BUILTIN.models["gemini-3.5-flash"], max_training_file_bytes=1000)
-    monkeypatch.setitem(BUILTIN.models, "gemini-3.5-flash", small)  # type: ignore[index]
+    monkeypatch.setitem(BUILTIN.models, "gemini-3.5-flash", small)
     report = validate(jsonl(*[example((f"q{i}", "answer")) for i in range(30)]))
     assert found(report)["file_too_large"] == [(None, "")]
 
@@ -319,7 +319,7 @@ def test_too_many_validation_examples(monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.catalog import BUILTIN, with_limits
 
     small = with_limits(BUILTIN.models["gemini-3.5-flash"], max_validation_examples=3)
-    monkeypatch.setitem(BUILTIN.models, "gemini-3.5-flash", small)  # type: ignore[index]
+    monkeypatch.setitem(BUILTIN.models, "gemini-3.5-flash", small)
     val = jsonl(*[example((f"v{i}", "answer")) for i in range(4)])
     report = validate(jsonl(GOOD), validation=val, names={"validation": "val.jsonl"})
     assert [(f.file, f.line) for f in report.errors] == [("val.jsonl", None)]

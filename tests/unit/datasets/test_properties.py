@@ -15,7 +15,9 @@ from .helpers import example, jsonl, turn, validate
 
 # Any Unicode text without lone surrogates (those are not valid text).
 texts = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=3, max_size=40
+    alphabet=st.characters(blacklist_categories=("Cs",)),  # type: ignore[arg-type]
+    min_size=3,
+    max_size=40,
 ).filter(lambda s: s.strip() != "")
 
 

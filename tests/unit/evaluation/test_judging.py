@@ -231,7 +231,7 @@ def test_a_judge_that_always_prefers_the_first_answer_gives_a_win_rate_of_one_ha
     # Whatever the answers, a position-biased judge must not decide the comparison: asked in
     # both orders it flips every time, and a flip is a tie.
     judge = FirstAnswerJudge()
-    res = _run(_models(), judge)  # type: ignore[arg-type]
+    res = _run(_models(), judge)
     pw = res.summary["judge"]["pairwise"]
     assert pw["win_rate"] == 0.5 and pw["ties"] == 4
     assert (pw["position_flips"], pw["flip_rate"]) == (4, 1.0)

@@ -76,7 +76,7 @@ def test_evaluate_reports_intervals_deltas_and_what_was_not_scored() -> None:
     gates = {"chrf": Gate(min_delta=0.3, use_lower_bound=True)}
     res = evaluate(
         fake,
-        lines,
+        lines,  # type: ignore[arg-type]
         tuned_model=TUNED,
         base_model=BASE,
         config=EvaluationConfig(sample_size=100, gates=gates),

@@ -61,7 +61,7 @@ def test_permanent_error_keeps_the_api_message_and_names_the_object() -> None:
     assert err.code == "invalid_argument"
 
 
-class _RawRpcError(grpc.RpcError):
+class _RawRpcError(grpc.RpcError):  # type: ignore[misc]
     def __init__(self, status: grpc.StatusCode, details: str) -> None:
         self._status, self._details = status, details
 
@@ -115,7 +115,7 @@ def test_retries_transient_errors_until_success() -> None:
     clock = _Clock()
     calls, fn = _flaky(3, gexc.ServiceUnavailable("blip"))
     seen: list[int] = []
-    out = call_with_retry(
+    out = call_with_retry(  # type: ignore[var-annotated]
         fn,  # type: ignore[arg-type]
         deadline_s=30,
         initial_s=1,

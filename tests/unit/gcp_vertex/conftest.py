@@ -15,7 +15,7 @@ from tests.fakes.vertex_fake import VertexFake, running_fake
 
 PROJECT = "unit-project"
 LOCATION = "europe-west4"
-FAST = {"retry": RetryPolicy(deadline_s=0.3, initial_s=0.002, max_s=0.01)}
+FAST: dict[str, Any] = {"retry": RetryPolicy(deadline_s=0.3, initial_s=0.002, max_s=0.01)}
 
 SPEC = TuningJobSpec(
     run_id="cs-zh-0123456789ab",

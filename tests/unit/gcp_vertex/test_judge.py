@@ -92,7 +92,7 @@ def test_the_wire_numbers_are_not_in_reading_order() -> None:
     """Guards the fake's table: a by-number mapping in the adapter would fail the test above."""
     from google.cloud.aiplatform_v1.types import PairwiseChoice
 
-    assert {c: PairwiseChoice[c].value for c in PAIRWISE_CHOICE_WIRE} == PAIRWISE_CHOICE_WIRE
+    assert {c: PairwiseChoice[c].value for c in PAIRWISE_CHOICE_WIRE} == PAIRWISE_CHOICE_WIRE  # type: ignore[misc]
 
 
 def test_an_unspecified_choice_is_a_permanent_error_with_a_hint() -> None:

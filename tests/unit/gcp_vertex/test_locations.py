@@ -77,7 +77,7 @@ def test_jobs_and_models_are_addressed_in_their_own_location(fake: VertexFake) -
 )
 def test_clients_use_the_catalogs_host_for_their_location(location: str, host: str) -> None:
     assert service_host(location) == host
-    client = make_client("prediction", location, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    client = make_client("prediction", location, credentials=AnonymousCredentials())
     assert client.api_endpoint == host
 
 

@@ -39,7 +39,7 @@ def _validated(world: World, folder: str = "ds", tuning_yaml: str | None = None)
 
 def _expected_usd(world: World, rid: str) -> float:
     tokens = world.run(rid).validation.summary["billable_tokens"]
-    return round(tokens / 1e6 * 4000.0, 4)
+    return round(tokens / 1e6 * 4000.0, 4)  # type: ignore[no-any-return]
 
 
 def test_a_run_over_the_deployment_limit_fails_before_any_job_with_the_figures(
@@ -62,7 +62,7 @@ def test_tuning_yaml_can_lower_the_limit_but_not_raise_it(tmp_path: Path) -> Non
     world = make_world(tmp_path, env={**PRICE, "MAX_RUN_USD": "0.5"})
     raised = _validated(world, "raised", "budget: {max_run_usd: 100000}\n")
     world.pump()
-    assert world.run(raised).error and world.run(raised).error.code == "over_budget"
+    assert world.run(raised).error and world.run(raised).error.code == "over_budget"  # type: ignore[union-attr]
 
     world2 = make_world(tmp_path / "2", env=PRICE)
     lowered = _validated(world2, "lowered", "budget: {max_run_usd: 0.01}\n")
@@ -173,7 +173,7 @@ def test_a_stuck_run_is_warned_about_once(tmp_path: Path) -> None:
     assert not poll.poll_once(world.deps).warned  # not old enough yet
     old = "2020-01-01T00:00:00.000Z"
 
-    def age(r):  # type: ignore[no-untyped-def]
+    def age(r):
         r.history[-1].at = old
 
     world.store.update(rid, age)

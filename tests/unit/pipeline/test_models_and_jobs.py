@@ -284,6 +284,6 @@ def test_re_evaluation_on_a_new_test_set_is_validated_first(world: World) -> Non
     got = reevaluate(world.deps, rid, test_set=new, test_label="new-test.jsonl")
     attempt = world.run(rid).evaluation_attempts[-1]
     assert attempt["eval_set"].endswith("/test.jsonl") and "/attempts/" in attempt["eval_set"]
-    assert got.metrics["chrf"]["tuned"] > got.metrics["chrf"]["base"]
+    assert got.metrics["chrf"]["tuned"] > got.metrics["chrf"]["base"]  # type: ignore[operator]
     with pytest.raises(ConfigError, match=r"new-test.jsonl is not a valid eval set"):
         reevaluate(world.deps, rid, test_set=b"{not json\n", test_label="new-test.jsonl")

@@ -46,7 +46,7 @@ def test_drop_to_succeeded_with_reports_and_events(world: World) -> None:
     assert run.status == S.SUCCEEDED, run.history
     assert set(run.evaluation.metrics) == {"exact_match", "bleu", "chrf", "rouge_l"}
     # The simulated tuned model knows the training answers; the base model does not.
-    assert run.evaluation.metrics["chrf"]["tuned"] > run.evaluation.metrics["chrf"]["base"]
+    assert run.evaluation.metrics["chrf"]["tuned"] > run.evaluation.metrics["chrf"]["base"]  # type: ignore[operator]
     assert run.evaluation.simulated and run.simulated
     assert "judge" not in run.evaluation.summary  # the paid autorater is off by default
     for uri in (
@@ -423,7 +423,7 @@ def test_run_level_findings_have_the_validators_shape(
 ) -> None:
     from shared.datasets import CODES
 
-    run = world.run(validation.handle_upload(world.deps, world.drop_dataset(**drop)).run_id or "")
+    run = world.run(validation.handle_upload(world.deps, world.drop_dataset(**drop)).run_id or "")  # type: ignore[arg-type]
     assert run.status == S.REJECTED
     f = run.validation.findings[0]
     assert f == {

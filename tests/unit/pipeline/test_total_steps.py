@@ -78,7 +78,7 @@ def test_an_unexpected_launcher_exception_fails_the_run_without_a_job(
     world = make_world(tmp_path)
     rid = validation.handle_upload(world.deps, world.drop_dataset("ds")).run_id
     assert rid is not None and world.run(rid).status == S.VALIDATED
-    monkeypatch.setattr(launch, "try_start", lambda deps, run: {}["no such key"])
+    monkeypatch.setattr(launch, "try_start", lambda deps, run: {}["no such key"])  # type: ignore[index]
     for _ in range(MAX_UNEXPECTED_FAILURES - 1):
         with pytest.raises(KeyError):
             launch.handle_validated(world.deps, rid)

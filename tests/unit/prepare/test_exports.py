@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,9 @@ VARIANTS = {
 }
 
 
-def _prepare(src: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+def _prepare(src: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     code = main(["prepare", str(src), "--out", str(out), "--json"])
-    doc: dict[str, object] = json.loads(capsys.readouterr().out)
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert code == 0, doc
     return doc
 
@@ -33,7 +34,7 @@ def test_every_variant_becomes_the_same_valid_folder(
     for name, (fmt, encoding) in VARIANTS.items():
         out = tmp_path / name
         doc = _prepare(EXPORTS / name, out, capsys)
-        (source,) = doc["sources"]  # type: ignore[misc]
+        (source,) = doc["sources"]
         assert source["format"] == fmt
         assert source.get("encoding") == encoding
         assert source["columns"] == {
@@ -42,7 +43,7 @@ def test_every_variant_becomes_the_same_valid_folder(
             "text": "内容",
             "timestamp": "时间",
         }
-        assert doc["validation"]["valid"] is True  # type: ignore[index]
+        assert doc["validation"]["valid"] is True
         folders[name] = {
             f: (out / f).read_bytes() for f in ("train.jsonl", "validation.jsonl", "test.jsonl")
         }
@@ -73,12 +74,10 @@ def test_the_export_is_cleaned_as_the_report_says(
     assert doc["dropped_roles"] == {"机器人": 37, "系统": 37}
     assert doc["personal_data"] == {"policy": "redact", "found": {"phone": 1}}
     dropped = doc["dropped"]
-    assert dropped["exact_duplicate"] == 1  # type: ignore[index]  # the re-opened ticket
-    assert dropped["unanswered_last_message"] == 8  # type: ignore[index]
-    assert doc["notes"]["merged_message"] > 0  # type: ignore[index]
+    assert dropped["exact_duplicate"] == 1  # the re-opened ticket
+    assert dropped["unanswered_last_message"] == 8
+    assert doc["notes"]["merged_message"] > 0
     examples = doc["examples"]
-    assert sum(examples.values()) == doc["examples_built"] - sum(  # type: ignore[union-attr]
-        n
-        for k, n in dropped.items()
-        if k in ("exact_duplicate", "near_duplicate")  # type: ignore[union-attr]
+    assert sum(examples.values()) == doc["examples_built"] - sum(
+        n for k, n in dropped.items() if k in ("exact_duplicate", "near_duplicate")
     )

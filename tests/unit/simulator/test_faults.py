@@ -101,7 +101,7 @@ def test_create_refuses_what_vertex_refuses(
     missing = (tmp_path / "nope.jsonl").as_uri()
     fixed = {k: missing if v == "MISSING" else v for k, v in overrides.items()}
     with pytest.raises(errors.PermanentError, match=message):
-        make_tuner(tmp_path).create_job(make_spec(uri, **fixed))
+        make_tuner(tmp_path).create_job(make_spec(uri, **fixed))  # type: ignore[arg-type]
 
 
 def test_models_have_their_own_transient_budget(tmp_path: Path) -> None:
