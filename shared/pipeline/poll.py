@@ -26,6 +26,7 @@ from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus,
 
 from .launch import ensure_job, record_job, try_start
 from .transitions import advance, failed, publish_run_event
+from .watch import scheduled_checks
 
 S = RunStatus
 #: A claimed run with no recorded job after this long had its launcher die: reconcile it.
@@ -41,6 +42,7 @@ class TickReport:
     started: list[str] = field(default_factory=list)
     warned: list[str] = field(default_factory=list)  #: runs warned about as stuck
     errors: list[str] = field(default_factory=list)
+    lifecycle: list[str] = field(default_factory=list)  #: keys of lifecycle warnings sent
 
 
 def poll_once(deps: Deps) -> TickReport:
@@ -80,6 +82,7 @@ def poll_once(deps: Deps) -> TickReport:
                 report.warned.append(run.run_id)
         except PipelineError as e:
             logs.warning(f"poll: stuck check: {e.message}", run_id=run.run_id)
+    report.lifecycle = scheduled_checks(deps)
     return report
 
 
