@@ -14,6 +14,7 @@ the launcher, which is idempotent, in case the winner died between commit and pu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
@@ -82,10 +83,15 @@ def validate_new_run(
     objects: layout.DatasetObjects,
     *,
     retry_of: str | None = None,
+    retune_of: str | None = None,
+    pinned: Mapping[str, tuple[str, str]] | None = None,
+    adjust: Callable[[TuningConfig], TuningConfig] | None = None,
 ) -> Outcome:
     """Create run `run_id` for the training file `obj` (pinned to its generation) if absent,
     win the right to validate it, and validate. The upload path and `retry` share it, so a
-    retried run is checked exactly as a new upload would be."""
+    retried run is checked exactly as a new upload would be. `retune` pins the siblings to the
+    generations an earlier run validated (`pinned`: role -> (name, generation)) and changes the
+    configuration read from tuning.yaml (`adjust`: another base model, hyperparameters unset)."""
     blobs = deps.blobs
     refused: tuple[str, str] | None = None  # (code, message): a run that says why, no traceback
     try:
@@ -107,8 +113,11 @@ def validate_new_run(
     )
     new_run = Run.new(run_id, dataset, simulated=deps.simulated)
     new_run.retry_of = retry_of
+    new_run.retune_of = retune_of
     if retry_of is not None:
         new_run.history[0].note = f"retry of run {retry_of}"
+    if retune_of is not None:
+        new_run.history[0].note = f"retune of run {retune_of}"
     created = deps.store.create(new_run)
     if created:
         logs.info(f"new run for {dataset.uri}", run_id=run_id)
@@ -119,7 +128,7 @@ def validate_new_run(
         code, message = refused
         return _reject(deps, run_id, [_run_finding(code, obj.name, message)], {}, None, message)
     with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING], release=_unlease):
-        return _validate(deps, run, obj, objects)
+        return _validate(deps, run, obj, objects, pinned=pinned, adjust=adjust)
 
 
 def _lease(run: Run) -> None:
@@ -170,7 +179,15 @@ def _claim(deps: Deps, run_id: str) -> Run | Outcome:
     return Outcome("duplicate", run_id, f"run is already {current.status}")
 
 
-def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetObjects) -> Outcome:
+def _validate(
+    deps: Deps,
+    run: Run,
+    obj: StorageObject,
+    objects: layout.DatasetObjects,
+    *,
+    pinned: Mapping[str, tuple[str, str]] | None = None,
+    adjust: Callable[[TuningConfig], TuningConfig] | None = None,
+) -> Outcome:
     from shared.datasets import validate_dataset  # heavy only for this function
 
     blobs, s = deps.blobs, deps.settings
@@ -187,6 +204,9 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
     }
     generations = {role: info.generation for role, info in found.items() if info is not None}
     siblings = {role: info.name for role, info in found.items() if info is not None}
+    if pinned is not None:  # a retune: exactly the files the earlier run validated
+        generations = {role: gen for role, (_, gen) in pinned.items()}
+        siblings = {role: name for role, (name, _) in pinned.items()}
     # Configuration first: a bad tuning.yaml rejects the run before reading gigabytes.
     config: TuningConfig = s.defaults
     try:
@@ -197,6 +217,8 @@ def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetO
             config = parse_tuning_yaml(
                 data, source=siblings["config"], base=s.defaults, catalog=s.catalog
             )
+        if adjust is not None:
+            config = adjust(config)
     except ConfigError as e:
         found = _run_finding("invalid_config", siblings.get("config"), e.message)
         return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)

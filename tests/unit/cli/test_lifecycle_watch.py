@@ -116,3 +116,16 @@ def test_the_doc_lists_every_field_of_the_message() -> None:
     prod = Promotion("r1", "tuned/1", "endpoints/1", "gemini-2.5-flash", "t", "u", sequence=1)
     [w] = lifecycle_warnings(prod, [], BUILTIN, date(2026, 10, 1))
     assert listed == set(w.to_dict())
+
+
+def test_retune_cli_names_a_missing_file_and_starts_nothing(tmp_path: Path, capsys: Capsys) -> None:
+    world = make_world(tmp_path / "w")
+    rid = trained(world, world.drop_dataset(tuning_yaml="epoch: 2\n"))
+    (world.root / "bucket" / "incoming" / "ds" / "tuning.yaml").unlink()
+    runs = len(world.store.list_recent())
+    code = main(["retune", rid, "--model", "gemini-3.1-flash-lite", "--root", str(world.root)])
+    err = capsys.readouterr().err
+    assert code == 1 and "incoming/ds/tuning.yaml is gone" in err and "Traceback" not in err
+    assert len(world.store.list_recent()) == runs
+    assert main(["retune", rid, "--root", str(world.root)]) == 1
+    assert "pass --model" in capsys.readouterr().err
