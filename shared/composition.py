@@ -19,7 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shared.errors import ConfigError
-from shared.ports import Blobs, Bus, Deps, Judge, Models, ProductionStore, RunStore, Tuner
+from shared.ports import (
+    Blobs,
+    Bus,
+    Deps,
+    Judge,
+    ModelDirectory,
+    Models,
+    ProductionStore,
+    RunStore,
+    Tuner,
+)
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -157,6 +167,16 @@ class LazyDeps:
         from shared.simulator import SimulatedModels
 
         return SimulatedModels(self._simulated_tuner())
+
+    @cached_property
+    def directory(self) -> ModelDirectory:
+        if self.settings.backend == "gcp":
+            from shared.gcp.vertex_catalog import VertexModelDirectory
+
+            return VertexModelDirectory(self.settings.project, self.settings.location)
+        from shared.simulator.directory import SimulatedDirectory
+
+        return SimulatedDirectory(self.settings.catalog, self.settings.simulator_env)
 
     @cached_property
     def judge(self) -> Judge:

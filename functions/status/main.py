@@ -5,7 +5,7 @@ import flask
 import functions_framework
 
 from shared import composition, status
-from shared.pipeline.lifecycle import banner_lines
+from shared.pipeline.watch import banner_lines
 
 
 @functions_framework.http

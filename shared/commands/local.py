@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     page = None
     if args.port is not None:
         from shared.host.statuspage import StatusServer
-        from shared.pipeline.lifecycle import banner_lines
+        from shared.pipeline.watch import banner_lines
 
         try:
             page = StatusServer(

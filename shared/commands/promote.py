@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         if deps is None:
             return 2
         if args.show:
-            from shared.pipeline.lifecycle import banner_lines
+            from shared.pipeline.watch import banner_lines
 
             code = _show(deps.production.current(), deps.production.history(limit=SHOW_LIMIT), args)
             if not args.json:

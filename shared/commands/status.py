@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 def _lifecycle_lines(deps: Any) -> None:
     """The retirement watch's due warnings under the table: which base model ends when, its
     replacement and the `retune` command (the poller sends each once; this shows them all)."""
-    from shared.pipeline.lifecycle import banner_lines
+    from shared.pipeline.watch import banner_lines
 
     for line in banner_lines(deps):
         print(line)

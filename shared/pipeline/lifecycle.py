@@ -179,12 +179,11 @@ def _marker(key: str) -> str:
     return MARKERS + key.replace(":", "-").replace("/", "_") + ".json"
 
 
-def _claim(deps: Deps, w: LifecycleWarning) -> str | None:
-    """Claim the right to send `w`: the marker's generation, or None when it was sent
+def _claim(deps: Deps, key: str) -> str | None:
+    """Claim the right to send `key`: the marker's generation, or None when it was sent
     already. A claim whose send failed is left `unsent` and can be claimed again."""
-    s, name = deps.settings, _marker(w.key)
-    doc = {"key": w.key, "state": "claimed", "at": utcnow()}
-    data = json.dumps(doc).encode()
+    s, name = deps.settings, _marker(key)
+    data = json.dumps({"key": key, "state": "claimed", "at": utcnow()}).encode()
     try:
         return deps.blobs.write_bytes(
             s.artifacts_bucket, name, data, content_type="application/json", if_generation_match="0"
@@ -209,29 +208,36 @@ def _claim(deps: Deps, w: LifecycleWarning) -> str | None:
         return None  # another poller claimed it
 
 
+def send_once(deps: Deps, key: str, data: bytes, attrs: dict[str, str]) -> bool:
+    """Publish a warning on run-events unless `key` was sent before; True when this call sent
+    it. The marker is claimed first, so two pollers never both send it."""
+    generation = _claim(deps, key)
+    if generation is None:
+        return False
+    s = deps.settings
+    try:
+        deps.bus.publish(s.topic_run_events, data, attrs)
+    except PipelineError as e:
+        logs.warning(f"warning {key} not published: {e.message}")
+        undo = json.dumps({"key": key, "state": "unsent", "at": utcnow()}).encode()
+        with contextlib.suppress(PipelineError):  # the next check sees `claimed`: skipped
+            deps.blobs.write_bytes(
+                s.artifacts_bucket, _marker(key), undo, content_type="application/json",
+                if_generation_match=generation,
+            )  # fmt: skip
+        return False
+    return True
+
+
 def check_lifecycle(deps: Deps, today: date | None = None) -> list[LifecycleWarning]:
     """Send every due warning not sent before; returns the ones this call sent."""
     sent: list[LifecycleWarning] = []
     for w in current_warnings(deps, today):
-        generation = _claim(deps, w)
-        if generation is None:
-            continue
         data, attrs = encode_message(LIFECYCLE_WARNING, w.production_run or w.runs[0], w.to_dict())
         attrs.update(kind=w.kind, model=w.model, threshold_days=str(w.threshold))
-        s = deps.settings
-        try:
-            deps.bus.publish(s.topic_run_events, data, attrs)
-        except PipelineError as e:
-            logs.warning(f"lifecycle warning {w.key} not published: {e.message}")
-            undo = json.dumps({"key": w.key, "state": "unsent", "at": utcnow()}).encode()
-            with contextlib.suppress(PipelineError):  # the next check sees `claimed`: skipped
-                deps.blobs.write_bytes(
-                    s.artifacts_bucket, _marker(w.key), undo, content_type="application/json",
-                    if_generation_match=generation,
-                )  # fmt: skip
-            continue
-        logs.warning(f"lifecycle: {w.message()}")
-        sent.append(w)
+        if send_once(deps, w.key, data, attrs):
+            logs.warning(f"lifecycle: {w.message()}")
+            sent.append(w)
     return sent
 
 
