@@ -156,20 +156,23 @@ def lifecycle_warnings(
     return out
 
 
-def current_warnings(deps: Deps, today: date | None = None) -> list[LifecycleWarning]:
-    """The warnings due now for this deployment (what `status`, `promote --show` and the
-    status page show, whether or not the poller has sent them yet)."""
-    runs = deps.store.list_by_status([RunStatus.SUCCEEDED])
+def current_warnings(
+    deps: Deps, today: date | None = None, *, all_runs: bool = True
+) -> list[LifecycleWarning]:
+    """The warnings due now for this deployment, whether or not the poller has sent them yet.
+    `all_runs` False: the production model's only (one read, what the status page can afford
+    on every reload); the poller's daily check reads every SUCCEEDED run."""
+    runs = deps.store.list_by_status([RunStatus.SUCCEEDED]) if all_runs else []
     return lifecycle_warnings(
         deps.production.current(), runs, deps.settings.catalog, today or utc_today()
     )
 
 
 def banner_lines(deps: Deps) -> list[str]:
-    """One line per due warning, for the status page and the terminal; never raises (a store
-    that cannot be read leaves the banner out, not the page)."""
+    """One line per due warning about the production model, for the status page and the
+    terminal; never raises (a store that cannot be read leaves the banner out, not the page)."""
     try:
-        return [f"LIFECYCLE: {w.message()}" for w in current_warnings(deps)]
+        return [f"LIFECYCLE: {w.message()}" for w in current_warnings(deps, all_runs=False)]
     except PipelineError as e:
         logs.warning(f"lifecycle banner not computed: {e.message}")
         return []

@@ -3,6 +3,8 @@
 Reads only active runs (QUEUED, TRAINING, TRAINED) — never the history of finished ones — so a
 tick costs the same with ten runs or ten thousand finished ones (see BENCHMARKS.md).
 One failing run never stops the tick: its error is logged and the next tick tries again.
+The scheduled checks (`watch`: the retirement watch on the first tick after a start and then
+daily, which reads the SUCCEEDED runs once; the weekly catalog check) are one call at the end.
 """
 
 from __future__ import annotations

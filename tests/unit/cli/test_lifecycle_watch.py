@@ -131,3 +131,17 @@ def test_retune_cli_names_a_missing_file_and_starts_nothing(tmp_path: Path, caps
     assert len(world.store.list_recent()) == runs
     assert main(["retune", rid, "--root", str(world.root)]) == 1
     assert "pass --model" in capsys.readouterr().err
+
+
+def test_succeeded_runs_that_are_not_in_production_are_watched_too() -> None:
+    from shared.runs import DatasetInfo, Run, RunStatus
+
+    runs = []
+    for i, status in enumerate((RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SUCCEEDED)):
+        r = Run.new(f"r{i}", DatasetInfo("b", "incoming/r/train.jsonl", "1", "gs://b/r"))
+        r.status, r.job.base_model = status, "gemini-2.5-flash-001"
+        runs.append(r)
+    [w] = lifecycle_warnings(None, runs, BUILTIN, date(2026, 10, 11))
+    assert (w.kind, w.threshold, w.runs, w.production_run) == ("retirement", 7, ("r0", "r2"), None)
+    assert w.command == "gemini-tuning retune r0 --model gemini-3.5-flash"
+    assert "2 tuned model(s) (run r0, r2)" in w.message()
