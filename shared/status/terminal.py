@@ -65,6 +65,10 @@ def render_run_detail(run: Run) -> str:
         lines.append(f"retry of  {run.retry_of}")
     if run.retried_by:
         lines.append(f"retried   as {run.retried_by}")
+    if run.retune_of:
+        lines.append(f"retune of {run.retune_of} (same data, another base model)")
+    if run.retuned_by:
+        lines.append(f"retuned   as {run.retuned_by}")
     vs = run.validation.summary
     if vs.get("examples") is not None and "billable_tokens" in vs:
         cost = vs.get("cost_usd")

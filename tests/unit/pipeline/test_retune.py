@@ -12,6 +12,7 @@ from shared.errors import PermanentError
 from shared.pipeline import poll, promote
 from shared.pipeline.retune import Hyperparameters, retune_run
 from shared.runs import RunStatus
+from shared.status import render_run_detail
 
 from .conftest import World, make_world
 from .test_promote import TEST_SET
@@ -60,6 +61,8 @@ def test_retune_runs_on_the_new_model_against_production_and_promotes_on_pass(
     new = world.run(result.run_id)
     assert new.status == S.SUCCEEDED, new.history
     assert new.retune_of == old and world.run(old).retuned_by == new.run_id
+    assert f"retune of {old}" in render_run_detail(new)
+    assert f"retuned   as {new.run_id}" in render_run_detail(world.run(old))
     assert new.config is not None and new.config.source_model_name == NEW
     assert (new.config.epoch, new.config.adapter_size) == (None, None)  # Vertex chooses
     assert new.job.base_model == NEW
