@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from shared.errors import NotFound, PermanentError
+from shared.errors import ConfigError, NotFound, PermanentError
 from shared.events import StorageObject
 from shared.pipeline import layout
 from shared.ports import Deps
@@ -133,6 +133,15 @@ def retune_run(
             f"run {run_id} is already tuned on {target}; pass another --model",
             code="same_model",
         )
+    hp = hp or Hyperparameters()
+    if hp.adapter_size is not None:  # a flag, not tuning.yaml: say so before any run exists
+        try:
+            check_adapter_size(
+                TuningConfig(source_model_name=target, adapter_size=hp.adapter_size),
+                deps.settings.catalog,
+            )
+        except ConfigError as e:
+            raise PermanentError(f"--adapter-size: {e.message}", code="invalid_flag") from None
     new_id = retune_run_id(src.run_id, target)
     ev = src.config.evaluation
     auto = bool(ev.production_gates) and bool(ev.gates)
@@ -149,7 +158,6 @@ def retune_run(
     d = src.dataset
     obj = StorageObject(d.bucket, d.name, d.generation, d.size, d.md5)
     siblings = {role: file for role, file in pinned.items() if role != "train"}
-    hp = hp or Hyperparameters()
     _link(deps, src.run_id, new_id)
     outcome = validate_new_run(
         deps, new_id, obj, objects, retune_of=src.run_id, pinned=siblings,

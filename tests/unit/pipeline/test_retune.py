@@ -105,3 +105,11 @@ def test_without_a_replacement_or_on_the_same_model_it_says_what_to_pass(world: 
         retune_run(world.deps, old)
     with pytest.raises(PermanentError, match=r"already tuned on gemini-3\.5-flash"):
         retune_run(world.deps, old, model="gemini-3.5-flash-001")
+
+
+def test_an_adapter_size_the_new_model_refuses_is_named_before_any_run(world: World) -> None:
+    old = _production(world, "ds", -0.9)
+    before = len(world.store.list_recent(limit=100))
+    with pytest.raises(PermanentError, match=r"--adapter-size: .*not supported"):
+        retune_run(world.deps, old, model=NEW, hp=Hyperparameters(adapter_size=3))
+    assert len(world.store.list_recent(limit=100)) == before
