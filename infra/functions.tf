@@ -205,10 +205,11 @@ module "poller" {
   }
 
   project_roles = ["roles/aiplatform.user", "roles/datastore.user"]
-  # Launches queued runs itself: the same pre-launch check of the copies and test set.
+  # Launches queued runs itself: the same pre-launch check of the copies and test set; writes
+  # the lifecycle warnings' sent-once markers and the catalog check's report (lifecycle/).
   bucket_roles = {
     (google_storage_bucket.datasets.name)  = ["roles/storage.objectViewer"]
-    (google_storage_bucket.artifacts.name) = ["roles/storage.objectViewer"]
+    (google_storage_bucket.artifacts.name) = ["roles/storage.objectUser"]
   }
   publish_topics = [
     google_pubsub_topic.evaluation_requested.name,

@@ -181,6 +181,17 @@ class ModelProblem:
 
 
 @dataclass(frozen=True)
+class EpochRange:
+    """The epochs Vertex AI may choose when tuning.yaml leaves `epoch` unset (it picks them from
+    the dataset size); `documented` False: Google publishes no range, this is a rule of thumb."""
+
+    low: int
+    high: int
+    source: str
+    documented: bool = False
+
+
+@dataclass(frozen=True)
 class Catalog:
     models: Mapping[str, ModelInfo]
     default_model: str
@@ -190,6 +201,8 @@ class Catalog:
     hosts: Mapping[str, str] = field(default_factory=dict)
     #: multi-region -> region prefixes it keeps data inside (`jurisdictions` in catalog.json).
     jurisdictions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: `epochs_when_unset` in catalog.json (None: not recorded; estimates then say so).
+    epochs_when_unset: EpochRange | None = None
 
     def __iter__(self) -> Iterator[ModelInfo]:
         return iter(self.models.values())
@@ -463,7 +476,13 @@ def load_catalog(
         k: tuple(v) for k, v in (raw.get("jurisdictions") or {}).items() if not k.startswith("_")
     }
     return Catalog(
-        models, raw["default_model"], raw["sources"], allow_unlisted, hosts, jurisdictions
+        models,
+        raw["default_model"],
+        raw["sources"],
+        allow_unlisted,
+        hosts,
+        jurisdictions,
+        _epochs(raw.get("epochs_when_unset")),
     )
 
 
@@ -475,6 +494,20 @@ def batch_discount(raw: Mapping[str, Any]) -> float:
             f"model catalog: batch.discount must be a share in [0, 1), not {value!r}."
         )
     return float(value)
+
+
+def _epochs(raw: Any) -> EpochRange | None:
+    if raw is None:
+        return None
+    try:
+        low, high = int(raw["low"]), int(raw["high"])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError(
+            "model catalog: epochs_when_unset needs whole numbers low and high."
+        ) from None
+    if not 1 <= low <= high:
+        raise ConfigError(f"model catalog: epochs_when_unset {low}..{high} is not a range from 1.")
+    return EpochRange(low, high, str(raw.get("source", "")), bool(raw.get("documented_by_google")))
 
 
 def catalog_from_env(env: Mapping[str, str] | None = None) -> Catalog:

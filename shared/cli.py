@@ -31,6 +31,7 @@ COMMANDS = (
     "promote",
     "chat",
     "retry",
+    "retune",
     "models",
     "demo",
 )

@@ -25,6 +25,7 @@ from shared.ports import (
     Bus,
     Deps,
     Judge,
+    ModelDirectory,
     Models,
     ProductionStore,
     RunStore,
@@ -188,6 +189,16 @@ class LazyDeps:
             tuner = self._simulated_tuner()
             models = SimulatedModels(tuner)
         return SimulatedBatchPredictor.for_tuner(tuner, models)
+
+    @cached_property
+    def directory(self) -> ModelDirectory:
+        if self.settings.backend == "gcp":
+            from shared.gcp.vertex_catalog import VertexModelDirectory
+
+            return VertexModelDirectory(self.settings.project, self.settings.location)
+        from shared.simulator.directory import SimulatedDirectory
+
+        return SimulatedDirectory(self.settings.catalog, self.settings.simulator_env)
 
     @cached_property
     def judge(self) -> Judge:

@@ -42,8 +42,19 @@ POLL_TICK = "poll-tick"
 #: rollback_to, simulated, sequence) plus `action` ("promoted" or "rolled back"); attributes
 #: carry `type`, `version`, `run_id` (the new production run) and `action`.
 PRODUCTION_CHANGED = "production-changed"
+#: On the run-events topic: a base model the production model (or another SUCCEEDED run) is
+#: tuned on retires or blocks new tuning soon, or the catalog check found Vertex AI's models
+#: changed (`shared.pipeline.lifecycle`, `shared.pipeline.catalog_check`; docs/run-events.md).
+LIFECYCLE_WARNING = "lifecycle-warning"
 MESSAGE_TYPES = frozenset(
-    {DATASET_VALIDATED, EVALUATION_REQUESTED, RUN_EVENT, POLL_TICK, PRODUCTION_CHANGED}
+    {
+        DATASET_VALIDATED,
+        EVALUATION_REQUESTED,
+        RUN_EVENT,
+        POLL_TICK,
+        PRODUCTION_CHANGED,
+        LIFECYCLE_WARNING,
+    }
 )
 
 

@@ -98,6 +98,24 @@ def message_for(run_id: str, body: Mapping[str, Any]) -> Message | None:
     return Message(f"Gemini tuning: run {run_id} {status}{sim}", tuple(lines))
 
 
+def lifecycle_message(body: Mapping[str, Any]) -> Message:
+    """The message for a `lifecycle-warning` (docs/run-events.md): what ends when, the
+    replacement, the command to run."""
+    kind = body.get("kind")
+    model = body.get("model") or "?"
+    when = body.get("date") or "?"
+    if kind == "tuning_block":
+        title = f"Gemini tuning: new tuning on {model} is refused from {when}"
+    elif kind == "retirement":
+        title = f"Gemini tuning: {model} retires on {when}"
+    else:  # the catalog check
+        title = "Gemini tuning: Vertex AI's models changed"
+    lines = [_cut(body.get("message", ""))]
+    if body.get("command"):
+        lines.append(f"run: {body['command']}")
+    return Message(title, tuple(lines))
+
+
 def slack(m: Message) -> dict[str, Any]:
     return {"text": f"*{m.title}*\n" + "\n".join(m.lines)}
 

@@ -492,6 +492,33 @@ class BatchPredictor(Protocol):
 
 
 # --------------------------------------------------------------------------------------------
+# Which publisher models Vertex AI offers (the catalog check)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublisherModel:
+    """One Google publisher model as Vertex AI describes it (`PublisherModel`): it says nothing
+    about tunability or retirement dates, which stay the catalog's."""
+
+    name: str  #: the short id, `gemini-3.5-flash`
+    launch_stage: str = ""  #: `GA`, `PUBLIC_PREVIEW`, `EXPERIMENTAL`, ... ("" not reported)
+
+
+@runtime_checkable
+class ModelDirectory(Protocol):
+    def get(self, name: str) -> PublisherModel | None:
+        """`publishers/google/models/<name>` at the deployment's tuning location, or None when
+        Vertex AI does not know it there (404)."""
+        ...
+
+    def list_gemini(self) -> list[PublisherModel] | None:
+        """Every Gemini publisher model Vertex AI lists, or None when this backend cannot list
+        (the check then reports only the catalog's own models)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
 # What a pipeline step receives
 # --------------------------------------------------------------------------------------------
 
@@ -531,6 +558,9 @@ class Deps(Protocol):
 
     @property
     def batch(self) -> BatchPredictor: ...
+
+    @property
+    def directory(self) -> ModelDirectory: ...
 
     @property
     def simulated(self) -> bool:

@@ -105,6 +105,14 @@ def retry_run_id(run_id: str, attempt: int) -> str:
     return f"{base[:30]}-r{attempt}-{digest}"
 
 
+def retune_run_id(run_id: str, model: str) -> str:
+    """The id of the retune of `run_id` on `model`: deterministic, so a repeated `retune`
+    finds the run it already made (same shape rules as `retry_run_id`)."""
+    digest = hashlib.sha256(f"{run_id}#retune#{model}".encode()).hexdigest()[:12]
+    base = re.sub(r"-(r|t)[0-9]+$", "", run_id.rsplit("-", 1)[0]) or "run"
+    return f"{base[:30]}-t-{digest}"
+
+
 def tuning_job_display_name(run_id: str) -> str:
     """Deterministic display name so a retry after a crash can recognise its own job."""
     return f"gtp-{run_id}"[:128]
@@ -353,6 +361,10 @@ class Run:
     #: `gemini-tuning retry`: the run this one retries, and the run that retried this one.
     retry_of: str | None = None
     retried_by: str | None = None
+    #: `gemini-tuning retune`: the run whose data this one tunes again on another base model,
+    #: and the newest run that retuned this one.
+    retune_of: str | None = None
+    retuned_by: str | None = None
     stuck: StuckWarning | None = None
     step_failure: StepFailure | None = None
 

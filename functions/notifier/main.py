@@ -16,5 +16,7 @@ def on_run_event(cloud_event: CloudEvent) -> None:
         settings = composition.instance().settings
         if entry.too_old(env, settings):
             return
-        msg = events.decode_message(events.pubsub_message(cloud_event), expect=events.RUN_EVENT)
+        # run-events carries run-event and lifecycle-warning messages (and production-changed,
+        # which `notify` ignores): decode any type, let `notify` choose.
+        msg = events.decode_message(events.pubsub_message(cloud_event))
         notify.notify(settings, msg)

@@ -137,9 +137,12 @@ def run(args: argparse.Namespace) -> int:
     page = None
     if args.port is not None:
         from shared.host.statuspage import StatusServer
+        from shared.pipeline.watch import banner_lines
 
         try:
-            page = StatusServer(runtime.layout, deps.store, args.port)
+            page = StatusServer(
+                runtime.layout, deps.store, args.port, banners=lambda: banner_lines(deps)
+            )
         except OSError as e:
             print(
                 f"error: cannot serve the status page on 127.0.0.1:{args.port}: "

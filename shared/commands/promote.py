@@ -89,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
         if deps is None:
             return 2
         if args.show:
-            return _show(deps.production.current(), deps.production.history(limit=SHOW_LIMIT), args)
+            from shared.pipeline.watch import banner_lines
+
+            code = _show(deps.production.current(), deps.production.history(limit=SHOW_LIMIT), args)
+            if not args.json:
+                for line in banner_lines(deps):
+                    print(line)
+            return code
         if args.rollback:
             done = promote.rollback(deps, by=_who(args), reason=args.reason)
             print(

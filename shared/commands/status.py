@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
             # A pipe gets whole lines, not a table squeezed to 80 columns.
             Console(width=None if tty else 250).print(status.render_table(runs))
+        if not args.json:
+            _lifecycle_lines(deps)
         _note_if_nothing_advances(deps, runs)
         return 0
 
@@ -126,6 +128,15 @@ def run(args: argparse.Namespace) -> int:
             f"error: cannot read runs from {where}: {type(e).__name__}: {e}.{hint}", file=sys.stderr
         )
         return 2
+
+
+def _lifecycle_lines(deps: Any) -> None:
+    """The retirement watch's due warnings under the table: which base model ends when, its
+    replacement and the `retune` command (the poller sends each once; this shows them all)."""
+    from shared.pipeline.watch import banner_lines
+
+    for line in banner_lines(deps):
+        print(line)
 
 
 def _note_if_nothing_advances(deps: Any, runs: list[Any]) -> None:

@@ -267,10 +267,24 @@ def _print_summary(out: Any, report: ValidationReport) -> None:
         if est["cost_usd"] is None
         else (f"~${est['cost_usd']:,.2f}")
     )
-    table.add_row(
-        "billable tokens",
-        f"{est['billable_tokens']:,} ({est['epochs']} epochs), cost {cost} — estimate",
-    )
+    if est.get("epochs_range"):
+        lo, hi = est["billable_tokens_range"]
+        e_lo, e_hi = est["epochs_range"]
+        costs = est.get("cost_usd_range")
+        cost = "unknown (no price for this model)" if not costs else (
+            f"~${costs[0]:,.2f} to ~${costs[1]:,.2f}"
+        )  # fmt: skip
+        table.add_row(
+            "billable tokens",
+            f"{lo:,} to {hi:,} ({e_lo} to {e_hi} epochs: epoch unset, Vertex AI chooses; "
+            f"{'documented range' if est.get('epochs_documented') else 'rule of thumb'}), "
+            f"cost {cost} — estimate",
+        )
+    else:
+        table.add_row(
+            "billable tokens",
+            f"{est['billable_tokens']:,} ({est['epochs']} epochs), cost {cost} — estimate",
+        )
     _quality_rows(table, st)
     out.print(table)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.catalog import VALIDATION_FRACTION_FROM, ModelLimits
+from shared.catalog import BUILTIN, VALIDATION_FRACTION_FROM, ModelLimits
 from shared.datasets.findings import FindingLog
 from shared.datasets.report import ValidationReport
 from shared.datasets.scanner import FileState, Scanner
@@ -199,23 +199,54 @@ def _stats(sc: Scanner) -> dict[str, Any]:
 
 
 def _estimate(sc: Scanner) -> dict[str, Any]:
+    """Billable tokens and cost. With `epoch` unset Vertex AI chooses the epochs from the data,
+    so the estimate is a range (`BUILTIN.epochs_when_unset`, with its source) and its upper end
+    is what the budget guard counts until the job reports its real billable tokens."""
     train = sc.files.get("train")
     tokens = train.tokens.total if train else 0
-    epochs = sc.epochs or ASSUMED_EPOCHS
-    billable = tokens * epochs
     price = sc.limits.training_price_per_million_tokens
-    note = "Estimate from estimated tokens x epochs at list price; not a quote."
-    if sc.epochs is None:
-        note += (
-            f" Epochs are left to Vertex AI's recommendation; the estimate assumes "
-            f"{ASSUMED_EPOCHS}, and the job's real billable tokens replace it when it ends."
-        )
+
+    def usd(billable: int) -> float | None:
+        return None if price is None else round(billable / 1e6 * price, 4)
+
+    span = BUILTIN.epochs_when_unset
+    if sc.epochs is not None or span is None:
+        epochs = sc.epochs or ASSUMED_EPOCHS
+        note = "Estimate from estimated tokens x epochs at list price; not a quote."
+        if sc.epochs is None:
+            note += (
+                f" Epochs are left to Vertex AI; the catalog records no range, so the estimate "
+                f"assumes {ASSUMED_EPOCHS} until the job's real billable tokens replace it."
+            )
+        return {
+            "billable_tokens": tokens * epochs,
+            "epochs": epochs,
+            "epochs_assumed": sc.epochs is None,
+            "model": sc.limits.name,
+            "usd_per_million_tokens": price,
+            "cost_usd": usd(tokens * epochs),
+            "note": note,
+        }
+    low, high = tokens * span.low, tokens * span.high
+    whose = "Google's documented range" if span.documented else (
+        "a users' rule of thumb: Google documents no range"
+    )  # fmt: skip
     return {
-        "billable_tokens": billable,
-        "epochs": epochs,
-        "epochs_assumed": sc.epochs is None,
+        "billable_tokens": high,
+        "billable_tokens_range": [low, high],
+        "epochs": None,
+        "epochs_range": [span.low, span.high],
+        "epochs_assumed": True,
+        "epochs_source": span.source,
+        "epochs_documented": span.documented,
         "model": sc.limits.name,
         "usd_per_million_tokens": price,
-        "cost_usd": None if price is None else round(billable / 1e6 * price, 4),
-        "note": note,
+        "cost_usd": usd(high),
+        "cost_usd_range": None if price is None else [usd(low), usd(high)],
+        "note": (
+            f"Epochs are left to Vertex AI, which chooses them from the dataset size: the "
+            f"estimate is a range for {span.low} to {span.high} epochs ({whose}; catalog source "
+            f"{span.source}), at list price, not a quote. The budget guard counts the upper "
+            "end; the job's real billable tokens replace the estimate when it reports them."
+        ),
     }

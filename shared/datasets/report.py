@@ -44,6 +44,12 @@ class ValidationReport:
             "estimated_tokens": tokens.get("total", 0),
             "billable_tokens": self.estimate.get("billable_tokens", 0),
             "cost_usd": self.estimate.get("cost_usd"),
+            # epoch unset: what Vertex AI may choose (`estimate.note` says whose range)
+            **{
+                k: self.estimate[k]
+                for k in ("epochs_range", "billable_tokens_range", "cost_usd_range")
+                if k in self.estimate
+            },
             # counts per kind only: masked samples stay in the report, values nowhere
             "personal_data": dict(self.stats.get("personal_data", {}).get("counts", {})),
             "personal_data_policy": self.stats.get("personal_data", {}).get("policy"),

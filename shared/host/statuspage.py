@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import threading
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -26,8 +27,14 @@ FILES = "/files/"
 class StatusServer:
     """`start()` serves until `stop()`; `url` is where (port 0 picks a free one)."""
 
-    def __init__(self, layout: LocalLayout, store: RunStore, port: int = 0) -> None:
-        self.layout, self.store = layout, store
+    def __init__(
+        self,
+        layout: LocalLayout,
+        store: RunStore,
+        port: int = 0,
+        banners: Callable[[], Sequence[str]] = tuple,
+    ) -> None:
+        self.layout, self.store, self.banners = layout, store, banners
         self.roots = [layout.artifacts.resolve(), layout.simulator_pages.resolve()]
         server = self
 
@@ -114,6 +121,7 @@ class StatusServer:
                 dict(parse_qsl(url.query)),
                 accept=req.headers.get("Accept", ""),
                 link=self.link,
+                banners=self.banners,
             )
             self._send(req, page.status, page.content_type, page.body.encode())
         except Exception as e:  # the store: a locked or deleted database

@@ -13,8 +13,8 @@ import urllib.request
 from collections.abc import Callable
 
 from shared import logs
-from shared.events import RUN_EVENT, PipelineMessage
-from shared.notify import FORMATTERS, message_for, refused
+from shared.events import LIFECYCLE_WARNING, RUN_EVENT, PipelineMessage
+from shared.notify import FORMATTERS, Message, lifecycle_message, message_for, refused
 from shared.settings import Settings
 
 #: A chat webhook answers in well under a second; the event is not held longer than this.
@@ -37,9 +37,13 @@ def post_json(url: str, data: bytes) -> tuple[int, bytes]:
 
 def notify(settings: Settings, msg: PipelineMessage, *, post: Post = post_json) -> str:
     """What happened, in words (for logs and tests). Never raises for a delivery problem."""
-    if msg.type != RUN_EVENT or not msg.run_id:
+    message: Message | None
+    if msg.type == LIFECYCLE_WARNING:
+        message = lifecycle_message(msg.body)
+    elif msg.type != RUN_EVENT or not msg.run_id:
         return "ignored: not a run event"
-    message = message_for(msg.run_id, msg.body)
+    else:
+        message = message_for(msg.run_id, msg.body)
     if message is None:
         return f"ignored: {msg.body.get('status')} is not an outcome"
     if not settings.notify_url:

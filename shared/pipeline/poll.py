@@ -3,6 +3,8 @@
 Reads only active runs (QUEUED, TRAINING, TRAINED, EVALUATING) — never the history of finished
 ones — so a tick costs the same with ten runs or ten thousand finished ones (see BENCHMARKS.md).
 One failing run never stops the tick: its error is logged and the next tick tries again.
+The scheduled checks (`watch`: the retirement watch on the first tick after a start and then
+daily, which reads the SUCCEEDED runs once; the weekly catalog check) are one call at the end.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus,
 from .batch_eval import check_batch_evaluations
 from .launch import ensure_job, record_job, try_start
 from .transitions import advance, failed, publish_run_event
+from .watch import scheduled_checks
 
 S = RunStatus
 #: A claimed run with no recorded job after this long had its launcher die: reconcile it.
@@ -42,6 +45,7 @@ class TickReport:
     started: list[str] = field(default_factory=list)
     warned: list[str] = field(default_factory=list)  #: runs warned about as stuck
     errors: list[str] = field(default_factory=list)
+    lifecycle: list[str] = field(default_factory=list)  #: keys of lifecycle warnings sent
 
 
 def poll_once(deps: Deps) -> TickReport:
@@ -84,6 +88,7 @@ def poll_once(deps: Deps) -> TickReport:
                 report.warned.append(run.run_id)
         except PipelineError as e:
             logs.warning(f"poll: stuck check: {e.message}", run_id=run.run_id)
+    report.lifecycle = scheduled_checks(deps)
     return report
 
 

@@ -14,6 +14,7 @@ the launcher, which is idempotent, in case the winner died between commit and pu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
@@ -82,10 +83,15 @@ def validate_new_run(
     objects: layout.DatasetObjects,
     *,
     retry_of: str | None = None,
+    retune_of: str | None = None,
+    pinned: Mapping[str, tuple[str, str]] | None = None,
+    adjust: Callable[[TuningConfig], TuningConfig] | None = None,
 ) -> Outcome:
     """Create run `run_id` for the training file `obj` (pinned to its generation) if absent,
     win the right to validate it, and validate. The upload path and `retry` share it, so a
-    retried run is checked exactly as a new upload would be."""
+    retried run is checked exactly as a new upload would be. `retune` pins the siblings to the
+    generations an earlier run validated (`pinned`: role -> (name, generation)) and changes the
+    configuration read from tuning.yaml (`adjust`: another base model, hyperparameters unset)."""
     blobs = deps.blobs
     refused: tuple[str, str] | None = None  # (code, message): a run that says why, no traceback
     try:
@@ -107,8 +113,11 @@ def validate_new_run(
     )
     new_run = Run.new(run_id, dataset, simulated=deps.simulated)
     new_run.retry_of = retry_of
+    new_run.retune_of = retune_of
     if retry_of is not None:
         new_run.history[0].note = f"retry of run {retry_of}"
+    if retune_of is not None:
+        new_run.history[0].note = f"retune of run {retune_of}"
     created = deps.store.create(new_run)
     if created:
         logs.info(f"new run for {dataset.uri}", run_id=run_id)
@@ -119,7 +128,7 @@ def validate_new_run(
         code, message = refused
         return _reject(deps, run_id, [_run_finding(code, obj.name, message)], {}, None, message)
     with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING], release=_unlease):
-        return _validate(deps, run, obj, objects)
+        return _validate(deps, run, obj, objects, pinned=pinned, adjust=adjust)
 
 
 def _lease(run: Run) -> None:
@@ -170,12 +179,25 @@ def _claim(deps: Deps, run_id: str) -> Run | Outcome:
     return Outcome("duplicate", run_id, f"run is already {current.status}")
 
 
-def _validate(deps: Deps, run: Run, obj: StorageObject, objects: layout.DatasetObjects) -> Outcome:
+def _validate(
+    deps: Deps,
+    run: Run,
+    obj: StorageObject,
+    objects: layout.DatasetObjects,
+    *,
+    pinned: Mapping[str, tuple[str, str]] | None = None,
+    adjust: Callable[[TuningConfig], TuningConfig] | None = None,
+) -> Outcome:
     """Configuration, model, then the data (on the run's own copies), then the verdict: each
-    step can end the run with findings that say what to change."""
+    step can end the run with findings that say what to change. A retune passes `pinned`
+    (exactly the files an earlier run validated) and `adjust` (its change to the config)."""
     run_id = run.run_id
-    siblings, generations = _pinned_siblings(deps, obj, objects)
-    checked = _checked_config(deps, run_id, obj, siblings, generations)
+    if pinned is not None:
+        siblings = {role: name for role, (name, _) in pinned.items()}
+        generations = {role: gen for role, (_, gen) in pinned.items()}
+    else:
+        siblings, generations = _pinned_siblings(deps, obj, objects)
+    checked = _checked_config(deps, run_id, obj, siblings, generations, adjust)
     if isinstance(checked, Outcome):
         return checked
     config, model_warnings = checked
@@ -256,6 +278,7 @@ def _checked_config(
     obj: StorageObject,
     siblings: dict[str, str],
     generations: dict[str, str],
+    adjust: Callable[[TuningConfig], TuningConfig] | None = None,
 ) -> tuple[TuningConfig, list[dict[str, Any]]] | Outcome:
     """The run's config (tuning.yaml over the deployment's defaults) and the model's
     warnings, or the rejection: configuration first, so a bad tuning.yaml or a model that
@@ -267,6 +290,8 @@ def _checked_config(
         if config_file is not None:
             data = blobs.read_bytes(obj.bucket, config_file, generation=generations["config"])
             config = parse_tuning_yaml(data, source=config_file, base=s.defaults, catalog=s.catalog)
+        if adjust is not None:
+            config = adjust(config)
     except ConfigError as e:
         found = _run_finding("invalid_config", config_file, e.message)
         return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)

@@ -66,9 +66,20 @@ text-align:left;vertical-align:top}}.s-rejected,.s-failed,.s-cancelled{{backgrou
 """
 
 
-def render_html(runs: Sequence[Run], *, refresh_seconds: int | None = None) -> str:
+def banner_html(banners: Sequence[str]) -> str:
+    """Deployment-wide warnings above the runs (a base model retiring, the catalog changed)."""
+    if not banners:
+        return ""
+    items = "".join(f"<li>{escape(b)}</li>" for b in banners)
+    return f"<ul id='banners' class='why'>{items}</ul>\n"
+
+
+def render_html(
+    runs: Sequence[Run], *, refresh_seconds: int | None = None, banners: Sequence[str] = ()
+) -> str:
     """The runs table: status, age, time per stage, why it stopped (error or failed gate);
-    each run links to its page. Reloads itself only while a run is still moving."""
+    each run links to its page. Reloads itself only while a run is still moving. `banners`:
+    warnings about the deployment, shown first."""
     rows = []
     for run in runs:
         rows.append(
@@ -89,7 +100,9 @@ def render_html(runs: Sequence[Run], *, refresh_seconds: int | None = None) -> s
     active = any(not r.is_terminal for r in runs)
     return document(
         "Gemini tuning runs",
-        "<h1>Gemini tuning runs</h1>\n<table id='runs'><tr><th>run</th><th>status</th>"
+        "<h1>Gemini tuning runs</h1>\n"
+        + banner_html(banners)
+        + "<table id='runs'><tr><th>run</th><th>status</th>"
         "<th>age</th><th>time per stage</th><th>why it stopped / where it is</th></tr>\n"
         f"{body}\n</table><p>Same data as JSON: "
         '<a href="?format=json">?format=json</a>'

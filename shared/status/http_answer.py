@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.ports import RunStore
@@ -32,11 +32,17 @@ class Page:
 
 
 def respond(
-    store: RunStore, params: Mapping[str, str], *, accept: str = "", link: Link = public_link
+    store: RunStore,
+    params: Mapping[str, str],
+    *,
+    accept: str = "",
+    link: Link = public_link,
+    banners: Callable[[], Sequence[str]] = tuple,
 ) -> Page:
     """The status page: `?run_id=ID` one run, else the runs table; `?format=json|html` or the
     Accept header chooses JSON or HTML (without either: the table as HTML, one run as JSON,
-    as before)."""
+    as before). `banners` gives the deployment's warnings for the runs table (read only when
+    the table is shown)."""
     fmt = params.get("format", "")
     wants_html = fmt == "html" or (fmt != "json" and "text/html" in accept)
     wants_json = not wants_html and (fmt == "json" or "application/json" in accept)
@@ -57,4 +63,4 @@ def respond(
     runs = store.list_recent(limit=limit)
     if wants_json:
         return Page(200, JSON, json.dumps([run_view(r) for r in runs], ensure_ascii=False))
-    return Page(200, HTML, render_html(runs))
+    return Page(200, HTML, render_html(runs, banners=banners()))

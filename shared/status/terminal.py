@@ -66,13 +66,28 @@ def render_run_detail(run: Run) -> str:
         lines.append(f"retry of  {run.retry_of}")
     if run.retried_by:
         lines.append(f"retried   as {run.retried_by}")
+    if run.retune_of:
+        lines.append(f"retune of {run.retune_of} (same data, another base model)")
+    if run.retuned_by:
+        lines.append(f"retuned   as {run.retuned_by}")
     vs = run.validation.summary
     if vs.get("examples") is not None and "billable_tokens" in vs:
         cost = vs.get("cost_usd")
+        span, costs = vs.get("billable_tokens_range"), vs.get("cost_usd_range")
+        billable = (
+            f"billable ~{span[0]:,} to ~{span[1]:,} tokens (epochs "
+            f"{vs['epochs_range'][0]} to {vs['epochs_range'][1]}: left to Vertex AI)"
+            + (f", ~${costs[0]:,.2f} to ~${costs[1]:,.2f} (estimate)" if costs else "")
+            if span and vs.get("epochs_range")
+            else f"billable ~{vs['billable_tokens']:,} tokens"
+            + (f", ~${cost:,.2f} (estimate)" if cost is not None else "")
+        )
+        real = run.job.stats.billable_tokens if run.job.stats is not None else None
+        if real:
+            billable += f"; the job's real billable tokens: {real:,}"
         lines.append(
             f"dataset   {vs['examples']} examples, ~{vs.get('estimated_tokens', 0):,} tokens; "
-            f"billable ~{vs['billable_tokens']:,} tokens"
-            + (f", ~${cost:,.2f} (estimate)" if cost is not None else "")
+            + billable
         )
     if run.validation.report_uri:
         lines.append(f"report    {run.validation.report_uri}")

@@ -82,6 +82,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("POST", re.compile(r"^/v1/(.+):countTokens$"), "count_tokens"),
     ("POST", re.compile(rf"^/v1/({_LOC}):evaluateInstances$"), "evaluate"),
     ("GET", re.compile(r"^/v1/(publishers/google/models/[^/:]+)$"), "publisher_model"),
+    # ListPublisherModels exists only in v1beta1 (google-cloud-aiplatform 2.7.0).
+    ("GET", re.compile(r"^/v1beta1/(publishers/google)/models$"), "publisher_models"),
     ("PATCH", re.compile(rf"^/v1/({_LOC}/models/[^/:@]+)$"), "update_model"),
     # Training curves: Vertex ML Metadata contexts and the TensorBoard behind them.
     ("GET", re.compile(rf"^/v1/({_LOC}/metadataStores/[^/]+/contexts/[^/:]+)$"), "get_context"),
@@ -138,6 +140,8 @@ class FakeState:
     #: Model name -> the checkpoint id its endpoint serves (ModelService.UpdateModel).
     default_checkpoints: dict[str, str] = field(default_factory=dict)
     answers: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Publisher models listed beyond the supported ones (a model Google added).
+    extra_publisher_models: list[str] = field(default_factory=list)
     failures: list[Injected] = field(default_factory=list)
     #: (prompt, response) -> (score, explanation)
     pointwise: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
@@ -658,6 +662,18 @@ class VertexFake:
         if short not in SUPPORTED_ADAPTERS:
             raise ApiError(404, f"Publisher Model `{name}` not found.")
         return {"name": name, "launchStage": 4}  # GA
+
+    def _publisher_models(self, parent: str, _: Any, __: Any) -> dict[str, Any]:
+        """ModelGardenService.ListPublisherModels (v1beta1): every model the fake serves, and
+        the extra ones a test adds, in one page."""
+        names = sorted(SUPPORTED_ADAPTERS) + list(self.state.extra_publisher_models)
+        return {
+            "publisherModels": [
+                {"name": f"{parent}/models/{n}", "launchStage": "PUBLIC_PREVIEW"
+                 if n in self.state.extra_publisher_models else "GA"}
+                for n in names
+            ]
+        }  # fmt: skip
 
     def _generate(self, model: str, body: Mapping[str, Any], _: Any) -> dict[str, Any]:
         self._check_model(model)

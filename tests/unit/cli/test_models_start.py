@@ -54,9 +54,26 @@ def test_models_shows_where_each_model_answers(
     )
 
 
-def test_models_check_needs_the_cloud(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["models", "--check"]) == 2
-    assert "BACKEND=gcp" in capsys.readouterr().err
+def test_models_check_locally_asks_the_simulator_and_reports_gone_and_new(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["models", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "against the local simulator (SIM_CATALOG_*): no difference" in out
+    assert "BACKEND=gcp" in out  # how to ask the real Vertex AI
+    monkeypatch.setenv("SIM_CATALOG_GONE", "gemini-3.1-flash-lite")
+    monkeypatch.setenv("SIM_CATALOG_NEW", "gemini-3.9-flash")
+    assert main(["models", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "2 difference(s)" in out
+    assert "GONE          Vertex AI no longer knows gemini-3.1-flash-lite" in out
+    assert "NEW           Vertex AI lists gemini-3.9-flash (PUBLIC_PREVIEW)" in out
+    assert main(["models", "--check", "--json"]) == 0
+    diffs = json.loads(capsys.readouterr().out)["catalog_check"]["differences"]
+    assert {(d["kind"], d["model"]) for d in diffs} == {
+        ("gone", "gemini-3.1-flash-lite"),
+        ("new", "gemini-3.9-flash"),
+    }
 
 
 def test_start_accepts_the_seed_config_and_runs_the_normal_pipeline(

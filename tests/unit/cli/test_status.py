@@ -186,3 +186,20 @@ def test_a_failed_gate_is_named_and_a_skipped_evaluation_says_why(root: Path) ->
     assert view.summary_line(run).startswith("gates FAILED (chrf 0.20 < min 0.30; passed")
     run.evaluation = EvaluationInfo(passed=None, reason="no test or validation set to evaluate on")
     assert view.summary_line(run) == "evaluation skipped: no test or validation set to evaluate on"
+
+
+def test_detail_shows_the_epoch_range_then_the_jobs_real_billable_tokens() -> None:
+    from shared.runs import DatasetInfo, JobStats, Run
+    from shared.status import render_run_detail
+
+    run = Run.new("r-epochs", DatasetInfo("b", "incoming/r/train.jsonl", "1", "gs://b/r"))
+    run.validation.summary = {
+        "examples": 10, "estimated_tokens": 1000, "billable_tokens": 10000,
+        "epochs_range": [1, 10], "billable_tokens_range": [1000, 10000],
+        "cost_usd_range": [0.01, 0.1],
+    }  # fmt: skip
+    text = render_run_detail(run)
+    assert "billable ~1,000 to ~10,000 tokens (epochs 1 to 10: left to Vertex AI)" in text
+    assert "real billable" not in text
+    run.job.stats = JobStats(examples=10, billable_tokens=3000)
+    assert "the job's real billable tokens: 3,000" in render_run_detail(run)

@@ -137,3 +137,22 @@ def test_iter_examples_yields_valid_lines_only() -> None:
     got = list(iter_examples(io.BytesIO(data)))
     assert [ln for ln, _ in got] == [1, 4]
     assert got[1][1] == FUNCTION_CALLING
+
+
+def test_epochs_left_unset_give_a_range_with_its_source_not_one_guess() -> None:
+    from shared.catalog import BUILTIN
+
+    span = BUILTIN.epochs_when_unset
+    assert span is not None and span.source in BUILTIN.sources and not span.documented
+    zh = example(("我的账号登录不了，怎么办？", "请提供您的角色ID，我来帮您查询。"))
+    report = validate(jsonl(zh, zh), model="gemini-2.5-flash")  # epoch unset
+    est, tokens = report.estimate, report.stats["estimated_tokens"]["total"]
+    assert est["epochs"] is None and est["epochs_range"] == [span.low, span.high]
+    assert est["billable_tokens_range"] == [span.low * tokens, span.high * tokens]
+    assert est["billable_tokens"] == span.high * tokens  # what the budget guard counts
+    low, high = est["cost_usd_range"]
+    assert low == pytest.approx(span.low * tokens / 1e6 * 5.0, abs=1e-4) and high > low
+    assert "rule of thumb" in est["note"] and "Google documents no range" in est["note"]
+    assert report.summary()["billable_tokens_range"] == est["billable_tokens_range"]
+    fixed = validate(jsonl(zh, zh), epochs=2, model="gemini-2.5-flash").estimate
+    assert fixed["epochs"] == 2 and "epochs_range" not in fixed
