@@ -15,6 +15,8 @@ import shlex
 import sys
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from shared.commands._workers import workers_type
+
 if TYPE_CHECKING:
     from shared.datasets import ValidationReport
 
@@ -34,10 +36,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--workers",
         metavar="N",
-        type=int,
+        type=workers_type(64, auto=True),
         default=1,
-        help="processes for a training file on disk of 64 MB or more (0: one per core, at most "
-        "8); default 1, the bounded-memory single process",
+        help="processes for a training file on disk of 64 MB or more, 1-64 (auto: one per "
+        "core, at most 8); default 1, the bounded-memory single process",
     )
     p.add_argument(
         "--pii-policy",
@@ -119,9 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_errors < 0:
         return _fail("--max-errors must be 0 or more.")
-    if args.workers < 0:
-        return _fail("--workers must be 0 (one per core) or more.")
-    workers = args.workers or min(8, os.cpu_count() or 1)  # 0: one per core
+    workers = args.workers
     try:
         privacy = privacy_options(args.pii_pattern, args.pii_policy)
     except ValueError as e:
