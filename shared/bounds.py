@@ -13,6 +13,11 @@ from __future__ import annotations
 MAX_MESSAGE_CHARS = 2000
 #: One finding's message or JSON path (the report keeps at most `FindingLog.cap` per code).
 MAX_FINDING_CHARS = 1000
+#: Deliveries that may meet the same unclassified exception before the run ends FAILED: enough
+#: for a flaky dependency to recover, few enough that the run says what failed within minutes
+#: (the platform's own dead-letter limit is higher and would end it with less to say). Here, in
+#: the domain, because the status views say "attempt 2 of 3" too.
+MAX_UNEXPECTED_FAILURES = 3
 #: Firestore's limit on one document (https://cloud.google.com/firestore/quotas, checked
 #: 2026-12-03: "Maximum size for a document: 1 MiB (1,048,576 bytes)").
 FIRESTORE_MAX_DOCUMENT_BYTES = 1_048_576

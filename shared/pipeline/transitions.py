@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from shared import logs
-from shared.bounds import clip
+from shared.bounds import MAX_UNEXPECTED_FAILURES, clip
 from shared.clock import utcnow
 from shared.errors import InvalidMessage, PermanentError, PipelineError
 from shared.events import RUN_EVENT, RunEventKind, encode_message, run_event_body
@@ -88,12 +88,6 @@ def require_run(deps: Deps, run_id: str | None) -> Run:
     if run is None:
         raise InvalidMessage(f"no run {run_id!r}: the message refers to an unknown run")
     return run
-
-
-#: Deliveries that may meet the same unclassified exception before the run ends FAILED: enough
-#: for a flaky dependency to recover, few enough that the run says what failed within minutes
-#: (the platform's own dead-letter limit is higher and would end it with less to say).
-MAX_UNEXPECTED_FAILURES = 3
 
 
 @contextmanager

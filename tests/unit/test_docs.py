@@ -303,6 +303,7 @@ def test_the_validator_page_names_real_finding_codes_and_every_personal_data_kin
 
 def test_the_numbers_the_pages_state_are_the_codes() -> None:
     """A constant changed in code is changed on its page (the phrase names where to look)."""
+    from shared.bounds import MAX_UNEXPECTED_FAILURES
     from shared.evaluation.chunks import CHUNK_SIZE
     from shared.evaluation.stats import RESAMPLES
     from shared.pipeline.evaluate import TIME_BUDGET_SECONDS
@@ -315,6 +316,7 @@ def test_the_numbers_the_pages_state_are_the_codes() -> None:
         (evaluation, "evaluation.md", f"in chunks of {CHUNK_SIZE} examples"),
         (evaluation, "evaluation.md", f"After {TIME_BUDGET_SECONDS:.0f} s an invocation"),
         (cli, "cli.md", f"reloads itself every {REFRESH_SECONDS} s"),
+        (cli, "cli.md", f"of {MAX_UNEXPECTED_FAILURES}`; failure {MAX_UNEXPECTED_FAILURES} ends"),
     ]
     missing = [f"docs/{page}: {phrase!r}" for text, page, phrase in phrases if phrase not in text]
     assert not missing, "the page no longer states the code's figure:\n" + "\n".join(missing)
