@@ -13,6 +13,9 @@ from __future__ import annotations
 MAX_MESSAGE_CHARS = 2000
 #: One finding's message or JSON path (the report keeps at most `FindingLog.cap` per code).
 MAX_FINDING_CHARS = 1000
+#: Text quoted from somewhere else inside one of our messages: an exception's text (a step
+#: failure, a dead letter), a YAML parser's complaint.
+MAX_QUOTED_ERROR_CHARS = 300
 #: Deliveries that may meet the same unclassified exception before the run ends FAILED: enough
 #: for a flaky dependency to recover, few enough that the run says what failed within minutes
 #: (the platform's own dead-letter limit is higher and would end it with less to say). Here, in

@@ -4,8 +4,9 @@ Every `gemini-tuning …` command a page shows is parsed by the CLI's own argpar
 `validate`, which reads local files, is run as written: no paid or slow call); every flag a
 synopsis names exists on that subcommand, and docs/cli.md names every flag; every ```yaml block
 is a `tuning.yaml` that the real parser accepts as written; every `make TARGET` is a target;
-every relative link, anchor and repository path in backticks exists; and the README stays short
-with every docs/ page reachable from it.
+every relative link, anchor and repository path in backticks exists; the README stays short
+with every docs/ page reachable from it; and docs/ARCHITECTURE.md's "Bounds" table lists every
+bound the code has, with its value.
 """
 
 from __future__ import annotations
@@ -407,3 +408,81 @@ def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
     page.write_text("a\n```yaml\nepoch: 3\n```\n`make nope`\n", encoding="utf-8")
     assert [(b.lang, b.line, b.text) for b in blocks(page)] == [("yaml", 3, "epoch: 3\n")]
     assert "epoch" not in prose(page) and "`make nope`" in prose(page)
+
+
+#: Bounds kept outside shared/bounds.py and json_shape.py (whose every constant is checked):
+#: the module and the constant's name.
+OTHER_BOUNDS = (
+    ("shared.tuning_config", "MAX_TUNING_YAML_BYTES"),
+    ("shared.tuning_config", "MAX_TUNING_YAML_WEIGHT"),
+    ("shared.datasets.lines", "MAX_LINE_BYTES"),
+    ("shared.pipeline.chat", "MAX_FIRST_LINE_BYTES"),
+    ("shared.pipeline.validation", "FINDINGS_ON_RUN"),
+    ("shared.pipeline.validation", "FINDINGS_PER_CODE"),
+    ("shared.pipeline.validation", "VALIDATION_LEASE_SECONDS"),
+    ("shared.runs", "MAX_CURVE_POINTS"),
+    ("shared.evaluation.runner", "MAX_ERRORS_IN_REPORT"),
+    ("shared.evaluation.runner", "MAX_HIGHLIGHTS"),
+    ("shared.notify", "MAX_LINE"),
+    ("shared.datasets.convert", "MAX_LINES_PER_REASON"),
+)
+
+
+def code_bounds() -> dict[str, float]:
+    """Every bound the ARCHITECTURE page must list: each public numeric constant of
+    shared/bounds.py and json_shape.py (a new one is caught without editing this test), and
+    OTHER_BOUNDS."""
+    import importlib
+
+    out: dict[str, float] = {}
+    for name in ("shared.bounds", "shared.datasets.json_shape"):
+        module = importlib.import_module(name)
+        for key, value in vars(module).items():
+            if key.isupper() and not key.startswith("_") and isinstance(value, int | float):
+                out[key] = value
+    for name, key in OTHER_BOUNDS:
+        out[key] = getattr(importlib.import_module(name), key)
+    return out
+
+
+def bounds_table(page: Path) -> dict[str, str]:
+    """The "Bounds" section's table: constant -> its value cell."""
+    text = prose(page)
+    section = text.partition("\n## Bounds\n")[2].partition("\n## ")[0]
+    rows = re.findall(r"^\|[^|\n]*\| `([A-Z][A-Z0-9_]*)` \| ([^|\n]*) \|", section, re.M)
+    return dict(rows)
+
+
+def _first_number(cell: str) -> float | None:
+    m = re.search(r"\d[\d,]*(?:\.\d+)?", cell)
+    return float(m.group(0).replace(",", "")) if m else None
+
+
+def test_architecture_lists_every_bound_with_the_codes_value() -> None:
+    table, bounds = bounds_table(REPO / "docs" / "ARCHITECTURE.md"), code_bounds()
+    assert len(bounds) >= 15
+    missing = sorted(set(bounds) - set(table))
+    assert not missing, f"docs/ARCHITECTURE.md's Bounds table does not list {missing}"
+    wrong = [
+        f"{k}: the page says {table[k]!r}, the code {v}"
+        for k, v in bounds.items()
+        if _first_number(table[k]) != v
+    ]
+    assert not wrong, "\n".join(wrong)
+    unknown = sorted(set(table) - set(bounds))
+    assert not unknown, f"the Bounds table names constants the code does not have: {unknown}"
+
+
+def test_the_bounds_check_catches_a_missing_or_wrong_row(tmp_path: Path) -> None:
+    page = tmp_path / "a.md"
+    page.write_text(
+        "# A\n## Bounds\n| what | constant | value |\n|---|---|---|\n"
+        "| depth | `MAX_JSON_DEPTH` | 65 levels |\n| size | `MAX_X` | 1,024 bytes |\n## Next\n"
+        "| x | `MAX_Y` | 1 |\n",
+        encoding="utf-8",
+    )
+    table = bounds_table(page)
+    assert table == {"MAX_JSON_DEPTH": "65 levels", "MAX_X": "1,024 bytes"}
+    assert _first_number(table["MAX_X"]) == 1024
+    assert _first_number(table["MAX_JSON_DEPTH"]) != code_bounds()["MAX_JSON_DEPTH"]
+    assert "MAX_MESSAGE_CHARS" in code_bounds() and "MAX_MESSAGE_CHARS" not in table
