@@ -254,6 +254,101 @@ def _key_table() -> dict[str, str]:
     return dict(rows)
 
 
+def _type_cells() -> dict[str, str]:
+    """docs/tuning-yaml.md's "Every key" table: key -> its "type and range" cell."""
+    rows = re.findall(
+        r"^\| `([\w.]+)` \| `[^`]*` \| ((?:[^|\n]|\\\|)*?) \|",
+        prose(REPO / "docs" / "tuning-yaml.md"),
+        re.M,
+    )
+    return dict(rows)
+
+
+#: The words a cell starts with for a field of each annotation (the dataclasses' own types).
+_TYPE_WORDS = {
+    "bool": "true or false",
+    "int | None": "whole number",
+    "int": "whole number",
+    "float | None": "number",
+    "str | None": "text",
+    "str": "text",
+    "tuple[str, ...]": "non-empty list",
+}
+
+
+def _fields() -> dict[str, str]:
+    """Every tuning.yaml key -> its annotation."""
+    top = {
+        f.name: str(f.type)
+        for f in dataclasses.fields(TuningConfig)
+        if f.name not in DATASET_KEYS and f.name != "evaluation"
+    }
+    ev = {f"evaluation.{f.name}": str(f.type) for f in dataclasses.fields(EvaluationConfig)}
+    return top | ev
+
+
+def test_the_key_table_gives_each_keys_type() -> None:
+    cells, bad = _type_cells(), []
+    for key, annotation in _fields().items():
+        words = _TYPE_WORDS.get(annotation, "mapping")  # a dataclass or Mapping: a block
+        if not cells.get(key, "").startswith(words):
+            bad.append(f"{key} ({annotation}): the page says {cells.get(key)!r}, not {words!r}")
+    assert not bad, "\n".join(bad)
+
+
+_RANGE = re.compile(r"(\d+)\.\.(\d+)|([\[(])(-?[\d,.]+), (-?[\d,.]+)\]|at most (\d+) characters")
+#: Where a key's value goes when it is not the key itself.
+_VALUE_AT = {"budget": "budget.max_run_usd"}
+#: The model's own list narrows it (checked against the catalog on catalog.md's test).
+_RANGE_NOT_ALONE = {"adapter_size"}
+
+
+def _accepted(path: str, value: object) -> bool:
+    *outer, last = path.split(".")
+    doc: object = {last: value}
+    for k in reversed(outer):
+        doc = {k: doc}
+    try:
+        parse_tuning_yaml(yaml.safe_dump(doc).encode(), source="t", base=TuningConfig())
+    except ConfigError:
+        return False
+    return True
+
+
+def _edges(m: re.Match[str]) -> list[tuple[object, bool]]:
+    """(value, should be accepted) at and just past each end of the range `m` names."""
+    if m.group(1):
+        lo, hi = int(m.group(1)), int(m.group(2))
+        return [(lo, True), (hi, True), (lo - 1, False), (hi + 1, False)]
+    if m.group(6):
+        n = int(m.group(6))
+        return [("a" * n, True), ("a" * (n + 1), False)]
+    lo_f, hi_f = (float(m.group(i).replace(",", "")) for i in (4, 5))
+    step = (hi_f - lo_f) / 1000
+    return [
+        (lo_f, m.group(3) == "["),
+        (lo_f - step, False) if m.group(3) == "[" else (lo_f + step, True),
+        (hi_f, True),
+        (hi_f + step, False),
+    ]
+
+
+def test_the_ranges_the_key_table_states_are_the_parsers() -> None:
+    """Each range a row states is checked at its edges through the real parser."""
+    checked, bad = 0, []
+    for key, cell in _type_cells().items():
+        ranges = list(_RANGE.finditer(cell))
+        if len(ranges) != 1 or key in _RANGE_NOT_ALONE:
+            continue  # gates: several, checked in tests/unit/core
+        checked += 1
+        for value, ok in _edges(ranges[0]):
+            if _accepted(_VALUE_AT.get(key, key), value) != ok:
+                shown = f"{len(value)} characters" if isinstance(value, str) else value
+                bad.append(f"{key}: {shown} is {'refused' if ok else 'accepted'} ({cell})")
+    assert checked >= 8, "the extractor found too few ranges"
+    assert not bad, "\n".join(bad)
+
+
 def _yaml_default(value: object) -> object:
     if isinstance(value, tuple):
         return list(value)
