@@ -13,8 +13,10 @@ import json
 import os
 import shlex
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from shared.commands._config import check as config_check
 from shared.commands._workers import workers_type
 
 if TYPE_CHECKING:
@@ -184,7 +186,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         _print_report(report)
-    return 0 if report.valid else 1
+    # The pipeline's own checks of the configuration (lifecycle, region, continue_from, budget
+    # against price): what it would refuse after the upload is refused here, with its message.
+    tokens = report.summary().get("billable_tokens")
+    checked = config_check(
+        replace(config, source_model_name=model), billable_tokens=tokens or None
+    ).print("gemini-tuning validate")
+    return 0 if report.valid and checked == 0 else 1
 
 
 def export_kind(path: str) -> str | None:

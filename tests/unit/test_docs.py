@@ -157,12 +157,12 @@ def synopses() -> Iterator[tuple[str, str, list[str]]]:
                     yield name, sub, re.findall(r"--[\w-]+", code)
 
 
-def flags_of(sub: str, *, hidden: bool = True) -> set[str]:
-    """The subcommand's flags; `hidden=False` leaves out those `--help` hides (test hooks)."""
+def flags_of(sub: str) -> set[str]:
+    """The flags a user can see: hidden test hooks (help=SUPPRESS) are not documented."""
     return {
         s
         for a in SUBCOMMANDS[sub]._actions
-        if hidden or a.help != argparse.SUPPRESS
+        if a.help != argparse.SUPPRESS
         for s in a.option_strings
     }
 
@@ -223,7 +223,7 @@ def test_docs_cli_names_every_flag_of_every_command() -> None:
     missing = [
         f"{sub} {flag}"
         for sub in SUBCOMMANDS
-        for flag in sorted(flags_of(sub, hidden=False) - {"-h", "--help"})
+        for flag in sorted(flags_of(sub) - {"-h", "--help"})
         if flag.startswith("--") and flag not in named.get(sub, set())
     ]
     assert not missing, "docs/cli.md's command table does not name: " + ", ".join(missing)
