@@ -21,6 +21,10 @@ MAX_QUOTED_ERROR_CHARS = 300
 #: (the platform's own dead-letter limit is higher and would end it with less to say). Here, in
 #: the domain, because the status views say "attempt 2 of 3" too.
 MAX_UNEXPECTED_FAILURES = 3
+#: How long a VALIDATING claim protects the validator from a concurrent duplicate. Longer than
+#: the function timeout, so only a crashed winner's claim ever expires; the status views say
+#: until when a redelivery waits for it.
+VALIDATION_LEASE_SECONDS = 600
 #: Firestore's limit on one document (https://cloud.google.com/firestore/quotas, checked
 #: 2026-12-03: "Maximum size for a document: 1 MiB (1,048,576 bytes)").
 FIRESTORE_MAX_DOCUMENT_BYTES = 1_048_576

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
-from shared.bounds import MAX_FINDING_CHARS, clip
+from shared.bounds import MAX_FINDING_CHARS, VALIDATION_LEASE_SECONDS, clip
 from shared.catalog import ModelProblem
 from shared.clock import older_than, utcnow
 from shared.errors import (
@@ -46,9 +46,6 @@ from shared.runs import (
 from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
 S = RunStatus
-#: How long a VALIDATING claim protects the validator from a concurrent duplicate. Longer than
-#: the function timeout, so only a crashed winner's claim ever expires.
-VALIDATION_LEASE_SECONDS = 600
 #: Errors copied onto the run document for the status page (the full list is in the report).
 FINDINGS_ON_RUN = 20
 #: ... and at most this many of one code, so one noisy kind cannot hide the others (the report

@@ -7,10 +7,10 @@ HTTP status function and anything reading the JSON agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.bounds import MAX_UNEXPECTED_FAILURES
+from shared.bounds import MAX_UNEXPECTED_FAILURES, VALIDATION_LEASE_SECONDS
 from shared.clock import age_seconds, parse_time
 from shared.runs import FAILED, NOT_GATED, EvaluationInfo, Run, RunStatus, verdict_of
 from shared.tuning_config import EVAL_METRICS
@@ -80,7 +80,11 @@ def _before(a: str, b: str) -> bool:
 
 def waiting_line(run: Run, now: datetime | None = None) -> str | None:
     """Why a QUEUED run waits for a training slot (the concurrency limit, or Vertex AI's quota
-    refusal with its message: the note it entered QUEUED with) and since when; else None."""
+    refusal with its message: the note it entered QUEUED with) and since when; for a VALIDATING
+    run, until when its lease holds off a redelivery (the lease of a validator that died is
+    only taken over then); else None."""
+    if run.status == RunStatus.VALIDATING and run.validation.started_at:
+        return _lease_line(run.validation.started_at)
     if run.status != RunStatus.QUEUED:
         return None
     since = run.entered_status_at
@@ -91,6 +95,18 @@ def waiting_line(run: Run, now: datetime | None = None) -> str | None:
         + f": {why or 'waiting for a tuning slot'}. The poller starts queued runs, oldest "
         "first, as slots free"
     )  # fmt: skip
+
+
+def _lease_line(started: str) -> str | None:
+    try:
+        until = parse_time(started) + timedelta(seconds=VALIDATION_LEASE_SECONDS)
+    except ValueError:
+        return None
+    shown = until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        f"validating since {started}; a redelivery waits for the validation lease until "
+        f"{shown} (if the validator died, the next delivery takes over then)"
+    )
 
 
 def summary_line(run: Run) -> str:

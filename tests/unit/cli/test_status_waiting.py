@@ -117,3 +117,30 @@ def test_a_run_back_in_the_queue_after_a_quota_refusal_shows_vertex_ais_message(
     assert "Vertex AI quota: 429 Resource exhausted: tuning jobs per region" in page
     assert "Vertex AI quota: 429" in render_html([run])
     assert "Vertex AI quota: 429" in render_run_detail(run)
+
+
+def test_a_run_validating_says_until_when_a_redelivery_waits_for_its_lease(
+    tmp_path: Path,
+) -> None:
+    """A validator that died (a function instance killed mid-file) leaves its lease: the page
+    says until when the redelivered upload waits before it takes over."""
+    from shared.bounds import VALIDATION_LEASE_SECONDS
+    from shared.clock import parse_time
+
+    world = make_world(tmp_path)
+    obj = world.drop_dataset("ds")
+    rid = make_run_id(obj.bucket, obj.name, obj.generation)
+    validation.handle_upload(world.deps, obj)  # a real run, then as a dead validator left it
+    started = "2026-01-01T00:00:00.000Z"
+    run = world.run(rid)
+    run.status, run.validation.started_at = S.VALIDATING, started
+    until = parse_time(started).timestamp() + VALIDATION_LEASE_SECONDS
+    assert until == parse_time("2026-01-01T00:10:00.000Z").timestamp()
+    said = "a redelivery waits for the validation lease until 2026-01-01T00:10:00.000Z"
+    assert said in render_html([run])
+    assert said in render_run_html(run) and "<p id='waiting'>validating since" in render_run_html(
+        run
+    )
+    assert f"waiting   validating since {started}" in render_run_detail(run)
+    run.validation.started_at = None  # released (a failed delivery, a restarted runtime)
+    assert "lease" not in render_run_html(run)
