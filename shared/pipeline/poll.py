@@ -24,12 +24,10 @@ from shared.ports import (
 )
 from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus, StuckWarning
 
-from .launch import ensure_job, record_job, try_start
+from .launch import CLAIM_STALE_SECONDS, ensure_job, record_job, try_start
 from .transitions import advance, failed, publish_run_event
 
 S = RunStatus
-#: A claimed run with no recorded job after this long had its launcher die: reconcile it.
-CLAIM_STALE_SECONDS = 120
 #: A TRAINED run whose evaluation did not start after this long gets its request re-sent.
 EVALUATION_RESEND_SECONDS = 300
 
