@@ -514,6 +514,7 @@ OTHER_BOUNDS = (
     ("shared.pipeline.chat", "MAX_FIRST_LINE_BYTES"),
     ("shared.pipeline.validation", "FINDINGS_ON_RUN"),
     ("shared.pipeline.validation", "FINDINGS_PER_CODE"),
+    ("shared.pipeline.launch", "CLAIM_STALE_SECONDS"),
     ("shared.runs", "MAX_CURVE_POINTS"),
     ("shared.evaluation.runner", "MAX_ERRORS_IN_REPORT"),
     ("shared.evaluation.runner", "MAX_HIGHLIGHTS"),
