@@ -56,11 +56,7 @@ def handle_validated(deps: Deps, run_id: str | None) -> str:
         if run.status in (S.VALIDATED, S.QUEUED):
             return try_start(deps, run)
         if run.status == S.TRAINING and not run.job.name:
-            if not older_than(run.job.claimed_at, CLAIM_STALE_SECONDS, missing=True):
-                # A duplicate delivery racing the claimer, which is creating the job right now
-                # (find-by-label would not see it yet): a second create would pay twice.
-                return "claimed by another delivery"
-            return ensure_job(deps, run)
+            return reconcile(deps, run)
     return f"nothing to do: run is {run.status}"
 
 
@@ -239,6 +235,26 @@ def _stat_warnings(st: TuningStats) -> list[str]:
             + "; ".join(st.dropped_example_reasons[:3])
         )
     return out
+
+
+def reconcile(deps: Deps, run: Run) -> str:
+    """A claimed run with no job recorded (`run` as read): left to its claimer while the claim
+    is fresh, since the claimer may be creating the job right now and find-by-label would not
+    see it yet; a stale claim is taken over atomically (the store's compare-and-set: of a
+    redelivery and a poller tick racing, one wins) and its job found or created."""
+    if not older_than(run.job.claimed_at, CLAIM_STALE_SECONDS, missing=True):
+        return "claimed by another delivery"
+    seen, won = run.job.claimed_at, [False]
+
+    def take_over(r: Run) -> None:
+        won[0] = not r.job.name and r.job.claimed_at == seen
+        if won[0]:
+            r.job.claimed_at = utcnow()
+
+    taken = deps.store.update(run.run_id, take_over, expected=[S.TRAINING])
+    if taken is None or not won[0]:
+        return "claimed by another delivery"
+    return ensure_job(deps, taken)
 
 
 def _unstale(r: Run) -> None:

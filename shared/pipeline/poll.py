@@ -24,7 +24,7 @@ from shared.ports import (
 )
 from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus, StuckWarning
 
-from .launch import CLAIM_STALE_SECONDS, ensure_job, record_job, try_start
+from .launch import reconcile, record_job, try_start
 from .transitions import advance, failed, publish_run_event
 
 S = RunStatus
@@ -122,8 +122,7 @@ _STUCK_HINT = {
 
 def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
     if not run.job.name:
-        if older_than(run.job.claimed_at, CLAIM_STALE_SECONDS, missing=True):
-            ensure_job(deps, run)
+        reconcile(deps, run)  # a stale claim: its launcher died
         return
     try:
         job = deps.tuner.get_job(run.job.name)
