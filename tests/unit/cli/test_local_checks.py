@@ -113,3 +113,14 @@ def test_a_continue_from_that_names_a_succeeded_run_passes(
     folder = _folder(tmp_path, f"continue_from: {{run: {rid}}}\n")
     code = main(["validate", str(folder / "train.jsonl"), "--config", str(folder / "tuning.yaml")])
     assert code == 0, capsys.readouterr().err
+
+
+def test_start_from_gs_paths_runs_the_same_checks_before_any_copy(
+    world: World, tmp_path: Path, capsys: Capsys
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("train_dataset: gs://theirs/train.jsonl\n" + RETIRED, encoding="utf-8")
+    assert main(["start", "--config", str(config), "--root", str(world.root)]) == 1
+    err = capsys.readouterr().err
+    assert "gemini-tuning start: error: gemini-2.5-flash was retired" in err
+    assert "copied" not in err
