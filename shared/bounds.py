@@ -13,6 +13,18 @@ from __future__ import annotations
 MAX_MESSAGE_CHARS = 2000
 #: One finding's message or JSON path (the report keeps at most `FindingLog.cap` per code).
 MAX_FINDING_CHARS = 1000
+#: Text quoted from somewhere else inside one of our messages: an exception's text (a step
+#: failure, a dead letter), a YAML parser's complaint.
+MAX_QUOTED_ERROR_CHARS = 300
+#: Deliveries that may meet the same unclassified exception before the run ends FAILED: enough
+#: for a flaky dependency to recover, few enough that the run says what failed within minutes
+#: (the platform's own dead-letter limit is higher and would end it with less to say). Here, in
+#: the domain, because the status views say "attempt 2 of 3" too.
+MAX_UNEXPECTED_FAILURES = 3
+#: How long a VALIDATING claim protects the validator from a concurrent duplicate. Longer than
+#: the function timeout, so only a crashed winner's claim ever expires; the status views say
+#: until when a redelivery waits for it.
+VALIDATION_LEASE_SECONDS = 600
 #: Firestore's limit on one document (https://cloud.google.com/firestore/quotas, checked
 #: 2026-12-03: "Maximum size for a document: 1 MiB (1,048,576 bytes)").
 FIRESTORE_MAX_DOCUMENT_BYTES = 1_048_576

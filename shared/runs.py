@@ -328,7 +328,7 @@ class StuckWarning:
 class StepFailure:
     """A step met an exception nothing classifies (a bug, an unexpected client error). Kept on
     the run while the platform redelivers, so people see the cause instead of a working state,
-    and counted: `pipeline.transitions.MAX_UNEXPECTED_FAILURES` of them end the run FAILED."""
+    and counted: `bounds.MAX_UNEXPECTED_FAILURES` of them end the run FAILED."""
 
     stage: str
     type: str

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from shared.bounds import clip
+from shared.bounds import MAX_QUOTED_ERROR_CHARS, clip
 from shared.catalog import BUILTIN, DEFAULT_MODEL, Catalog
 from shared.datasets.privacy import STRICTNESS, PrivacyOptions
 from shared.errors import ConfigError
@@ -584,7 +584,9 @@ def parse_tuning_yaml(
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         fix = "" if isinstance(e, _Refused) else " Fix the syntax."
-        raise ConfigError(f"{source}: invalid YAML{at}: {clip(problem, 300)}.{fix}") from None
+        raise ConfigError(
+            f"{source}: invalid YAML{at}: {clip(problem, MAX_QUOTED_ERROR_CHARS)}.{fix}"
+        ) from None
     if raw is None:
         return base
     if isinstance(raw, Mapping):

@@ -21,11 +21,14 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_in_out(src: Path | None, out: Path, force: bool, verb: str) -> str | None:
-    """The one-line problem with this IN / OUT pair (None when it is fine); `src` None = stdin."""
+def check_in_out(src: Path | None, out: Path | None, force: bool, verb: str) -> str | None:
+    """The one-line problem with this IN / OUT pair (None when it is fine); `src` None = stdin,
+    `out` None = stdout."""
     if src is not None and not src.is_file():
         what = "is a folder" if src.is_dir() else "does not exist"
         return f"input {src} {what}. Pass the path of a .jsonl file."
+    if out is None:
+        return None
     if src is not None and out.exists() and _same_file(src, out):
         return f"IN and OUT are the same file; {verb} never modifies its input. Choose another OUT."
     if out.is_dir():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.commands._deps import DEFAULT_LOCAL_ROOT
+from shared.commands._workers import workers_type
 from shared.settings import NOTIFY_FORMATS
 
 
@@ -49,8 +50,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
-        choices=range(1, 9),
+        type=workers_type(8),
         default=3,
         metavar="N",
         help="handlers running at once (1-8, default: 3)",

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{config}: train_dataset is missing: name the training JSONL file")
     tuning_yaml = yaml.safe_dump(raw, allow_unicode=True, sort_keys=False) if raw else ""
     try:
-        parse_tuning_yaml(
+        resolved = parse_tuning_yaml(
             tuning_yaml.encode(), source=str(config), base=settings.defaults,
             catalog=settings.catalog,
         )  # fmt: skip
@@ -92,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
         return _fail(e.message)
     name = _name(args, raw, config)
     if any(p.startswith("gs://") for p in paths.values()):
+        # Copied bucket to bucket, not validated here: the pipeline's configuration checks
+        # still run first (a local folder goes through `submit`, which runs them).
+        from shared.commands._config import check
+
+        dest = f"gs://{settings.datasets_bucket}" if settings.backend == "gcp" else None
+        if check(resolved, dest=dest).print("gemini-tuning start"):
+            return 1
         return _start_from_gcs(deps, paths, tuning_yaml, name)
     with tempfile.TemporaryDirectory(prefix="gtp-start-") as tmp:
         folder = Path(tmp) / name

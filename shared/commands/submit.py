@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {problem}; choose another with --name", file=sys.stderr)
         return 2
     if not args.no_validate:
-        code = _validate_first(folder, files)
+        code = _validate_first(folder, files, args.to)
         if code != 0:
             return code
     dest: str = args.to
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validate_first(folder: Path, files: list[Path]) -> int:
+def _validate_first(folder: Path, files: list[Path], dest: str) -> int:
     from shared.catalog import catalog_from_env
     from shared.datasets import validate_dataset
     from shared.errors import ConfigError
@@ -158,7 +158,15 @@ def _validate_first(folder: Path, files: list[Path]) -> int:
                 file=sys.stderr,
             )
         return 1
-    return 0
+    # The pipeline's own checks for the deployment it goes to (lifecycle, region,
+    # continue_from, budget against price): refused here, before anything is uploaded.
+    from shared.commands._config import check
+
+    tokens = report.summary().get("billable_tokens") or None
+    code = check(config, dest=dest, billable_tokens=tokens).print("gemini-tuning submit")
+    if code:
+        print("error: nothing was uploaded", file=sys.stderr)
+    return code
 
 
 def _copy_local(bucket: Path, name: str, files: list[Path]) -> list[str]:

@@ -13,7 +13,11 @@ import json
 import os
 import shlex
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from shared.commands._config import check as config_check
+from shared.commands._workers import workers_type
 
 if TYPE_CHECKING:
     from shared.datasets import ValidationReport
@@ -34,10 +38,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--workers",
         metavar="N",
-        type=int,
+        type=workers_type(64, auto=True),
         default=1,
-        help="processes for a training file on disk of 64 MB or more (0: one per core, at most "
-        "8); default 1, the bounded-memory single process",
+        help="processes for a training file on disk of 64 MB or more, 1-64 (auto: one per "
+        "core, at most 8); default 1, the bounded-memory single process",
     )
     p.add_argument(
         "--pii-policy",
@@ -119,9 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_errors < 0:
         return _fail("--max-errors must be 0 or more.")
-    if args.workers < 0:
-        return _fail("--workers must be 0 (one per core) or more.")
-    workers = args.workers or min(8, os.cpu_count() or 1)  # 0: one per core
+    workers = args.workers
     try:
         privacy = privacy_options(args.pii_pattern, args.pii_policy)
     except ValueError as e:
@@ -184,7 +186,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         _print_report(report)
-    return 0 if report.valid else 1
+    # The pipeline's own checks of the configuration (lifecycle, region, continue_from, budget
+    # against price): what it would refuse after the upload is refused here, with its message.
+    tokens = report.summary().get("billable_tokens")
+    checked = config_check(
+        replace(config, source_model_name=model), billable_tokens=tokens or None
+    ).print("gemini-tuning validate")
+    return 0 if report.valid and checked == 0 else 1
 
 
 def export_kind(path: str) -> str | None:

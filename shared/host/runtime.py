@@ -250,16 +250,19 @@ class LocalRuntime:
         """Holding the root's runtime lock, this is the only runtime: every lease on the bus
         and every validation lease belonged to one that died (kill -9, a power cut). Release
         them so those runs go on within one tick instead of waiting out the ack deadline."""
+        from shared.pipeline.launch import release_training_claims
         from shared.pipeline.validation import release_validation_leases
 
         n = self.bus.release_leases(r.subscription for r in self.routes)
         runs = release_validation_leases(self.deps, "the runtime that held it stopped")
-        if n or runs:
+        claims = release_training_claims(self.deps, "the runtime that held it stopped")
+        if n or runs or claims:
             log.warning(
                 "runtime  a previous runtime stopped mid-delivery: %d message(s) redelivered "
-                "now, %d validation(s) resumed",
+                "now, %d validation(s) resumed, %d job creation(s) reconciled",
                 n,
                 len(runs),
+                len(claims),
             )
 
     def _hold_runtime_lock(self) -> None:

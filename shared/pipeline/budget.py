@@ -93,6 +93,27 @@ def evaluation_usd(deps: Deps, run: Run) -> tuple[float, str]:
     return est.usd, f" + evaluation {usd(est.usd)} ({est.prediction_calls} prediction calls)"
 
 
+def cannot_estimate(what: str) -> str:
+    """The refusal of a limit the guard cannot check (the launcher adds how to retry)."""
+    return (
+        f"a budget is set but this run's cost cannot be estimated: {what}. Add the price "
+        "to MODEL_CATALOG_OVERRIDES (price_per_million_training_tokens) or remove the limit"
+    )
+
+
+def figures(cost: Cost) -> str:
+    """`178,902 tokens x $10/M = $1.79 (the validator's estimate)`: a priced cost's working."""
+    return f"{cost.tokens:,} tokens x ${cost.price:g}/M = {usd(cost.usd or 0.0)} ({cost.basis})"
+
+
+def over_run_limit(this: float, limit: float, working: str) -> str:
+    return (
+        f"estimated cost {usd(this)} is over the per-run limit {usd(limit)}: {working}. Use "
+        "fewer examples or epochs, or raise budget.max_run_usd in tuning.yaml (up to the "
+        "deployment's MAX_RUN_USD), then retry."
+    )
+
+
 def check(deps: Deps, run: Run) -> Verdict:
     """Whether `run` may start now, and if not, why, with the figures."""
     s = deps.settings
@@ -107,24 +128,12 @@ def check(deps: Deps, run: Run) -> Verdict:
             if cost.price is None
             else "its token count is unknown"
         )
-        return Verdict(
-            False,
-            f"a budget is set but this run's cost cannot be estimated: {what}. Add the price "
-            f"to MODEL_CATALOG_OVERRIDES (price_per_million_training_tokens) or remove the "
-            f"limit, then `gemini-tuning retry {run.run_id}`.",
-        )
+        return Verdict(False, cannot_estimate(what) + f", then `gemini-tuning retry {run.run_id}`.")
     eval_usd, eval_words = evaluation_usd(deps, run)
-    figures = (
-        f"{cost.tokens:,} tokens x ${cost.price:g}/M = {usd(cost.usd)} ({cost.basis})" + eval_words
-    )
     this = round(cost.usd + eval_usd, 4)
     if per_run is not None and this > per_run:
-        return Verdict(
-            False,
-            f"estimated cost {usd(this)} is over the per-run limit {usd(per_run)}: "
-            f"{figures}. Use fewer examples or epochs, or raise budget.max_run_usd in "
-            f"tuning.yaml (up to the deployment's MAX_RUN_USD), then retry.",
-        )
+        return Verdict(False, over_run_limit(this, per_run, figures(cost) + eval_words))
+    working = figures(cost) + eval_words
     if s.max_month_usd is not None:
         since = month_start()
         spent, unknown = 0.0, 0
@@ -143,7 +152,7 @@ def check(deps: Deps, run: Run) -> Verdict:
                 False,
                 f"this run ({usd(this)}) would take the month's estimated spend to "
                 f"{usd(total)}, over MAX_MONTH_USD {usd(s.max_month_usd)}: {usd(spent)} "
-                f"already started since {since[:10]}{also}; {figures}. Retry next month or "
+                f"already started since {since[:10]}{also}; {working}. Retry next month or "
                 "after the limit is raised.",
             )
     return Verdict(True)

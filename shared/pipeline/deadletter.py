@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import logs
-from shared.bounds import clip
+from shared.bounds import MAX_QUOTED_ERROR_CHARS, clip
 from shared.errors import PipelineError
 from shared.events import RUN_EVENT, PubSubMessage, parse_storage_object
 from shared.pipeline import layout
@@ -53,7 +53,7 @@ def record_dead_letter(
         logs.error(f"dead-lettered message without a run: {error_text}")
         return False
     tries = f" after {attempts} attempts" if attempts else ""
-    message = f"message dead-lettered{tries}: {clip(error_text, 500)}"
+    message = f"message dead-lettered{tries}: {clip(error_text, MAX_QUOTED_ERROR_CHARS)}"
     current = deps.store.get(run_id)
     sf = current.step_failure if current is not None else None
     if sf is not None:  # what actually failed, recorded by the step (transitions.py)

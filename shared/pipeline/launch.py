@@ -18,7 +18,7 @@ the run with the API's message; transient errors propagate so the platform retri
 from __future__ import annotations
 
 from shared import logs
-from shared.clock import utcnow
+from shared.clock import older_than, utcnow
 from shared.errors import PermanentError, QuotaExceeded
 from shared.ports import Deps, TrainingCurves, TuningJob, TuningJobSpec
 from shared.runs import (
@@ -42,6 +42,9 @@ from .transitions import (
 )
 
 S = RunStatus
+#: A claimed run with no recorded job after this long had its launcher die: reconcile it. Before
+#: that, the claim's own delivery is creating the job, and a second one must not create another.
+CLAIM_STALE_SECONDS = 120
 
 
 def handle_validated(deps: Deps, run_id: str | None) -> str:
@@ -53,7 +56,7 @@ def handle_validated(deps: Deps, run_id: str | None) -> str:
         if run.status in (S.VALIDATED, S.QUEUED):
             return try_start(deps, run)
         if run.status == S.TRAINING and not run.job.name:
-            return ensure_job(deps, run)
+            return reconcile(deps, run)
     return f"nothing to do: run is {run.status}"
 
 
@@ -232,13 +235,61 @@ def _stat_warnings(st: TuningStats) -> list[str]:
     return out
 
 
+def reconcile(deps: Deps, run: Run) -> str:
+    """A claimed run with no job recorded (`run` as read): left to its claimer while the claim
+    is fresh, since the claimer may be creating the job right now and find-by-label would not
+    see it yet; a stale claim is taken over atomically (the store's compare-and-set: of a
+    redelivery and a poller tick racing, one wins) and its job found or created."""
+    if not older_than(run.job.claimed_at, CLAIM_STALE_SECONDS, missing=True):
+        return "claimed by another delivery"
+    seen, won = run.job.claimed_at, [False]
+
+    def take_over(r: Run) -> None:
+        won[0] = not r.job.name and r.job.claimed_at == seen
+        if won[0]:
+            r.job.claimed_at = utcnow()
+
+    taken = deps.store.update(run.run_id, take_over, expected=[S.TRAINING])
+    if taken is None or not won[0]:
+        return "claimed by another delivery"
+    return ensure_job(deps, taken)
+
+
+def _unstale(r: Run) -> None:
+    r.job.claimed_at = None  # missing: stale at once, so the next delivery or tick reconciles
+
+
+def release_training_claims(deps: Deps, reason: str) -> list[str]:
+    """Mark every claim without a recorded job as stale, so a redelivery (or the next tick)
+    reconciles it at once instead of after CLAIM_STALE_SECONDS: only for a caller that knows
+    no launcher is running (the local runtime at start, holding its root's lock)."""
+    released = []
+    for run in deps.store.list_by_status([S.TRAINING]):
+        if run.job.name or run.job.claimed_at is None:
+            continue
+        if deps.store.update(run.run_id, _unstale, expected=[S.TRAINING]):
+            logs.warning(f"training claim released: {reason}", run_id=run.run_id)
+            released.append(run.run_id)
+    return released
+
+
 def _unclaim(r: Run) -> None:
     r.job.state = None
     r.job.claimed_at = None
 
 
 def ensure_job(deps: Deps, run: Run) -> str:
-    """The run holds the TRAINING claim: find its job or create it, then record it."""
+    """The run holds the TRAINING claim: find its job or create it, then record it. A failure
+    on the way (a transient error; the job may or may not exist) marks the claim stale, so the
+    redelivery reconciles at once, finding the job by its label if it was created."""
+    try:
+        return _ensure_job(deps, run)
+    except Exception:
+        deps.store.update(run.run_id, _unstale, expected=[S.TRAINING])
+        raise
+
+
+def _ensure_job(deps: Deps, run: Run) -> str:
     found = deps.tuner.find_jobs(run.run_id)
     if found:
         job = sorted(found, key=lambda j: j.create_time or "")[0]

@@ -27,13 +27,11 @@ from shared.ports import (
 from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus, StuckWarning
 
 from .batch_eval import check_batch_evaluations
-from .launch import ensure_job, record_job, try_start
+from .launch import reconcile, record_job, try_start
 from .transitions import advance, failed, publish_run_event
 from .watch import scheduled_checks
 
 S = RunStatus
-#: A claimed run with no recorded job after this long had its launcher die: reconcile it.
-CLAIM_STALE_SECONDS = 120
 #: A TRAINED run whose evaluation did not start after this long gets its request re-sent.
 EVALUATION_RESEND_SECONDS = 300
 
@@ -133,8 +131,7 @@ _STUCK_HINT = {
 
 def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
     if not run.job.name:
-        if older_than(run.job.claimed_at, CLAIM_STALE_SECONDS, missing=True):
-            ensure_job(deps, run)
+        reconcile(deps, run)  # a stale claim: its launcher died
         return
     try:
         job = deps.tuner.get_job(run.job.name)

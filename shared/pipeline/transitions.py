@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from shared import logs
-from shared.bounds import clip
+from shared.bounds import MAX_QUOTED_ERROR_CHARS, MAX_UNEXPECTED_FAILURES, clip
 from shared.clock import utcnow
 from shared.errors import InvalidMessage, PermanentError, PipelineError
 from shared.events import RUN_EVENT, RunEventKind, encode_message, run_event_body
@@ -90,12 +90,6 @@ def require_run(deps: Deps, run_id: str | None) -> Run:
     return run
 
 
-#: Deliveries that may meet the same unclassified exception before the run ends FAILED: enough
-#: for a flaky dependency to recover, few enough that the run says what failed within minutes
-#: (the platform's own dead-letter limit is higher and would end it with less to say).
-MAX_UNEXPECTED_FAILURES = 3
-
-
 @contextmanager
 def failing_run_on_permanent(
     deps: Deps,
@@ -133,7 +127,7 @@ def failing_run_on_permanent(
         count = _record_unexpected(deps, run_id, stage, expected, e, release)
         if count is None or count < MAX_UNEXPECTED_FAILURES:
             raise
-        what = f"{type(e).__name__}: {clip(str(e) or repr(e), 300)}"
+        what = f"{type(e).__name__}: {clip(str(e) or repr(e), MAX_QUOTED_ERROR_CHARS)}"
         message = (
             f"the {stage} step failed {count} times with an unexpected {what}. This is a bug "
             "or an unexpected service response, not a problem with your data: report it with "
@@ -167,7 +161,7 @@ def _record_unexpected(
         run.step_failure = StepFailure(
             stage=stage,
             type=type(error).__name__,
-            message=clip(str(error) or repr(error), 300),
+            message=clip(str(error) or repr(error), MAX_QUOTED_ERROR_CHARS),
             count=(prev.count + 1) if same and prev is not None else 1,
             at=utcnow(),
         )

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from shared import logs
-from shared.bounds import MAX_FINDING_CHARS, clip
+from shared.bounds import MAX_FINDING_CHARS, VALIDATION_LEASE_SECONDS, clip
 from shared.catalog import ModelProblem
-from shared.clock import older_than, today, utcnow
+from shared.clock import older_than, utcnow
 from shared.errors import (
     ConfigError,
     NotFound,
@@ -31,7 +31,7 @@ from shared.errors import (
     TransientError,
 )
 from shared.events import DATASET_VALIDATED, Envelope, StorageObject, encode_message
-from shared.pipeline import layout
+from shared.pipeline import config_checks, layout
 from shared.pipeline.entry import too_old
 from shared.pipeline.transitions import advance, failed, failing_run_on_permanent
 from shared.ports import Deps
@@ -47,9 +47,6 @@ from shared.runs import (
 from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
 S = RunStatus
-#: How long a VALIDATING claim protects the validator from a concurrent duplicate. Longer than
-#: the function timeout, so only a crashed winner's claim ever expires.
-VALIDATION_LEASE_SECONDS = 600
 #: Errors copied onto the run document for the status page (the full list is in the report).
 FINDINGS_ON_RUN = 20
 #: ... and at most this many of one code, so one noisy kind cannot hide the others (the report
@@ -296,14 +293,14 @@ def _checked_config(
         found = _run_finding("invalid_config", config_file, e.message)
         return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
     # Retired, blocked, unknown, wrong region: before any job, with the replacement named.
-    problems = s.catalog.problems(config.source_model_name, location=s.location, today=today())
+    problems = config_checks.model_problems(s, config)
     model_errors = [_problem(p, config_file) for p in problems if p.severity == "error"]
     if model_errors:
         first = model_errors[0]["message"]
         return _reject(deps, run_id, model_errors, {"model_error": first}, None, first)
     model_warnings = [_problem(p, config_file) for p in problems if p.severity == "warning"]
     try:
-        config = resolve_continue_from(deps, config)
+        config = config_checks.resolve_continue_from(deps.store, config)
     except ConfigError as e:
         found = _run_finding("invalid_continue_from", config_file, e.message, path="continue_from")
         return _reject(deps, run_id, [found], {"config_error": e.message}, None, e.message)
@@ -506,30 +503,6 @@ def _run_finding(code: str, file: str | None, message: str, *, path: str = "") -
     from shared.datasets.findings import finding  # the datasets package is heavy: import late
 
     return finding(code, file, message, path=path).to_dict()
-
-
-def resolve_continue_from(deps: Deps, config: TuningConfig) -> TuningConfig:
-    """`continue_from: {run: ID}` becomes that run's tuned model, after checking that it
-    succeeded and was tuned from the same base model (Vertex requires it)."""
-    cont = config.continue_from
-    if cont is None or cont.run is None:
-        return config
-    prev = deps.store.get(cont.run)
-    if prev is None:
-        raise ConfigError(f"continue_from.run: there is no run {cont.run!r}. Check the id.")
-    if prev.status != S.SUCCEEDED or not prev.job.tuned_model_name:
-        raise ConfigError(
-            f"continue_from.run: run {cont.run} is {prev.status} and has no tuned model to "
-            "continue from; name a run that SUCCEEDED."
-        )
-    base = prev.job.base_model or (prev.config.source_model_name if prev.config else None)
-    if base != config.source_model_name:
-        raise ConfigError(
-            f"continue_from.run: run {cont.run} tuned {base}, but this dataset names "
-            f"{config.source_model_name}. Continued tuning keeps the base model: write "
-            f"source_model_name: {base}."
-        )
-    return replace(config, continue_from=replace(cont, model=prev.job.tuned_model_name))
 
 
 def _where(finding: dict[str, Any]) -> str:

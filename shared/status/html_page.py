@@ -7,6 +7,7 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from shared.bounds import MAX_UNEXPECTED_FAILURES
 from shared.charts import CURVE_COLORS, line_chart
 from shared.clock import age_seconds
 from shared.runs import Run
@@ -18,8 +19,10 @@ from shared.status.view import (
     metric_rows,
     stage_seconds,
     stage_summary,
+    step_failure_line,
     summary_line,
     verdict,
+    waiting_line,
 )
 from shared.tuning_config import EVAL_METRICS
 
@@ -162,6 +165,17 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
         )
     else:
         parts.append(f"<p id='why'>{escape(summary_line(run))}</p>")
+    retrying, waiting = step_failure_line(run), waiting_line(run)
+    if retrying is not None and run.step_failure is not None:
+        sf = run.step_failure
+        parts.append(
+            "<table id='step-failure' class='why'><tr><th>step</th><th>attempts failed</th>"
+            f"<th>last error</th><th>at</th></tr><tr><td>{escape(sf.stage)}</td>"
+            f"<td>{sf.count} of {MAX_UNEXPECTED_FAILURES}</td><td>{escape(sf.type)}: "
+            f"{escape(sf.message)}</td><td>{escape(sf.at)}</td></tr></table>"
+        )
+    if waiting is not None:
+        parts.append(f"<p id='waiting'>{escape(waiting)}</p>")
     for label, other in (("A retry of", run.retry_of), ("Retried as", run.retried_by)):
         if other:
             parts.append(

@@ -16,8 +16,10 @@ from shared.status.view import (
     metric_line,
     metric_rows,
     stage_summary,
+    step_failure_line,
     summary_line,
     verdict,
+    waiting_line,
 )
 from shared.tuning_config import EVAL_METRICS
 
@@ -60,8 +62,14 @@ def render_run_detail(run: Run) -> str:
         lines.extend(job_lines(run))
     if run.error:
         lines.append(f"error     [{run.error.stage}/{run.error.code}] {run.error.message}")
+    retrying = step_failure_line(run)
+    if retrying is not None and run.step_failure is not None:
+        lines.append(f"delivery  {retrying} (last failure at {run.step_failure.at})")
     if is_stuck(run) and run.stuck is not None:
         lines.append(f"STUCK     {run.stuck.message}")
+    waiting = waiting_line(run)
+    if waiting is not None:
+        lines.append(f"waiting   {waiting}")
     if run.retry_of:
         lines.append(f"retry of  {run.retry_of}")
     if run.retried_by:

@@ -7,11 +7,12 @@ HTTP status function and anything reading the JSON agree.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.bounds import MAX_UNEXPECTED_FAILURES, VALIDATION_LEASE_SECONDS
 from shared.clock import age_seconds, parse_time
-from shared.runs import FAILED, NOT_GATED, EvaluationInfo, Run, verdict_of
+from shared.runs import FAILED, NOT_GATED, EvaluationInfo, Run, RunStatus, verdict_of
 from shared.tuning_config import EVAL_METRICS
 
 
@@ -56,12 +57,71 @@ def is_stuck(run: Run) -> bool:
     return run.stuck is not None and run.stuck.status == run.status and not run.is_terminal
 
 
+def step_failure_line(run: Run) -> str | None:
+    """The unexpected failure a working run's delivery is being retried after: which step,
+    which attempt of how many, the last error. None when there is none, when the run has moved
+    to another status since (it recovered), or when it ended (its error says why)."""
+    sf = run.step_failure
+    if sf is None or run.is_terminal or _before(sf.at, run.entered_status_at):
+        return None
+    return (
+        f"retrying the {sf.stage} step: attempt {sf.count} of {MAX_UNEXPECTED_FAILURES} failed "
+        f"with {sf.type}: {sf.message}. The message is delivered again; failure "
+        f"{MAX_UNEXPECTED_FAILURES} ends the run FAILED"
+    )
+
+
+def _before(a: str, b: str) -> bool:
+    try:
+        return parse_time(a) < parse_time(b)
+    except ValueError:
+        return False
+
+
+def waiting_line(run: Run, now: datetime | None = None) -> str | None:
+    """Why a QUEUED run waits for a training slot (the concurrency limit, or Vertex AI's quota
+    refusal with its message: the note it entered QUEUED with) and since when; for a VALIDATING
+    run, until when its lease holds off a redelivery (the lease of a validator that died is
+    only taken over then); else None."""
+    if run.status == RunStatus.VALIDATING and run.validation.started_at:
+        return _lease_line(run.validation.started_at)
+    if run.status != RunStatus.QUEUED:
+        return None
+    since = run.entered_status_at
+    why = next((h.note for h in reversed(run.history) if h.status == run.status and h.note), "")
+    age = age_seconds(since, now)
+    return (
+        f"QUEUED since {since}" + (f" ({fmt_age(age)})" if age is not None else "")
+        + f": {why or 'waiting for a tuning slot'}. The poller starts queued runs, oldest "
+        "first, as slots free"
+    )  # fmt: skip
+
+
+def _lease_line(started: str) -> str | None:
+    try:
+        until = parse_time(started) + timedelta(seconds=VALIDATION_LEASE_SECONDS)
+    except ValueError:
+        return None
+    shown = until.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        f"validating since {started}; a redelivery waits for the validation lease until "
+        f"{shown} (if the validator died, the next delivery takes over then)"
+    )
+
+
 def summary_line(run: Run) -> str:
-    """One line about where the run is: error, evaluation verdict or job state."""
+    """One line about where the run is: error, a step being retried, evaluation verdict, why
+    it waits or the job state."""
     if run.error is not None:
         return f"{run.error.stage}: {run.error.message}"
+    retrying = step_failure_line(run)
+    if retrying is not None:
+        return retrying
     if is_stuck(run) and run.stuck is not None:
         return f"STUCK: {run.stuck.message}"
+    waiting = waiting_line(run)
+    if waiting is not None:
+        return waiting
     ev = run.evaluation
     said = verdict(run)
     if said is not None:

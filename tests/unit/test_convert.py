@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -486,3 +489,53 @@ def test_cli_usage_errors_are_messages_not_tracebacks(
     assert main(["convert", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gemini-tuning convert:") and "Traceback" not in err
+
+
+# --- OUT `-`: stdout ----------------------------------------------------------------------------
+
+
+def _cli(*args: str, stdin: bytes = b"", cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """The real command in a child process: stdout is a real pipe, not pytest's capture."""
+    code = "import sys; from shared.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], input=stdin, capture_output=True, cwd=cwd, env=env
+    )
+
+
+def test_cli_dash_writes_only_the_converted_lines_to_stdout(
+    legacy_file: Path, tmp_path: Path
+) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    done = _cli("convert", str(legacy_file), "-", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(x) for x in done.stdout.decode("utf-8").splitlines()]
+    assert len(rows) == 2 and all("contents" in r for r in rows)
+    assert rows[0]["systemInstruction"]["parts"] == [{"text": "客服"}]
+    assert "2 converted" in done.stderr.decode() and "-> stdout" in done.stderr.decode()
+    assert list(cwd.iterdir()) == [], "no file named - (or a temp file) is created"
+
+
+def test_cli_dash_to_dash_is_a_filter_and_json_report_goes_to_stderr(
+    legacy_file: Path, tmp_path: Path
+) -> None:
+    data = legacy_file.read_bytes() + b"oops\n"
+    done = _cli("convert", "-", "-", "--json", stdin=data, cwd=tmp_path)
+    assert done.returncode == 1  # a line skipped
+    assert len(done.stdout.splitlines()) == 2
+    assert all("contents" in json.loads(x) for x in done.stdout.splitlines())
+    report = json.loads(done.stderr)
+    assert report["output"] == "stdout" and report["skipped"] == 1
+
+
+def test_cli_dash_with_nothing_convertible_prints_nothing_on_stdout(tmp_path: Path) -> None:
+    done = _cli("convert", "-", "-", stdin=b"oops\n", cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == b""
+    assert "nothing was written" in done.stderr.decode()
+
+
+def test_cli_dash_with_a_missing_input_is_a_message(tmp_path: Path) -> None:
+    done = _cli("convert", str(tmp_path / "nope.jsonl"), "-", cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode().startswith("gemini-tuning convert:")

@@ -4,8 +4,9 @@ Every `gemini-tuning …` command a page shows is parsed by the CLI's own argpar
 `validate`, which reads local files, is run as written: no paid or slow call); every flag a
 synopsis names exists on that subcommand, and docs/cli.md names every flag; every ```yaml block
 is a `tuning.yaml` that the real parser accepts as written; every `make TARGET` is a target;
-every relative link, anchor and repository path in backticks exists; and the README stays short
-with every docs/ page reachable from it.
+every relative link, anchor and repository path in backticks exists; the README stays short
+with every docs/ page reachable from it; and docs/ARCHITECTURE.md's "Bounds" table lists every
+bound the code has, with its value.
 """
 
 from __future__ import annotations
@@ -253,6 +254,101 @@ def _key_table() -> dict[str, str]:
     return dict(rows)
 
 
+def _type_cells() -> dict[str, str]:
+    """docs/tuning-yaml.md's "Every key" table: key -> its "type and range" cell."""
+    rows = re.findall(
+        r"^\| `([\w.]+)` \| `[^`]*` \| ((?:[^|\n]|\\\|)*?) \|",
+        prose(REPO / "docs" / "tuning-yaml.md"),
+        re.M,
+    )
+    return dict(rows)
+
+
+#: The words a cell starts with for a field of each annotation (the dataclasses' own types).
+_TYPE_WORDS = {
+    "bool": "true or false",
+    "int | None": "whole number",
+    "int": "whole number",
+    "float | None": "number",
+    "str | None": "text",
+    "str": "text",
+    "tuple[str, ...]": "non-empty list",
+}
+
+
+def _fields() -> dict[str, str]:
+    """Every tuning.yaml key -> its annotation."""
+    top = {
+        f.name: str(f.type)
+        for f in dataclasses.fields(TuningConfig)
+        if f.name not in DATASET_KEYS and f.name != "evaluation"
+    }
+    ev = {f"evaluation.{f.name}": str(f.type) for f in dataclasses.fields(EvaluationConfig)}
+    return top | ev
+
+
+def test_the_key_table_gives_each_keys_type() -> None:
+    cells, bad = _type_cells(), []
+    for key, annotation in _fields().items():
+        words = _TYPE_WORDS.get(annotation, "mapping")  # a dataclass or Mapping: a block
+        if not cells.get(key, "").startswith(words):
+            bad.append(f"{key} ({annotation}): the page says {cells.get(key)!r}, not {words!r}")
+    assert not bad, "\n".join(bad)
+
+
+_RANGE = re.compile(r"(\d+)\.\.(\d+)|([\[(])(-?[\d,.]+), (-?[\d,.]+)\]|at most (\d+) characters")
+#: Where a key's value goes when it is not the key itself.
+_VALUE_AT = {"budget": "budget.max_run_usd"}
+#: The model's own list narrows it (checked against the catalog on catalog.md's test).
+_RANGE_NOT_ALONE = {"adapter_size"}
+
+
+def _accepted(path: str, value: object) -> bool:
+    *outer, last = path.split(".")
+    doc: object = {last: value}
+    for k in reversed(outer):
+        doc = {k: doc}
+    try:
+        parse_tuning_yaml(yaml.safe_dump(doc).encode(), source="t", base=TuningConfig())
+    except ConfigError:
+        return False
+    return True
+
+
+def _edges(m: re.Match[str]) -> list[tuple[object, bool]]:
+    """(value, should be accepted) at and just past each end of the range `m` names."""
+    if m.group(1):
+        lo, hi = int(m.group(1)), int(m.group(2))
+        return [(lo, True), (hi, True), (lo - 1, False), (hi + 1, False)]
+    if m.group(6):
+        n = int(m.group(6))
+        return [("a" * n, True), ("a" * (n + 1), False)]
+    lo_f, hi_f = (float(m.group(i).replace(",", "")) for i in (4, 5))
+    step = (hi_f - lo_f) / 1000
+    return [
+        (lo_f, m.group(3) == "["),
+        (lo_f - step, False) if m.group(3) == "[" else (lo_f + step, True),
+        (hi_f, True),
+        (hi_f + step, False),
+    ]
+
+
+def test_the_ranges_the_key_table_states_are_the_parsers() -> None:
+    """Each range a row states is checked at its edges through the real parser."""
+    checked, bad = 0, []
+    for key, cell in _type_cells().items():
+        ranges = list(_RANGE.finditer(cell))
+        if len(ranges) != 1 or key in _RANGE_NOT_ALONE:
+            continue  # gates: several, checked in tests/unit/core
+        checked += 1
+        for value, ok in _edges(ranges[0]):
+            if _accepted(_VALUE_AT.get(key, key), value) != ok:
+                shown = f"{len(value)} characters" if isinstance(value, str) else value
+                bad.append(f"{key}: {shown} is {'refused' if ok else 'accepted'} ({cell})")
+    assert checked >= 8, "the extractor found too few ranges"
+    assert not bad, "\n".join(bad)
+
+
 def _yaml_default(value: object) -> object:
     if isinstance(value, tuple):
         return list(value)
@@ -303,6 +399,7 @@ def test_the_validator_page_names_real_finding_codes_and_every_personal_data_kin
 
 def test_the_numbers_the_pages_state_are_the_codes() -> None:
     """A constant changed in code is changed on its page (the phrase names where to look)."""
+    from shared.bounds import MAX_UNEXPECTED_FAILURES
     from shared.evaluation.chunks import CHUNK_SIZE
     from shared.evaluation.stats import RESAMPLES
     from shared.pipeline.evaluate import TIME_BUDGET_SECONDS
@@ -315,6 +412,7 @@ def test_the_numbers_the_pages_state_are_the_codes() -> None:
         (evaluation, "evaluation.md", f"in chunks of {CHUNK_SIZE} examples"),
         (evaluation, "evaluation.md", f"After {TIME_BUDGET_SECONDS:.0f} s an invocation"),
         (cli, "cli.md", f"reloads itself every {REFRESH_SECONDS} s"),
+        (cli, "cli.md", f"of {MAX_UNEXPECTED_FAILURES}`; failure {MAX_UNEXPECTED_FAILURES} ends"),
     ]
     missing = [f"docs/{page}: {phrase!r}" for text, page, phrase in phrases if phrase not in text]
     assert not missing, "the page no longer states the code's figure:\n" + "\n".join(missing)
@@ -405,3 +503,81 @@ def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
     page.write_text("a\n```yaml\nepoch: 3\n```\n`make nope`\n", encoding="utf-8")
     assert [(b.lang, b.line, b.text) for b in blocks(page)] == [("yaml", 3, "epoch: 3\n")]
     assert "epoch" not in prose(page) and "`make nope`" in prose(page)
+
+
+#: Bounds kept outside shared/bounds.py and json_shape.py (whose every constant is checked):
+#: the module and the constant's name.
+OTHER_BOUNDS = (
+    ("shared.tuning_config", "MAX_TUNING_YAML_BYTES"),
+    ("shared.tuning_config", "MAX_TUNING_YAML_WEIGHT"),
+    ("shared.datasets.lines", "MAX_LINE_BYTES"),
+    ("shared.pipeline.chat", "MAX_FIRST_LINE_BYTES"),
+    ("shared.pipeline.validation", "FINDINGS_ON_RUN"),
+    ("shared.pipeline.validation", "FINDINGS_PER_CODE"),
+    ("shared.pipeline.launch", "CLAIM_STALE_SECONDS"),
+    ("shared.runs", "MAX_CURVE_POINTS"),
+    ("shared.evaluation.runner", "MAX_ERRORS_IN_REPORT"),
+    ("shared.evaluation.runner", "MAX_HIGHLIGHTS"),
+    ("shared.notify", "MAX_LINE"),
+    ("shared.datasets.convert", "MAX_LINES_PER_REASON"),
+)
+
+
+def code_bounds() -> dict[str, float]:
+    """Every bound the ARCHITECTURE page must list: each public numeric constant of
+    shared/bounds.py and json_shape.py (a new one is caught without editing this test), and
+    OTHER_BOUNDS."""
+    import importlib
+
+    out: dict[str, float] = {}
+    for name in ("shared.bounds", "shared.datasets.json_shape"):
+        module = importlib.import_module(name)
+        for key, value in vars(module).items():
+            if key.isupper() and not key.startswith("_") and isinstance(value, int | float):
+                out[key] = value
+    for name, key in OTHER_BOUNDS:
+        out[key] = getattr(importlib.import_module(name), key)
+    return out
+
+
+def bounds_table(page: Path) -> dict[str, str]:
+    """The "Bounds" section's table: constant -> its value cell."""
+    text = prose(page)
+    section = text.partition("\n## Bounds\n")[2].partition("\n## ")[0]
+    rows = re.findall(r"^\|[^|\n]*\| `([A-Z][A-Z0-9_]*)` \| ([^|\n]*) \|", section, re.M)
+    return dict(rows)
+
+
+def _first_number(cell: str) -> float | None:
+    m = re.search(r"\d[\d,]*(?:\.\d+)?", cell)
+    return float(m.group(0).replace(",", "")) if m else None
+
+
+def test_architecture_lists_every_bound_with_the_codes_value() -> None:
+    table, bounds = bounds_table(REPO / "docs" / "ARCHITECTURE.md"), code_bounds()
+    assert len(bounds) >= 15
+    missing = sorted(set(bounds) - set(table))
+    assert not missing, f"docs/ARCHITECTURE.md's Bounds table does not list {missing}"
+    wrong = [
+        f"{k}: the page says {table[k]!r}, the code {v}"
+        for k, v in bounds.items()
+        if _first_number(table[k]) != v
+    ]
+    assert not wrong, "\n".join(wrong)
+    unknown = sorted(set(table) - set(bounds))
+    assert not unknown, f"the Bounds table names constants the code does not have: {unknown}"
+
+
+def test_the_bounds_check_catches_a_missing_or_wrong_row(tmp_path: Path) -> None:
+    page = tmp_path / "a.md"
+    page.write_text(
+        "# A\n## Bounds\n| what | constant | value |\n|---|---|---|\n"
+        "| depth | `MAX_JSON_DEPTH` | 65 levels |\n| size | `MAX_X` | 1,024 bytes |\n## Next\n"
+        "| x | `MAX_Y` | 1 |\n",
+        encoding="utf-8",
+    )
+    table = bounds_table(page)
+    assert table == {"MAX_JSON_DEPTH": "65 levels", "MAX_X": "1,024 bytes"}
+    assert _first_number(table["MAX_X"]) == 1024
+    assert _first_number(table["MAX_JSON_DEPTH"]) != code_bounds()["MAX_JSON_DEPTH"]
+    assert "MAX_MESSAGE_CHARS" in code_bounds() and "MAX_MESSAGE_CHARS" not in table

@@ -75,3 +75,33 @@ def test_a_second_local_on_one_root_is_refused(tmp_path: Path, capsys: Capsys) -
         fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert main(["local", "--root", str(root)]) == 2
     assert "already running" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "value", "said"),
+    [
+        ("local", "0", "0 workers would do nothing: use a whole number from 1 to 8"),
+        ("local", "9", "9 is out of range"),
+        ("validate", "0", "0 workers would do nothing: use a whole number from 1 to 64 or auto"),
+        ("validate", "-2", "-2 is out of range"),
+        ("validate", "many", "'many' is not a whole number"),
+    ],
+)
+def test_workers_0_or_out_of_range_is_refused_with_what_to_write(
+    command: str, value: str, said: str, tmp_path: Path, capsys: Capsys
+) -> None:
+    target = ["--root", str(tmp_path)] if command == "local" else [str(tmp_path / "t.jsonl")]
+    with pytest.raises(SystemExit) as exit_:
+        main([command, *target, "--workers", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --workers: {said}" in err and "Traceback" not in err
+
+
+def test_validate_workers_auto_is_one_per_core_at_most_8() -> None:
+    import os
+
+    from shared.commands._workers import workers_type
+
+    assert workers_type(64, auto=True)("auto") == min(8, os.cpu_count() or 1)
+    assert workers_type(64, auto=True)("3") == 3

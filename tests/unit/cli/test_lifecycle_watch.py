@@ -74,6 +74,7 @@ def test_one_30_day_warning_over_many_ticks_everywhere(
             }
         )
     )
+
     def post(url: str, data: bytes) -> tuple[int, bytes]:
         posts.append(data)
         return 200, b""

@@ -56,11 +56,11 @@ def test_config_sets_model_and_epochs(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = tmp_path / "tuning.yaml"
-    cfg.write_text("source_model_name: gemini-2.5-pro\nepoch: 5\nadapter_size: 4\n")
+    cfg.write_text("source_model_name: gemini-3.1-flash-lite\nepoch: 5\nadapter_size: 4\n")
     assert main(["validate", str(files["good"]), "--config", str(cfg), "--json"]) == 0
     est = _json(capsys)["estimate"]
     assert isinstance(est, dict)
-    assert (est["model"], est["epochs"]) == ("gemini-2.5-pro", 5)
+    assert (est["model"], est["epochs"]) == ("gemini-3.1-flash-lite", 5)
 
 
 def test_human_output(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

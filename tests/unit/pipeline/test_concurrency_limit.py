@@ -74,3 +74,63 @@ def test_200_parallel_launch_attempts_with_a_limit_of_2_never_show_more_than_2_t
     assert len(world.store.list_by_status([S.TRAINING])) == 2
     assert sum(len(world.tuner.find_jobs(r)) for r in ids) == 2, results
     assert len(world.store.list_by_status([S.QUEUED])) == 38
+
+
+def test_a_duplicate_delivery_racing_the_claimer_never_creates_a_second_job(
+    tmp_path: Path,
+) -> None:
+    """The claimer is still creating the job (Vertex takes its time; the label is not visible
+    yet) when a duplicate delivery reads the run TRAINING without a job: it must leave the job
+    to the claimer, not create (and pay for) another one."""
+    world = make_world(tmp_path, max_jobs=2)
+    rid = validation.handle_upload(world.deps, world.drop_dataset("ds")).run_id
+    assert rid is not None
+    tuner, creating, finish = world.tuner, threading.Event(), threading.Event()
+    real_create = tuner.create_job
+
+    def slow_create(spec: Any) -> Any:
+        creating.set()
+        finish.wait(5)
+        return real_create(spec)
+
+    tuner.create_job = slow_create  # type: ignore[method-assign]
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(launch.handle_validated, world.deps, rid)
+        assert creating.wait(5)
+        second = launch.handle_validated(world.deps, rid)
+        finish.set()
+        assert first.result() == "created"
+    assert second == "claimed by another delivery"
+    assert len(tuner.find_jobs(rid)) == 1
+
+
+def test_a_redelivery_and_a_poller_tick_reconciling_one_stale_claim_create_one_job(
+    tmp_path: Path,
+) -> None:
+    """After a restart both the redelivered launcher message and the poller's tick see the dead
+    runtime's claim stale: one takes it over (compare-and-set), the other leaves it."""
+    from shared.pipeline import poll
+
+    world = make_world(tmp_path, max_jobs=2)
+    rid = validation.handle_upload(world.deps, world.drop_dataset("ds")).run_id
+    assert rid is not None
+    claimed = world.store.transition(
+        rid, [S.VALIDATED], S.TRAINING, change=lambda r: setattr(r.job, "claimed_at", None)
+    )
+    assert claimed is not None and not claimed.job.name  # a claim whose launcher died
+    tuner, creating, finish = world.tuner, threading.Event(), threading.Event()
+    real_create = tuner.create_job
+
+    def slow_create(spec: Any) -> Any:
+        creating.set()
+        finish.wait(5)
+        return real_create(spec)
+
+    tuner.create_job = slow_create  # type: ignore[method-assign]
+    with ThreadPoolExecutor(1) as pool:
+        redelivery = pool.submit(launch.handle_validated, world.deps, rid)
+        assert creating.wait(5)
+        poll.poll_once(world.deps)  # the tick, while the redelivery's create is in flight
+        finish.set()
+        assert redelivery.result() == "created"
+    assert len(tuner.find_jobs(rid)) == 1

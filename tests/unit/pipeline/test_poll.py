@@ -61,7 +61,13 @@ def test_a_fresh_claim_is_left_to_its_launcher(world: World) -> None:
     assert claimed
     poll.poll_once(world.deps)
     assert world.tuner.find_jobs(rid) == []
-    launch.handle_validated(world.deps, rid)  # the launcher's redelivery creates it
+    # A duplicate delivery races the claimer, which may be creating the job this instant
+    # (find-by-label cannot see it yet): it must not create a second one.
+    assert launch.handle_validated(world.deps, rid) == "claimed by another delivery"
+    assert world.tuner.find_jobs(rid) == []
+    # The local runtime, restarted, knows the claimer died: the redelivery reconciles at once.
+    assert launch.release_training_claims(world.deps, "test") == [rid]
+    launch.handle_validated(world.deps, rid)
     assert len(world.tuner.find_jobs(rid)) == 1
 
 

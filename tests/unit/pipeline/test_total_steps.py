@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import shared.datasets
+from shared.bounds import MAX_UNEXPECTED_FAILURES
 from shared.errors import PermanentError
 from shared.pipeline import deadletter, launch, validation
-from shared.pipeline.transitions import MAX_UNEXPECTED_FAILURES
 from shared.runs import RunStatus
 
 from .conftest import make_world
