@@ -181,17 +181,42 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             parts.append(
                 f"<p class='retry'>{label} {_a(f'?run_id={other}&format=html', other)}</p>"
             )
+    parts += [
+        _timeline_html(run),
+        _validation_html(run, link),
+        _job_html(run, link),
+        _evaluation_html(run, link),
+    ]
+    said_batch = batch_line(run.evaluation)
+    if said_batch:
+        parts.append(f"<h2>Batch inference</h2><p id='batch'>{escape(said_batch)}</p>")
+    parts.append(
+        f'<p><a href="?">all runs</a> · <a href="?run_id={escape(run.run_id)}&amp;format=json">'
+        "this run as JSON</a></p>"
+    )
+    return document(f"Run {run.run_id}", "\n".join(parts), refresh=not run.is_terminal)
+
+
+def _timeline_html(run: Run) -> str:
+    """The history table and the time spent per stage."""
+    out: list[str] = []
     stages = stage_seconds(run)
     timeline = "".join(
         f"<tr><td>{escape(h.at)}</td><td>{escape(h.status)}</td><td>{escape(h.note)}</td></tr>"
         for h in run.history
     )
-    parts.append(
+    out.append(
         "<h2>Timeline</h2><table id='timeline'><tr><th>at</th><th>status</th><th>note</th></tr>"
         f"{timeline}</table><p>time per stage: "
         + escape(", ".join(f"{k} {fmt_age(v)}" for k, v in stages.items()) or "-")
         + "</p>"
     )
+    return "".join(out)
+
+
+def _validation_html(run: Run, link: Link) -> str:
+    """The validation verdict, its figures and its findings with file and line."""
+    out: list[str] = []
     v = run.validation
     if v.valid is not None or v.findings:
         vs = v.summary
@@ -210,7 +235,7 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             )
             for f in v.findings
         )
-        parts.append(
+        out.append(
             "<h2>Validation</h2><p>"
             + {True: "valid", False: "invalid", None: "-"}[v.valid]
             + (f" · {escape(facts)}" if facts else "")
@@ -223,10 +248,16 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
                 else ""
             )
         )
+    return "".join(out)
+
+
+def _job_html(run: Run, link: Link) -> str:
+    """The tuning job: state, console link, tuned model, what the job reported, its curves."""
+    out: list[str] = []
     j = run.job
     if j.name:
         console = public_link(j.console_url) or link(j.console_url or "")
-        parts.append(
+        out.append(
             "<h2>Tuning job</h2><p>"
             + escape(j.name)
             + f" · {escape(j.state)}"
@@ -238,6 +269,12 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             + "".join(f"<p class='job'>{escape(line)}</p>" for line in job_lines(run))
             + _curves_svg(run)
         )
+    return "".join(out)
+
+
+def _evaluation_html(run: Run, link: Link) -> str:
+    """The evaluation verdict, notes, metrics with intervals, checkpoints and reports."""
+    out: list[str] = []
     ev = run.evaluation
     if ev.metrics or ev.reason:
         rows = "".join(
@@ -251,7 +288,7 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
         )
         said = verdict(run) or "not evaluated"
         tone = {"PASSED": "pass", "FAILED": "fail"}.get(said, "grey")
-        parts.append(
+        out.append(
             "<h2>Evaluation"
             + (" (simulated models)" if ev.simulated else "")
             + f"</h2><p id='verdict' class='verdict-{tone}'><b>{escape(said)}</b>: "
@@ -277,11 +314,4 @@ def render_run_html(run: Run, *, link: Link = public_link) -> str:
             + (" · " + _a(link(ev.predictions_uri), "predictions") if ev.predictions_uri else "")
             + "</p>"
         )
-    said_batch = batch_line(ev)
-    if said_batch:
-        parts.append(f"<h2>Batch inference</h2><p id='batch'>{escape(said_batch)}</p>")
-    parts.append(
-        f'<p><a href="?">all runs</a> · <a href="?run_id={escape(run.run_id)}&amp;format=json">'
-        "this run as JSON</a></p>"
-    )
-    return document(f"Run {run.run_id}", "\n".join(parts), refresh=not run.is_terminal)
+    return "".join(out)
