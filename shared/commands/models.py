@@ -111,31 +111,7 @@ def run(args: argparse.Namespace) -> int:
         except PipelineError as e:  # the per-model checks below still run
             print(f"warning: the catalog check failed: {e.message}", file=sys.stderr)
     if args.check and settings.backend == "gcp":
-        from shared.gcp.vertex_catalog import check_publisher_models
-        from shared.gcp.vertex_models import VertexModels
-        from shared.gcp.vertex_probe import probe_models
-
-        for c in check_publisher_models(
-            [r["name"] for r in rows],
-            project=settings.project,
-            location=settings.location,
-            api_endpoint=args.vertex_endpoint,
-        ):
-            checks[c.name] = {"exists": c.exists, "detail": c.detail}
-        models = VertexModels(
-            settings.project,
-            settings.location,
-            api_endpoint=args.vertex_endpoint,
-            catalog=catalog,
-        )
-        tunable = [r["name"] for r in rows if r["status"] in ("available", "retiring")]
-        for probe in probe_models(tunable, models):
-            checks[probe.name]["count_tokens"] = {
-                "ok": probe.ok,
-                "location": probe.location,
-                "host": probe.host,
-                "detail": probe.detail,
-            }
+        checks = _vertex_checks(settings, args, rows)
     failed = sorted(n for n, c in checks.items() if not c.get("count_tokens", {}).get("ok", True))
     if args.json:
         doc = {
@@ -154,38 +130,7 @@ def run(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     print(f"Gemini models for supervised tuning, as of {day} (region {settings.location}):")
     for r in rows:
-        mark = "*" if r["name"] == settings.defaults.source_model_name else " "
-        retires = r["retires"] or ("shut down" if r["status"] == "retired" else "not announced")
-        regions = ", ".join(r["tuning_regions"] or ["not recorded"])
-        price = r["price_per_million_training_tokens"]
-        line = (
-            f"{mark} {r['name']:24} {r['status']:10} retires {retires:13} "
-            f"adapters {','.join(map(str, r['adapter_sizes'])):12} regions {regions}"
-            + (f"   ${price}/M tokens" if price is not None else "")
-        )
-        if r["replacement"] and r["status"] != "available":
-            line += f"   -> use {r['replacement']}"
-        used = r["serving_used"]
-        line += "\n    serves base in " + ", ".join(
-            f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["base"] else "")
-            for p in r["serving"]["base"]
-        )
-        line += "; tuned in " + ", ".join(
-            f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["tuned"] else "")
-            for p in r["serving"]["tuned"]
-        )
-        if r["name"] in checks:
-            c = checks[r["name"]]
-            line += "   Vertex: " + (
-                "exists" if c["exists"] else "NOT FOUND" if c["exists"] is False else "unknown"
-            )
-            line += f" ({c['detail']})" if c["detail"] else ""
-            if "count_tokens" in c:
-                ct = c["count_tokens"]
-                line += f"; countTokens in {ct['location']}: " + (
-                    "ok" if ct["ok"] else f"FAILED ({ct['detail']})"
-                )
-        print(line)
+        print(_model_line(r, settings, checks.get(r["name"])))
     print(
         "* default model; a * after a location: the one the pipeline calls from "
         f"{settings.location}. Sources and dates: gemini-tuning models --json "
@@ -204,6 +149,76 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _vertex_checks(
+    settings: Any, args: argparse.Namespace, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Per model: does Vertex AI know it in this project and region, and does one free
+    `countTokens` call answer at the location the pipeline will call it?"""
+    from shared.gcp.vertex_catalog import check_publisher_models
+    from shared.gcp.vertex_models import VertexModels
+    from shared.gcp.vertex_probe import probe_models
+
+    checks: dict[str, Any] = {}
+    for c in check_publisher_models(
+        [r["name"] for r in rows],
+        project=settings.project,
+        location=settings.location,
+        api_endpoint=args.vertex_endpoint,
+    ):
+        checks[c.name] = {"exists": c.exists, "detail": c.detail}
+    models = VertexModels(
+        settings.project,
+        settings.location,
+        api_endpoint=args.vertex_endpoint,
+        catalog=settings.catalog,
+    )
+    tunable = [r["name"] for r in rows if r["status"] in ("available", "retiring")]
+    for probe in probe_models(tunable, models):
+        checks[probe.name]["count_tokens"] = {
+            "ok": probe.ok,
+            "location": probe.location,
+            "host": probe.host,
+            "detail": probe.detail,
+        }
+    return checks
+
+
+def _model_line(r: dict[str, Any], settings: Any, c: dict[str, Any] | None) -> str:
+    """One model's line of `models`: status, retirement, adapters, regions, price, where the
+    base and the tuned model answer, and what Vertex AI said (with --check)."""
+    mark = "*" if r["name"] == settings.defaults.source_model_name else " "
+    retires = r["retires"] or ("shut down" if r["status"] == "retired" else "not announced")
+    regions = ", ".join(r["tuning_regions"] or ["not recorded"])
+    price = r["price_per_million_training_tokens"]
+    line = (
+        f"{mark} {r['name']:24} {r['status']:10} retires {retires:13} "
+        f"adapters {','.join(map(str, r['adapter_sizes'])):12} regions {regions}"
+        + (f"   ${price}/M tokens" if price is not None else "")
+    )
+    if r["replacement"] and r["status"] != "available":
+        line += f"   -> use {r['replacement']}"
+    used = r["serving_used"]
+    line += "\n    serves base in " + ", ".join(
+        f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["base"] else "")
+        for p in r["serving"]["base"]
+    )
+    line += "; tuned in " + ", ".join(
+        f"{p['location']} ({p['host']})" + ("*" if p["location"] == used["tuned"] else "")
+        for p in r["serving"]["tuned"]
+    )
+    if c is not None:
+        line += "   Vertex: " + (
+            "exists" if c["exists"] else "NOT FOUND" if c["exists"] is False else "unknown"
+        )
+        line += f" ({c['detail']})" if c["detail"] else ""
+        if "count_tokens" in c:
+            ct = c["count_tokens"]
+            line += f"; countTokens in {ct['location']}: " + (
+                "ok" if ct["ok"] else f"FAILED ({ct['detail']})"
+            )
+    return line
 
 
 def _catalog_check(settings: Any, args: argparse.Namespace, day: Any) -> list[Any]:
