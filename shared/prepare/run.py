@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import sqlite3
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -420,6 +421,27 @@ def _band_groups(spill: Spill, kind: int) -> Iterator[list[int]]:
         yield ids
 
 
+#: Each example of a band group is compared with this many earlier representatives at most.
+COMPARED = 8
+#: Ids per `WHERE id IN (...)` query at most (fewer when this SQLite build allows fewer
+#: variables in one statement), so a band group of any size is read in steps of bounded memory.
+IDS_PER_QUERY = 500
+
+
+def _rows_of(db: Any, columns: str, ids: list[int]) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """(id, (columns...)) of `ids` in their order, read a bounded number at a time."""
+    step = min(IDS_PER_QUERY, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    for k in range(0, len(ids), step):
+        part = ids[k : k + step]
+        marks = ",".join("?" * len(part))
+        got = {
+            row[0]: row[1:]
+            for row in db.execute(f"SELECT id, {columns} FROM convs WHERE id IN ({marks})", part)
+        }
+        for i in part:
+            yield i, got[i]
+
+
 def _drop_duplicates(spill: Spill, report: Report) -> None:
     db = spill.db
     exact = db.execute(
@@ -430,20 +452,18 @@ def _drop_duplicates(spill: Spill, report: Report) -> None:
     (max_id,) = db.execute("SELECT coalesce(max(id), 0) FROM convs").fetchone()
     near = bytearray(max_id + 1)  # one byte per example, not a set of ints
     for ids in _band_groups(spill, WHOLE):
-        sketches = {
-            i: unpack(b)
-            for i, b in db.execute(
-                f"SELECT id, sketch FROM convs WHERE id IN ({','.join('?' * len(ids))})", ids
-            )
-        }
         keep: list[int] = []
-        for i in ids:  # ascending: the earliest example of a cluster is the one kept
+        kept: dict[int, Any] = {}  # sketches of the first COMPARED kept examples only
+        for i, (blob,) in _rows_of(db, "sketch", ids):  # ascending: the earliest is kept
             if near[i]:
                 continue
-            if any(similar(sketches[i], sketches[k], WHOLE_THRESHOLD) for k in keep[:8]):
+            sketch = unpack(blob)
+            if any(similar(sketch, kept[k], WHOLE_THRESHOLD) for k in keep[:COMPARED]):
                 near[i] = 1
             else:
                 keep.append(i)
+                if len(kept) < COMPARED:
+                    kept[i] = sketch
     db.executemany(
         "UPDATE convs SET dropped = 'near_duplicate' WHERE id = ?",
         ((i,) for i in range(max_id + 1) if near[i]),
@@ -478,21 +498,19 @@ def _group(spill: Spill, report: Report, max_id: int, kept: int) -> Groups:
         previous = (session, conv_id)
     linked = 0
     for ids in _band_groups(spill, FINAL):
-        rows = {
-            i: (unpack(q), unpack(a))
-            for i, q, a in db.execute(
-                f"SELECT id, q, a FROM convs WHERE id IN ({','.join('?' * len(ids))})", ids
-            )
-        }
         reps: list[int] = []
-        for i in ids:
-            for r in reps[:8]:
-                if same_exchange(*rows[i], *rows[r]):
+        rep_rows: dict[int, Any] = {}  # the first COMPARED representatives' sketches only
+        for i, (q, a) in _rows_of(db, "q, a", ids):
+            row = (unpack(q), unpack(a))
+            for r in reps[:COMPARED]:
+                if same_exchange(*row, *rep_rows[r]):
                     if groups.root(r) != groups.root(i):
                         linked += groups.join(r, i)
                     break
             else:
                 reps.append(i)
+                if len(rep_rows) < COMPARED:
+                    rep_rows[i] = row
     report.split_groups = {"near_duplicate_links": linked, "links_refused_at_cap": groups.refused}
     return groups
 

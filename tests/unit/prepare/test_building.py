@@ -334,3 +334,32 @@ def test_a_closing_shared_by_many_sessions_is_capped_and_its_overlap_reported(
         "overlapping": 10,
         "share": 1.0,
     }
+
+
+def test_a_band_group_larger_than_sqlites_variable_limit_is_read_in_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1 GB export crashed with `too many SQL variables`: one band group (many sessions with
+    near-identical conversations) became one `WHERE id IN (...)` query. Here SQLite's limit is
+    lowered to 100 variables and 300 such sessions are prepared."""
+    import sqlite3
+
+    connect = sqlite3.connect
+
+    def limited(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db: sqlite3.Connection = connect(*args, **kwargs)
+        db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", limited)  # the spill's database
+    answer = "很抱歉给您带来不便，我们已经为您催促处理，请耐心等待，预计二十四小时内到账。"
+    rows = []
+    for s in range(300):
+        rows += [
+            [f"s{s:03d}", "user", f"我的充值一直没有到账，订单号是 GM{s:010d}，请帮忙看看", "1"],
+            [f"s{s:03d}", "agent", answer, "2"],
+        ]
+    report, files = _run(tmp_path, _csv(rows))
+    kept = sum(len(x) for x in files.values())
+    assert report.dropped["near_duplicate"] > 100  # the group was read and compared whole
+    assert kept + report.dropped["near_duplicate"] + report.dropped["exact_duplicate"] == 300
