@@ -151,3 +151,34 @@ def test_a_source_in_a_bucket_is_read_through_blobs(
     ).read_bytes()
     assert main(["prepare", f"gs://{bucket.name}/nope.csv", "--out", str(tmp_path / "n")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_prepare_uses_the_deployments_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MODEL_CATALOG_OVERRIDES reaches prepare: a smaller per-example token limit is the budget
+    sessions are cut to, and exchanges above it are dropped with their reason."""
+    src = str(EXPORTS / "chat-export.csv")
+    assert main(["prepare", src, "--out", str(tmp_path / "a"), "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    limits = {"gemini-3.5-flash": {"limits": {"max_tokens_per_example": 60}}}
+    monkeypatch.setenv("MODEL_CATALOG_OVERRIDES", json.dumps(limits))
+    assert main(["prepare", src, "--out", str(tmp_path / "b"), "--json"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    assert plain["token_budget"] > 60 and small["token_budget"] == 60
+    assert small["dropped"].get("exchange_over_token_limit", 0) > 0
+    assert not plain["dropped"].get("exchange_over_token_limit")
+
+
+def test_sheet_picks_the_worksheet_and_an_unknown_one_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = str(EXPORTS / "chat-export.xlsx")  # one worksheet: 聊天记录
+    assert (
+        main(["prepare", src, "--sheet", "聊天记录", "--out", str(tmp_path / "a"), "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["sources"][0]["sheet"] == "聊天记录"
+    assert main(["prepare", src, "--sheet", "Sheet9", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "Sheet9" in err and "聊天记录" in err and "Traceback" not in err
+    assert not (tmp_path / "b").exists()
