@@ -36,28 +36,32 @@ class RunStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-S = RunStatus
-
 #: Allowed status changes. FAILED is reachable from every working state because any stage can
 #: hit a permanent error (a bad config at launch, a job error, an evaluator crash).
 TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    S.RECEIVED: frozenset({S.VALIDATING, S.REJECTED, S.FAILED}),
-    S.VALIDATING: frozenset({S.VALIDATED, S.REJECTED, S.FAILED}),
-    S.VALIDATED: frozenset({S.QUEUED, S.TRAINING, S.FAILED}),
-    S.QUEUED: frozenset({S.TRAINING, S.FAILED, S.CANCELLED}),
+    RunStatus.RECEIVED: frozenset({RunStatus.VALIDATING, RunStatus.REJECTED, RunStatus.FAILED}),
+    RunStatus.VALIDATING: frozenset({RunStatus.VALIDATED, RunStatus.REJECTED, RunStatus.FAILED}),
+    RunStatus.VALIDATED: frozenset({RunStatus.QUEUED, RunStatus.TRAINING, RunStatus.FAILED}),
+    RunStatus.QUEUED: frozenset({RunStatus.TRAINING, RunStatus.FAILED, RunStatus.CANCELLED}),
     # TRAINING -> QUEUED: the slot was claimed but Vertex refused for quota; wait again.
-    S.TRAINING: frozenset({S.TRAINED, S.FAILED, S.CANCELLED, S.QUEUED}),
-    S.TRAINED: frozenset({S.EVALUATING, S.SUCCEEDED, S.FAILED}),  # SUCCEEDED: evaluation off
-    S.EVALUATING: frozenset({S.SUCCEEDED, S.FAILED}),
-    S.REJECTED: frozenset(),
-    S.SUCCEEDED: frozenset(),
-    S.FAILED: frozenset(),
-    S.CANCELLED: frozenset(),
+    RunStatus.TRAINING: frozenset(
+        {RunStatus.TRAINED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.QUEUED}
+    ),
+    RunStatus.TRAINED: frozenset(
+        {RunStatus.EVALUATING, RunStatus.SUCCEEDED, RunStatus.FAILED}
+    ),  # SUCCEEDED: evaluation off
+    RunStatus.EVALUATING: frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED}),
+    RunStatus.REJECTED: frozenset(),
+    RunStatus.SUCCEEDED: frozenset(),
+    RunStatus.FAILED: frozenset(),
+    RunStatus.CANCELLED: frozenset(),
 }
 
 TERMINAL: frozenset[RunStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 #: Runs the poller looks at (TRAINED: to re-request a lost evaluation). It never reads others.
-ACTIVE_FOR_POLLER: frozenset[RunStatus] = frozenset({S.QUEUED, S.TRAINING, S.TRAINED})
+ACTIVE_FOR_POLLER: frozenset[RunStatus] = frozenset(
+    {RunStatus.QUEUED, RunStatus.TRAINING, RunStatus.TRAINED}
+)
 #: States a dead-lettered message may move to FAILED.
 NON_TERMINAL: frozenset[RunStatus] = frozenset(s for s in RunStatus if TRANSITIONS[s])
 

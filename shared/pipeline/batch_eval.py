@@ -43,7 +43,6 @@ from . import layout
 if TYPE_CHECKING:  # the evaluation package loads only when a run is evaluated, not per tick
     from shared.evaluation.batch_io import Answer, BatchAnswers
 
-S = RunStatus
 ENDED = JOB_SUCCESS_STATES | JOB_FAILURE_STATES | JOB_CANCELLED_STATES
 #: The poller asks for the evaluation again after this long if the first request was lost.
 RESEND_SECONDS = 300
@@ -149,7 +148,7 @@ def submit(
         r.evaluation.batch = batch
         r.evaluation.progress = {"done": 0, "total": len(picked.indices)}
 
-    deps.store.update(run.run_id, change, expected=[S.EVALUATING])
+    deps.store.update(run.run_id, change, expected=[RunStatus.EVALUATING])
     logs.info(f"batch evaluation submitted: {len(jobs)} job(s), {requests} request(s)",
               run_id=run.run_id)  # fmt: skip
     return batch
@@ -172,7 +171,7 @@ def refresh(deps: Deps, run: Run) -> dict[str, Any]:
         def change(r: Run) -> None:
             r.evaluation.batch = batch
 
-        deps.store.update(run.run_id, change, expected=[S.EVALUATING])
+        deps.store.update(run.run_id, change, expected=[RunStatus.EVALUATING])
     return batch
 
 
@@ -248,7 +247,7 @@ def check_batch_evaluations(deps: Deps, runs: Iterable[Run], errors: list[str]) 
     Returns the runs whose jobs changed; a failure is noted in `errors`, never raised."""
     changed: list[str] = []
     for run in runs:
-        if run.status != S.EVALUATING or not run.evaluation.batch:
+        if run.status != RunStatus.EVALUATING or not run.evaluation.batch:
             continue
         try:
             before = run.evaluation.batch.get("state")

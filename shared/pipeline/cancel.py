@@ -14,8 +14,6 @@ from shared.runs import Run, RunStatus
 
 from .transitions import advance, require_run
 
-S = RunStatus
-
 
 def cancel_run(deps: Deps, run_id: str, *, reason: str = "cancelled on request") -> str:
     """What happened, in words. Raises PermanentError when the run cannot be cancelled (an
@@ -23,11 +21,11 @@ def cancel_run(deps: Deps, run_id: str, *, reason: str = "cancelled on request")
     if deps.store.get(run_id) is None:  # a person typed it: not "the message refers to..."
         raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
     run = require_run(deps, run_id)
-    if run.status == S.QUEUED:
-        if advance(deps, run_id, [S.QUEUED], S.CANCELLED, note=reason):
+    if run.status == RunStatus.QUEUED:
+        if advance(deps, run_id, [RunStatus.QUEUED], RunStatus.CANCELLED, note=reason):
             return "cancelled (it was waiting for a tuning slot)"
         return cancel_run(deps, run_id, reason=reason)  # it just moved on: look again
-    if run.status == S.TRAINING:
+    if run.status == RunStatus.TRAINING:
         if not run.job.name:
             raise PermanentError("the tuning job is being created right now; try again in a minute")
         deps.tuner.cancel_job(run.job.name)
@@ -36,7 +34,7 @@ def cancel_run(deps: Deps, run_id: str, *, reason: str = "cancelled on request")
             r.job.state = "CANCELLING"
             r.job.cancel_reason = reason
 
-        deps.store.update(run_id, cancelling, expected=[S.TRAINING])
+        deps.store.update(run_id, cancelling, expected=[RunStatus.TRAINING])
         return f"cancel requested for {run.job.name}; the run ends CANCELLED when the job stops"
     if run.is_terminal:
         raise PermanentError(f"run {run_id} already ended {run.status}")

@@ -31,8 +31,6 @@ if TYPE_CHECKING:  # the evaluation package loads lazily, only when a run is eva
     from shared.evaluation.cost import EvalCost
     from shared.evaluation.result import EvaluationResult
 
-S = RunStatus
-
 #: Seconds one invocation spends starting new chunks; the function timeout is 540 s
 #: (infra/functions.tf), so the chunk in flight, scoring and writing the report still fit.
 TIME_BUDGET_SECONDS = 360.0
@@ -80,16 +78,20 @@ def handle_evaluation_request(
     `evaluation-requested` message continues the work, and this one is acknowledged."""
     found = require_run(deps, run_id)
     run: Run | None = found
-    if found.status == S.TRAINED:
+    if found.status == RunStatus.TRAINED:
         run = advance(
-            deps, found.run_id, [S.TRAINED], S.EVALUATING, note="evaluating tuned vs base model"
+            deps,
+            found.run_id,
+            [RunStatus.TRAINED],
+            RunStatus.EVALUATING,
+            note="evaluating tuned vs base model",
         ) or deps.store.get(found.run_id)
-        if run is None or run.status != S.EVALUATING:
+        if run is None or run.status != RunStatus.EVALUATING:
             return "claimed by another delivery"
-    elif found.status != S.EVALUATING:
+    elif found.status != RunStatus.EVALUATING:
         return f"nothing to do: run is {found.status}"
     assert run is not None
-    with failing_run_on_permanent(deps, run.run_id, "evaluation", [S.EVALUATING]):
+    with failing_run_on_permanent(deps, run.run_id, "evaluation", [RunStatus.EVALUATING]):
         budget = TIME_BUDGET_SECONDS if time_budget is None else time_budget
         return _evaluate(deps, run, deadline=time.monotonic() + budget)
 
@@ -151,7 +153,7 @@ def choose_checkpoint(
         r.evaluation.chosen_checkpoint = chosen.checkpoint_id
         r.evaluation.checkpoint_note = note
 
-    deps.store.update(run.run_id, record, expected=[S.EVALUATING])
+    deps.store.update(run.run_id, record, expected=[RunStatus.EVALUATING])
     return chosen.endpoint
 
 
@@ -436,7 +438,7 @@ def _claim_cost(deps: Deps, run: Run) -> EvalCost:
     def change(r: Run) -> None:
         r.evaluation.cost = est.to_dict()
 
-    deps.store.update(run.run_id, change, expected=[S.EVALUATING])
+    deps.store.update(run.run_id, change, expected=[RunStatus.EVALUATING])
     return est
 
 
@@ -449,8 +451,8 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         advance(
             deps,
             run.run_id,
-            [S.EVALUATING],
-            S.SUCCEEDED,
+            [RunStatus.EVALUATING],
+            RunStatus.SUCCEEDED,
             note="no test.jsonl or validation.jsonl: evaluation skipped",
             change=_skipped,
         )
@@ -490,7 +492,7 @@ def _evaluate(deps: Deps, run: Run, *, deadline: float) -> str:
         def change(r: Run) -> None:
             r.evaluation.progress = {"done": done, "total": total}
 
-        deps.store.update(run.run_id, change, expected=[S.EVALUATING])
+        deps.store.update(run.run_id, change, expected=[RunStatus.EVALUATING])
 
     try:
         result, checkpoints = compare(
@@ -574,7 +576,9 @@ def _finish(
         + (f" [leakage {leak.get('share', 0):.0%}]" if leak.get("warning") else "")
         + (" [simulated]" if result.simulated else "")
     )
-    done = advance(deps, run.run_id, [S.EVALUATING], S.SUCCEEDED, note=note, change=record)
+    done = advance(
+        deps, run.run_id, [RunStatus.EVALUATING], RunStatus.SUCCEEDED, note=note, change=record
+    )
     if done is not None:
         maybe_auto_promote(deps, done)  # never raises: the run stays SUCCEEDED either way
     return "evaluated"

@@ -41,7 +41,6 @@ from .transitions import (
     require_run,
 )
 
-S = RunStatus
 #: A claimed run with no recorded job after this long had its launcher die: reconcile it. Before
 #: that, the claim's own delivery is creating the job, and a second one must not create another.
 CLAIM_STALE_SECONDS = 120
@@ -52,10 +51,12 @@ def handle_validated(deps: Deps, run_id: str | None) -> str:
     run = require_run(deps, run_id)
     if run.dry_run:
         return "dry_run"
-    with failing_run_on_permanent(deps, run.run_id, "launch", [S.VALIDATED, S.QUEUED, S.TRAINING]):
-        if run.status in (S.VALIDATED, S.QUEUED):
+    with failing_run_on_permanent(
+        deps, run.run_id, "launch", [RunStatus.VALIDATED, RunStatus.QUEUED, RunStatus.TRAINING]
+    ):
+        if run.status in (RunStatus.VALIDATED, RunStatus.QUEUED):
             return try_start(deps, run)
-        if run.status == S.TRAINING and not run.job.name:
+        if run.status == RunStatus.TRAINING and not run.job.name:
             return reconcile(deps, run)
     return f"nothing to do: run is {run.status}"
 
@@ -66,8 +67,8 @@ def try_start(deps: Deps, run: Run) -> str:
         advance(
             deps,
             run.run_id,
-            [S.VALIDATED, S.QUEUED],
-            S.FAILED,
+            [RunStatus.VALIDATED, RunStatus.QUEUED],
+            RunStatus.FAILED,
             note="over budget: no tuning job created",
             change=failed("launch", "over_budget", verdict.message),
         )
@@ -88,18 +89,18 @@ def try_start(deps: Deps, run: Run) -> str:
         claimed = advance_to_training(
             deps,
             run.run_id,
-            [S.VALIDATED, S.QUEUED],
+            [RunStatus.VALIDATED, RunStatus.QUEUED],
             limit=limit,
             note="starting the tuning job",
             change=claim,
         )
     except QuotaExceeded:
-        if run.status == S.VALIDATED:
+        if run.status == RunStatus.VALIDATED:
             advance(
                 deps,
                 run.run_id,
-                [S.VALIDATED],
-                S.QUEUED,
+                [RunStatus.VALIDATED],
+                RunStatus.QUEUED,
                 note=f"waiting for a tuning slot (limit {limit})",
             )
         return "queued"
@@ -249,7 +250,7 @@ def reconcile(deps: Deps, run: Run) -> str:
         if won[0]:
             r.job.claimed_at = utcnow()
 
-    taken = deps.store.update(run.run_id, take_over, expected=[S.TRAINING])
+    taken = deps.store.update(run.run_id, take_over, expected=[RunStatus.TRAINING])
     if taken is None or not won[0]:
         return "claimed by another delivery"
     return ensure_job(deps, taken)
@@ -264,10 +265,10 @@ def release_training_claims(deps: Deps, reason: str) -> list[str]:
     reconciles it at once instead of after CLAIM_STALE_SECONDS: only for a caller that knows
     no launcher is running (the local runtime at start, holding its root's lock)."""
     released = []
-    for run in deps.store.list_by_status([S.TRAINING]):
+    for run in deps.store.list_by_status([RunStatus.TRAINING]):
         if run.job.name or run.job.claimed_at is None:
             continue
-        if deps.store.update(run.run_id, _unstale, expected=[S.TRAINING]):
+        if deps.store.update(run.run_id, _unstale, expected=[RunStatus.TRAINING]):
             logs.warning(f"training claim released: {reason}", run_id=run.run_id)
             released.append(run.run_id)
     return released
@@ -285,7 +286,7 @@ def ensure_job(deps: Deps, run: Run) -> str:
     try:
         return _ensure_job(deps, run)
     except Exception:
-        deps.store.update(run.run_id, _unstale, expected=[S.TRAINING])
+        deps.store.update(run.run_id, _unstale, expected=[RunStatus.TRAINING])
         raise
 
 
@@ -297,7 +298,7 @@ def _ensure_job(deps: Deps, run: Run) -> str:
             logs.warning(
                 f"{len(found)} jobs carry this run's label; recording the first", run_id=run.run_id
             )
-        deps.store.update(run.run_id, record_job(job), expected=[S.TRAINING])
+        deps.store.update(run.run_id, record_job(job), expected=[RunStatus.TRAINING])
         logs.info(f"found existing tuning job {job.name}", run_id=run.run_id)
         return "recorded existing job"
     problem = inputs_problem(deps, run)
@@ -305,8 +306,8 @@ def _ensure_job(deps: Deps, run: Run) -> str:
         advance(
             deps,
             run.run_id,
-            [S.TRAINING],
-            S.FAILED,
+            [RunStatus.TRAINING],
+            RunStatus.FAILED,
             note="dataset changed since validation: no tuning job created",
             change=failed("launch", "dataset_changed", problem),
         )
@@ -318,8 +319,8 @@ def _ensure_job(deps: Deps, run: Run) -> str:
         advance(
             deps,
             run.run_id,
-            [S.TRAINING],
-            S.QUEUED,
+            [RunStatus.TRAINING],
+            RunStatus.QUEUED,
             note=f"Vertex AI quota: {e.message}; waiting for a slot",
             change=_unclaim,
         )
@@ -328,12 +329,12 @@ def _ensure_job(deps: Deps, run: Run) -> str:
         advance(
             deps,
             run.run_id,
-            [S.TRAINING],
-            S.FAILED,
+            [RunStatus.TRAINING],
+            RunStatus.FAILED,
             note="tuning job refused",
             change=failed("launch", e.code, e.message),
         )
         return "failed"
-    deps.store.update(run.run_id, record_job(job), expected=[S.TRAINING])
+    deps.store.update(run.run_id, record_job(job), expected=[RunStatus.TRAINING])
     logs.info(f"created tuning job {job.name}", run_id=run.run_id)
     return "created"

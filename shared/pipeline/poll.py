@@ -31,7 +31,6 @@ from .launch import reconcile, record_job, try_start
 from .transitions import advance, failed, publish_run_event
 from .watch import scheduled_checks
 
-S = RunStatus
 #: A TRAINED run whose evaluation did not start after this long gets its request re-sent.
 EVALUATION_RESEND_SECONDS = 300
 
@@ -51,22 +50,24 @@ def poll_once(deps: Deps) -> TickReport:
     # With STUCK_AFTER_MINUTES every working run is read (still never the finished ones).
     # EVALUATING runs too: a batch evaluation's jobs are followed here.
     watch = NON_TERMINAL if deps.settings.stuck_after_minutes is not None else ACTIVE_FOR_POLLER
-    watch = watch | {S.EVALUATING}
+    watch = watch | {RunStatus.EVALUATING}
     every = deps.store.list_by_status(watch)
     runs = [r for r in every if r.status in ACTIVE_FOR_POLLER]
     report.checked = len(runs)
     for run in runs:
         try:
-            if run.status == S.TRAINING:
+            if run.status == RunStatus.TRAINING:
                 _check_training(deps, run, report)
-            elif run.status == S.TRAINED and older_than(
+            elif run.status == RunStatus.TRAINED and older_than(
                 run.updated_at, EVALUATION_RESEND_SECONDS, missing=True
             ):
                 request_evaluation(deps, run.run_id)
         except PipelineError as e:
             report.errors.append(f"{run.run_id}: {e.message}")
             logs.warning(f"poll: {e.message}", run_id=run.run_id)
-    for run in sorted((r for r in runs if r.status == S.QUEUED), key=lambda r: r.created_at):
+    for run in sorted(
+        (r for r in runs if r.status == RunStatus.QUEUED), key=lambda r: r.created_at
+    ):
         try:
             result = try_start(deps, run)
         except PipelineError as e:  # e.g. Vertex unavailable: the queue waits for the next tick
@@ -119,13 +120,15 @@ def warn_if_stuck(deps: Deps, run: Run) -> bool:
 
 
 _STUCK_HINT = {
-    S.RECEIVED: "the validator has not picked it up: check the validator function's logs",
-    S.VALIDATING: "validation has not finished: check the validator function's logs",
-    S.VALIDATED: "the launcher has not started it: check the launcher and the dead-letter topic",
-    S.QUEUED: "it waits for a tuning slot: other jobs hold MAX_CONCURRENT_JOBS",
-    S.TRAINING: "the tuning job is still running: see its Vertex AI console link",
-    S.TRAINED: "the evaluation has not started: check the evaluator function's logs",
-    S.EVALUATING: "the evaluation has not finished: check the evaluator function's logs",
+    RunStatus.RECEIVED: "the validator has not picked it up: check the validator function's logs",
+    RunStatus.VALIDATING: "validation has not finished: check the validator function's logs",
+    RunStatus.VALIDATED: (
+        "the launcher has not started it: check the launcher and the dead-letter topic"
+    ),
+    RunStatus.QUEUED: "it waits for a tuning slot: other jobs hold MAX_CONCURRENT_JOBS",
+    RunStatus.TRAINING: "the tuning job is still running: see its Vertex AI console link",
+    RunStatus.TRAINED: "the evaluation has not started: check the evaluator function's logs",
+    RunStatus.EVALUATING: "the evaluation has not finished: check the evaluator function's logs",
 }
 
 
@@ -139,8 +142,8 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
         advance(
             deps,
             run.run_id,
-            [S.TRAINING],
-            S.FAILED,
+            [RunStatus.TRAINING],
+            RunStatus.FAILED,
             note="tuning job disappeared",
             change=failed(
                 "training", "job_not_found", f"{run.job.name} no longer exists in Vertex AI"
@@ -155,7 +158,12 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
         if not job.tuned_model_endpoint:
             return  # Vertex sets the endpoint shortly after the state; try next tick
         if advance(
-            deps, run.run_id, [S.TRAINING], S.TRAINED, note="tuning job succeeded", change=record
+            deps,
+            run.run_id,
+            [RunStatus.TRAINING],
+            RunStatus.TRAINED,
+            note="tuning job succeeded",
+            change=record,
         ):
             report.changed.append(run.run_id)
             if run.tuning.evaluation.enabled:
@@ -164,8 +172,8 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
                 advance(
                     deps,
                     run.run_id,
-                    [S.TRAINED],
-                    S.SUCCEEDED,
+                    [RunStatus.TRAINED],
+                    RunStatus.SUCCEEDED,
                     note="evaluation disabled in tuning.yaml",
                 )
     elif job.state in JOB_FAILURE_STATES:
@@ -173,8 +181,8 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
         if advance(
             deps,
             run.run_id,
-            [S.TRAINING],
-            S.FAILED,
+            [RunStatus.TRAINING],
+            RunStatus.FAILED,
             note=f"tuning job {job.state}",
             change=_both(record, failed("training", job.state.lower(), message)),
         ):
@@ -184,8 +192,8 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
         if advance(
             deps,
             run.run_id,
-            [S.TRAINING],
-            S.CANCELLED,
+            [RunStatus.TRAINING],
+            RunStatus.CANCELLED,
             note=f"tuning job cancelled: {why}" if why else "tuning job cancelled",
             change=_both(record, failed("training", "cancelled", why)) if why else record,
         ):
@@ -204,11 +212,11 @@ def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
             r.job.state = "CANCELLING"
             r.job.cancel_reason = reason
 
-        deps.store.update(run.run_id, cancelling, expected=[S.TRAINING])
+        deps.store.update(run.run_id, cancelling, expected=[RunStatus.TRAINING])
         logs.warning(f"cancelled: {reason}", run_id=run.run_id)
         report.changed.append(run.run_id)
     elif job.state != run.job.state or curves:
-        deps.store.update(run.run_id, record, expected=[S.TRAINING])
+        deps.store.update(run.run_id, record, expected=[RunStatus.TRAINING])
         if job.state != run.job.state:
             report.changed.append(run.run_id)
 

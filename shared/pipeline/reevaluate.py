@@ -35,8 +35,6 @@ from .evaluate import (
     save_result,
 )
 
-S = RunStatus
-
 
 @dataclass(frozen=True)
 class Attempt:
@@ -99,7 +97,7 @@ def baseline(deps: Deps, run: Run, against: str) -> str:
             raise ConfigError(f"run {run.run_id} is the production model; compare with base")
         return current.endpoint
     other = deps.store.get(against)
-    if other is None or other.status != S.SUCCEEDED:
+    if other is None or other.status != RunStatus.SUCCEEDED:
         raise NotFound(f"--against {against!r}: no SUCCEEDED run with that id")
     endpoint = served_endpoint(other)
     if not endpoint:
@@ -111,7 +109,7 @@ def _finished(deps: Deps, run_id: str) -> Run:
     run = deps.store.get(run_id)
     if run is None:
         raise NotFound(f"no run {run_id!r}; list runs with `gemini-tuning status`")
-    if run.status != S.SUCCEEDED:
+    if run.status != RunStatus.SUCCEEDED:
         raise PermanentError(f"run {run_id} is {run.status}: only a SUCCEEDED run is re-evaluated")
     return run
 

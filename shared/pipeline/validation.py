@@ -46,7 +46,6 @@ from shared.runs import (
 )
 from shared.tuning_config import TuningConfig, parse_tuning_yaml
 
-S = RunStatus
 #: Errors copied onto the run document for the status page (the full list is in the report).
 FINDINGS_ON_RUN = 20
 #: ... and at most this many of one code, so one noisy kind cannot hide the others (the report
@@ -124,7 +123,9 @@ def validate_new_run(
     if refused is not None:
         code, message = refused
         return _reject(deps, run_id, [_run_finding(code, obj.name, message)], {}, None, message)
-    with failing_run_on_permanent(deps, run_id, "validation", [S.VALIDATING], release=_unlease):
+    with failing_run_on_permanent(
+        deps, run_id, "validation", [RunStatus.VALIDATING], release=_unlease
+    ):
         return _validate(deps, run, obj, objects, pinned=pinned, adjust=adjust)
 
 
@@ -143,9 +144,9 @@ def release_validation_leases(deps: Deps, reason: str) -> list[str]:
     its root's lock). The ids released; the run's history is unchanged (it is still
     validating), the log line says why."""
     released = []
-    for run in deps.store.list_by_status([S.VALIDATING]):
+    for run in deps.store.list_by_status([RunStatus.VALIDATING]):
         if run.validation.started_at is not None and deps.store.update(
-            run.run_id, _unlease, expected=[S.VALIDATING]
+            run.run_id, _unlease, expected=[RunStatus.VALIDATING]
         ):
             logs.warning(f"validation lease released: {reason}", run_id=run.run_id)
             released.append(run.run_id)
@@ -154,21 +155,23 @@ def release_validation_leases(deps: Deps, reason: str) -> list[str]:
 
 def _claim(deps: Deps, run_id: str) -> Run | Outcome:
     """Win the right to validate, or say why this delivery has nothing to do."""
-    run = advance(deps, run_id, [S.RECEIVED], S.VALIDATING, note="validating", change=_lease)
+    run = advance(
+        deps, run_id, [RunStatus.RECEIVED], RunStatus.VALIDATING, note="validating", change=_lease
+    )
     if run is not None:
         return run
     current = deps.store.get(run_id)
     if current is None:  # pragma: no cover - create() just succeeded or found it
         raise TransientError(f"run {run_id} vanished after create")
-    if current.status == S.VALIDATED:
+    if current.status == RunStatus.VALIDATED:
         if not current.dry_run:
             _publish_validated(deps, run_id)
         return Outcome("duplicate", run_id, "already validated; launcher notified again")
-    if current.status == S.VALIDATING:
+    if current.status == RunStatus.VALIDATING:
         started = current.validation.started_at  # None: released by a failed delivery
         if started is not None and not older_than(started, VALIDATION_LEASE_SECONDS, missing=True):
             raise TransientError(f"run {run_id} is being validated by another delivery")
-        taken = deps.store.update(run_id, _lease, expected=[S.VALIDATING])
+        taken = deps.store.update(run_id, _lease, expected=[RunStatus.VALIDATING])
         if taken is None:
             return Outcome("duplicate", run_id, "another delivery finished validation")
         logs.warning("took over a validation whose lease expired", run_id=run_id)
@@ -243,7 +246,10 @@ def _validate(
             r.dataset.redacted_validation_uri = redacted.get("validation_uri")
             r.dataset.redaction = redacted["files"]
 
-    if advance(deps, run_id, [S.VALIDATING], S.VALIDATED, note=note, change=accept) is None:
+    if (
+        advance(deps, run_id, [RunStatus.VALIDATING], RunStatus.VALIDATED, note=note, change=accept)
+        is None
+    ):
         return Outcome("duplicate", run_id, "another delivery finished validation first")
     if not config.dry_run:
         _publish_validated(deps, run_id)
@@ -364,8 +370,8 @@ def _validate_copies(
         advance(
             deps,
             run_id,
-            [S.VALIDATING],
-            S.FAILED,
+            [RunStatus.VALIDATING],
+            RunStatus.FAILED,
             note="superseded",
             change=failed("validation", "superseded", msg),
         )
@@ -547,7 +553,14 @@ def _reject(
         if files is not None:
             files(r)
 
-    if advance(deps, run_id, [S.VALIDATING], S.REJECTED, note="dataset rejected", change=reject):
+    if advance(
+        deps,
+        run_id,
+        [RunStatus.VALIDATING],
+        RunStatus.REJECTED,
+        note="dataset rejected",
+        change=reject,
+    ):
         return Outcome("rejected", run_id, message)
     return Outcome("duplicate", run_id, "another delivery finished validation first")
 
