@@ -16,39 +16,16 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from shared.pipeline import poll, validation
-from shared.ports import Generation, GenerationSettings, Models
 from shared.simulator import SimulatedBatchPredictor, SimulatedModels
+from tests.fakes.counting import CountingModels
 from tests.unit.pipeline.conftest import ZH_EXAMPLES, World, example_line, make_world
 
 PRICES = {"gemini-3.5-flash": {"price_per_million_input_tokens": 1.0,
                                "price_per_million_output_tokens": 4.0}}  # fmt: skip
-
-
-class Counting:
-    def __init__(self, inner: Models) -> None:
-        self.inner, self.calls = inner, 0
-
-    def generate(
-        self,
-        model: str,
-        contents: Sequence[Mapping[str, Any]],
-        *,
-        system_instruction: Mapping[str, Any] | None = None,
-        settings: GenerationSettings | None = None,
-    ) -> Generation:
-        self.calls += 1
-        return self.inner.generate(
-            model, contents, system_instruction=system_instruction, settings=settings
-        )
-
-    def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int:
-        self.calls += 1
-        return self.inner.count_tokens(model, contents)
 
 
 def _data(n: int, shift: int) -> bytes:
@@ -69,7 +46,7 @@ def one(tmp: Path, mode: str, n: int) -> dict[str, Any]:
     world: World = make_world(tmp, env={"MODEL_CATALOG_OVERRIDES": json.dumps(PRICES)})
     inner = world.deps.models
     assert isinstance(inner, SimulatedModels)
-    counting = Counting(inner)
+    counting = CountingModels(inner)
     world.deps.__dict__["models"] = counting
     world.deps.__dict__["batch"] = SimulatedBatchPredictor.for_tuner(world.tuner, inner)
     yaml = f"evaluation:\n  mode: {mode}\n  sample_size: {n}\n  choose_checkpoint: false\n"

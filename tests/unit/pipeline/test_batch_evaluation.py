@@ -5,46 +5,20 @@ core finishes the evaluation; no model is asked online."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shared.errors import PermanentError
 from shared.events import StorageObject
 from shared.pipeline import layout, poll, validation
-from shared.ports import Generation, GenerationSettings, Models
 from shared.runs import Run, RunStatus
 from shared.simulator import SimConfig, SimulatedBatchPredictor, SimulatedModels
 from shared.status.html_page import render_run_html
 from shared.status.terminal import render_run_detail
+from tests.fakes.counting import CountingModels
 
 from .conftest import ZH_EXAMPLES, World, dataset_bytes, make_world
-
-
-class CountingModels:
-    """The deployment's models, counting every online call."""
-
-    def __init__(self, inner: Models) -> None:
-        self.inner, self.calls = inner, 0
-
-    def generate(
-        self,
-        model: str,
-        contents: Sequence[Mapping[str, Any]],
-        *,
-        system_instruction: Mapping[str, Any] | None = None,
-        settings: GenerationSettings | None = None,
-    ) -> Generation:
-        self.calls += 1
-        return self.inner.generate(
-            model, contents, system_instruction=system_instruction, settings=settings
-        )
-
-    def count_tokens(self, model: str, contents: Sequence[Mapping[str, Any]]) -> int:
-        self.calls += 1
-        return self.inner.count_tokens(model, contents)
 
 
 def batch_world(tmp_path: Path, sim: SimConfig | None = None) -> tuple[World, CountingModels]:
