@@ -214,17 +214,40 @@ def _timeline_html(run: Run) -> str:
     return "".join(out)
 
 
+def _validation_facts(vs: Mapping[str, Any]) -> str:
+    """Examples and tokens, and the billable tokens and cost: a range when the epochs are left
+    to Vertex AI (`epochs_range`), one figure when they are set."""
+    facts = [
+        f"{k.replace('_', ' ')} {vs[k]:,}"
+        for k in ("examples", "estimated_tokens")
+        if isinstance(vs.get(k), int)
+    ]
+    tokens, cost, epochs = (
+        vs.get("billable_tokens_range"),
+        vs.get("cost_usd_range"),
+        vs.get("epochs_range"),
+    )
+    if tokens and epochs:
+        facts.append(
+            f"billable tokens {tokens[0]:,}-{tokens[1]:,} "
+            f"(epochs left to Vertex AI: {epochs[0]}-{epochs[1]} assumed)"
+        )
+        if cost:
+            facts.append(f"cost ${cost[0]:,.2f}-${cost[1]:,.2f} (estimate)")
+    else:
+        if isinstance(vs.get("billable_tokens"), int):
+            facts.append(f"billable tokens {vs['billable_tokens']:,}")
+        if vs.get("cost_usd") is not None:
+            facts.append(f"cost ${vs['cost_usd']:,.2f} (estimate)")
+    return ", ".join(facts)
+
+
 def _validation_html(run: Run, link: Link) -> str:
     """The validation verdict, its figures and its findings with file and line."""
     out: list[str] = []
     v = run.validation
     if v.valid is not None or v.findings:
-        vs = v.summary
-        facts = ", ".join(
-            f"{k.replace('_', ' ')} {vs[k]:,}" if isinstance(vs[k], int) else f"{k} {vs[k]}"
-            for k in ("examples", "estimated_tokens", "billable_tokens", "cost_usd")
-            if vs.get(k) is not None
-        )
+        facts = _validation_facts(v.summary)
         rows = "".join(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
                 escape(f.get("code")),

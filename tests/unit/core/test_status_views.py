@@ -73,3 +73,24 @@ def test_a_stuck_run_shows_on_the_table_and_its_page_and_retries_link_both_ways(
     assert "retry of  slow-0" in render_run_detail(run)
     run.status = S.QUEUED  # it moved on: the warning no longer applies
     assert "STUCK" not in render_html([run])
+
+
+def test_the_run_page_shows_the_cost_range_when_epochs_are_left_to_vertex() -> None:
+    from shared.status.html_page import render_run_html
+
+    run = _run()
+    run.validation.valid = True
+    run.validation.summary = {
+        "examples": 196,
+        "billable_tokens": 596340,
+        "cost_usd": 5.9634,
+        "epochs_range": [1, 10],
+        "billable_tokens_range": [59634, 596340],
+        "cost_usd_range": [0.5963, 5.9634],
+    }
+    page = render_run_html(run)
+    assert "billable tokens 59,634-596,340 (epochs left to Vertex AI: 1-10 assumed)" in page
+    assert "cost $0.60-$5.96 (estimate)" in page
+    run.validation.summary = {"examples": 196, "billable_tokens": 178902, "cost_usd": 1.789}
+    page = render_run_html(run)
+    assert "billable tokens 178,902" in page and "cost $1.79 (estimate)" in page
