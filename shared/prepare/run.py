@@ -401,8 +401,17 @@ class _Builder:
 # ---- pass 3: duplicates and groups -------------------------------------------------------------
 
 
-def _band_groups(spill: Spill, kind: int) -> Iterator[list[int]]:
-    """Ids of kept examples sharing a lookup key of `kind`, one key at a time."""
+#: Ids read per query and per piece of a band: below SQLite's variable limit (999 in old builds),
+#: and memory stays flat when thousands of examples share one key (a template closing).
+CHUNK = 500
+#: Representatives of a band each example is compared with (the earliest ones kept).
+REPS = 8
+
+
+def _band_groups(spill: Spill, kind: int) -> Iterator[tuple[bool, list[int]]]:
+    """Ids of kept examples sharing a lookup key of `kind`, in pieces of at most CHUNK:
+    (whether the piece starts a new key, its ids ascending). Keys held by one example only
+    are skipped."""
     cur = spill.db.execute(
         "SELECT b.h, b.id FROM bands b JOIN convs c ON c.id = b.id "
         "WHERE b.kind = ? AND c.dropped IS NULL ORDER BY b.h, b.id",
@@ -410,14 +419,24 @@ def _band_groups(spill: Spill, kind: int) -> Iterator[list[int]]:
     )
     current: int | None = None
     ids: list[int] = []
+    started = False  # a piece of the current key was yielded already
     for h, conv_id in cur:
         if h != current:
-            if len(ids) > 1:
-                yield ids
-            current, ids = h, []
+            if len(ids) > 1 or (started and ids):
+                yield not started, ids
+            current, ids, started = h, [], False
         ids.append(conv_id)
-    if len(ids) > 1:
-        yield ids
+        if len(ids) >= CHUNK:
+            yield not started, ids
+            ids, started = [], True
+    if len(ids) > 1 or (started and ids):
+        yield not started, ids
+
+
+def _fetch(spill: Spill, columns: str, ids: list[int]) -> Iterator[tuple[Any, ...]]:
+    """Rows (id, columns...) of `convs` for at most CHUNK ids."""
+    marks = ",".join("?" * len(ids))
+    yield from spill.db.execute(f"SELECT id, {columns} FROM convs WHERE id IN ({marks})", ids)
 
 
 def _drop_duplicates(spill: Spill, report: Report) -> None:
@@ -429,21 +448,18 @@ def _drop_duplicates(spill: Spill, report: Report) -> None:
     report.dropped["exact_duplicate"] += exact
     (max_id,) = db.execute("SELECT coalesce(max(id), 0) FROM convs").fetchone()
     near = bytearray(max_id + 1)  # one byte per example, not a set of ints
-    for ids in _band_groups(spill, WHOLE):
-        sketches = {
-            i: unpack(b)
-            for i, b in db.execute(
-                f"SELECT id, sketch FROM convs WHERE id IN ({','.join('?' * len(ids))})", ids
-            )
-        }
-        keep: list[int] = []
+    keep: list[frozenset[int]] = []  # sketches of the band's first REPS kept examples
+    for new_band, ids in _band_groups(spill, WHOLE):
+        if new_band:
+            keep = []
+        sketches = {i: unpack(b) for i, b in _fetch(spill, "sketch", ids)}
         for i in ids:  # ascending: the earliest example of a cluster is the one kept
             if near[i]:
                 continue
-            if any(similar(sketches[i], sketches[k], WHOLE_THRESHOLD) for k in keep[:8]):
+            if any(similar(sketches[i], k, WHOLE_THRESHOLD) for k in keep):
                 near[i] = 1
-            else:
-                keep.append(i)
+            elif len(keep) < REPS:
+                keep.append(sketches[i])
     db.executemany(
         "UPDATE convs SET dropped = 'near_duplicate' WHERE id = ?",
         ((i,) for i in range(max_id + 1) if near[i]),
@@ -477,22 +493,20 @@ def _group(spill: Spill, report: Report, max_id: int, kept: int) -> Groups:
             groups.join(previous[1], conv_id, force=True)
         previous = (session, conv_id)
     linked = 0
-    for ids in _band_groups(spill, FINAL):
-        rows = {
-            i: (unpack(q), unpack(a))
-            for i, q, a in db.execute(
-                f"SELECT id, q, a FROM convs WHERE id IN ({','.join('?' * len(ids))})", ids
-            )
-        }
-        reps: list[int] = []
+    reps: list[tuple[int, frozenset[int], frozenset[int]]] = []  # the band's first REPS
+    for new_band, ids in _band_groups(spill, FINAL):
+        if new_band:
+            reps = []
+        rows = {i: (unpack(q), unpack(a)) for i, q, a in _fetch(spill, "q, a", ids)}
         for i in ids:
-            for r in reps[:8]:
-                if same_exchange(*rows[i], *rows[r]):
+            for r, rq, ra in reps:
+                if same_exchange(*rows[i], rq, ra):
                     if groups.root(r) != groups.root(i):
                         linked += groups.join(r, i)
                     break
             else:
-                reps.append(i)
+                if len(reps) < REPS:
+                    reps.append((i, *rows[i]))
     report.split_groups = {"near_duplicate_links": linked, "links_refused_at_cap": groups.refused}
     return groups
 
