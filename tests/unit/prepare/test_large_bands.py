@@ -22,6 +22,7 @@ def _spill(tmp_path: Path) -> Spill:
         digest = i.to_bytes(16, "big")  # distinct: none is an exact duplicate
         values = (f"s{i:05d}", 0, b"{}", digest, digest, sk, qa, qa, "q", "a", 5)
         spill.add_conv(values, [(WHOLE, 7), (FINAL, 9)])
+    spill.flush_convs()
     return spill
 
 
