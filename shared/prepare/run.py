@@ -402,44 +402,44 @@ class _Builder:
 # ---- pass 3: duplicates and groups -------------------------------------------------------------
 
 
-def _band_groups(spill: Spill, kind: int) -> Iterator[list[int]]:
-    """Ids of kept examples sharing a lookup key of `kind`, one key at a time."""
+#: Ids read per query and per piece of a band: below SQLite's variable limit (999 in old builds),
+#: and memory stays flat when thousands of examples share one key (a template closing).
+CHUNK = 500
+#: Representatives of a band each example is compared with (the earliest ones kept).
+REPS = 8
+
+
+def _band_groups(spill: Spill, kind: int) -> Iterator[tuple[bool, list[int]]]:
+    """Ids of kept examples sharing a lookup key of `kind`, in pieces of at most CHUNK:
+    (whether the piece starts a new key, its ids ascending). Keys held by one example only
+    are skipped."""
     cur = spill.db.execute(
         "SELECT b.h, b.id FROM bands b JOIN convs c ON c.id = b.id "
         "WHERE b.kind = ? AND c.dropped IS NULL ORDER BY b.h, b.id",
         (kind,),
     )
+    # Fewer when this SQLite build allows fewer variables in one statement (999 in older ones).
+    chunk = min(CHUNK, spill.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
     current: int | None = None
     ids: list[int] = []
+    started = False  # a piece of the current key was yielded already
     for h, conv_id in cur:
         if h != current:
-            if len(ids) > 1:
-                yield ids
-            current, ids = h, []
+            if len(ids) > 1 or (started and ids):
+                yield not started, ids
+            current, ids, started = h, [], False
         ids.append(conv_id)
-    if len(ids) > 1:
-        yield ids
+        if len(ids) >= chunk:
+            yield not started, ids
+            ids, started = [], True
+    if len(ids) > 1 or (started and ids):
+        yield not started, ids
 
 
-#: Each example of a band group is compared with this many earlier representatives at most.
-COMPARED = 8
-#: Ids per `WHERE id IN (...)` query at most (fewer when this SQLite build allows fewer
-#: variables in one statement), so a band group of any size is read in steps of bounded memory.
-IDS_PER_QUERY = 500
-
-
-def _rows_of(db: Any, columns: str, ids: list[int]) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """(id, (columns...)) of `ids` in their order, read a bounded number at a time."""
-    step = min(IDS_PER_QUERY, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    for k in range(0, len(ids), step):
-        part = ids[k : k + step]
-        marks = ",".join("?" * len(part))
-        got = {
-            row[0]: row[1:]
-            for row in db.execute(f"SELECT id, {columns} FROM convs WHERE id IN ({marks})", part)
-        }
-        for i in part:
-            yield i, got[i]
+def _fetch(spill: Spill, columns: str, ids: list[int]) -> Iterator[tuple[Any, ...]]:
+    """Rows (id, columns...) of `convs` for at most CHUNK ids."""
+    marks = ",".join("?" * len(ids))
+    yield from spill.db.execute(f"SELECT id, {columns} FROM convs WHERE id IN ({marks})", ids)
 
 
 def _drop_duplicates(spill: Spill, report: Report) -> None:
@@ -451,19 +451,18 @@ def _drop_duplicates(spill: Spill, report: Report) -> None:
     report.dropped["exact_duplicate"] += exact
     (max_id,) = db.execute("SELECT coalesce(max(id), 0) FROM convs").fetchone()
     near = bytearray(max_id + 1)  # one byte per example, not a set of ints
-    for ids in _band_groups(spill, WHOLE):
-        keep: list[int] = []
-        kept: dict[int, Any] = {}  # sketches of the first COMPARED kept examples only
-        for i, (blob,) in _rows_of(db, "sketch", ids):  # ascending: the earliest is kept
+    keep: list[frozenset[int]] = []  # sketches of the band's first REPS kept examples
+    for new_band, ids in _band_groups(spill, WHOLE):
+        if new_band:
+            keep = []
+        sketches = {i: unpack(b) for i, b in _fetch(spill, "sketch", ids)}
+        for i in ids:  # ascending: the earliest example of a cluster is the one kept
             if near[i]:
                 continue
-            sketch = unpack(blob)
-            if any(similar(sketch, kept[k], WHOLE_THRESHOLD) for k in keep[:COMPARED]):
+            if any(similar(sketches[i], k, WHOLE_THRESHOLD) for k in keep):
                 near[i] = 1
-            else:
-                keep.append(i)
-                if len(kept) < COMPARED:
-                    kept[i] = sketch
+            elif len(keep) < REPS:
+                keep.append(sketches[i])
     db.executemany(
         "UPDATE convs SET dropped = 'near_duplicate' WHERE id = ?",
         ((i,) for i in range(max_id + 1) if near[i]),
@@ -497,20 +496,20 @@ def _group(spill: Spill, report: Report, max_id: int, kept: int) -> Groups:
             groups.join(previous[1], conv_id, force=True)
         previous = (session, conv_id)
     linked = 0
-    for ids in _band_groups(spill, FINAL):
-        reps: list[int] = []
-        rep_rows: dict[int, Any] = {}  # the first COMPARED representatives' sketches only
-        for i, (q, a) in _rows_of(db, "q, a", ids):
-            row = (unpack(q), unpack(a))
-            for r in reps[:COMPARED]:
-                if same_exchange(*row, *rep_rows[r]):
+    reps: list[tuple[int, frozenset[int], frozenset[int]]] = []  # the band's first REPS
+    for new_band, ids in _band_groups(spill, FINAL):
+        if new_band:
+            reps = []
+        rows = {i: (unpack(q), unpack(a)) for i, q, a in _fetch(spill, "q, a", ids)}
+        for i in ids:
+            for r, rq, ra in reps:
+                if same_exchange(*rows[i], rq, ra):
                     if groups.root(r) != groups.root(i):
                         linked += groups.join(r, i)
                     break
             else:
-                reps.append(i)
-                if len(rep_rows) < COMPARED:
-                    rep_rows[i] = row
+                if len(reps) < REPS:
+                    reps.append((i, *rows[i]))
     report.split_groups = {"near_duplicate_links": linked, "links_refused_at_cap": groups.refused}
     return groups
 

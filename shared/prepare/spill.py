@@ -62,6 +62,9 @@ class Spill:
         self.db.execute("BEGIN")
         self._rows: list[tuple[str, str, int, str, str]] = []
         self.row_count = 0
+        self._convs: list[tuple[Any, ...]] = []
+        self._bands: list[tuple[int, int, int]] = []
+        self._next_id = 0
 
     def add_row(self, session: str, time: str, seq: int, role: str, text: str) -> None:
         self._rows.append((session, time, seq, role, text))
@@ -89,20 +92,30 @@ class Spill:
             yield current, messages
 
     def drop_rows(self) -> None:
+        """The rows are built into examples: free their pages, write the queued examples."""
         self.db.execute("DELETE FROM rows")
+        self.flush_convs()
 
     def add_conv(self, values: tuple[Any, ...], bands: list[tuple[int, int]]) -> int:
-        cur = self.db.execute(
-            "INSERT INTO convs (session, piece, body, digest, answer_digest, sketch, q, a, "
-            "final_q, final_a, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            values,
-        )
-        conv_id = cur.lastrowid
-        assert conv_id is not None
-        self.db.executemany(
-            "INSERT INTO bands VALUES (?, ?, ?)", [(kind, h, conv_id) for kind, h in bands]
-        )
+        """Queue one example and its lookup keys; returns its id. Written in batches (one
+        statement per row was a round-trip each); `flush_convs` before reading `convs`."""
+        self._next_id += 1
+        conv_id = self._next_id
+        self._convs.append((conv_id, *values))
+        self._bands.extend((kind, h, conv_id) for kind, h in bands)
+        if len(self._convs) >= 2_000:
+            self.flush_convs()
         return conv_id
+
+    def flush_convs(self) -> None:
+        self.db.executemany(
+            "INSERT INTO convs (id, session, piece, body, digest, answer_digest, sketch, q, a, "
+            "final_q, final_a, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._convs,
+        )
+        self.db.executemany("INSERT INTO bands VALUES (?, ?, ?)", self._bands)
+        self._convs.clear()
+        self._bands.clear()
 
     def close(self) -> None:
         self.db.execute("COMMIT")
