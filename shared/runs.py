@@ -232,6 +232,9 @@ class JobInfo:
     tuned_model_endpoint: str | None = None
     simulated: bool = False
     claimed_at: str | None = None
+    #: When the claim was given up without a job (its delivery's create failed, or the local
+    #: runtime holding it stopped): the redelivery may take it over at once, the poller later.
+    released_at: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
     error_message: str | None = None

@@ -24,6 +24,7 @@ from shared.ports import Deps, TrainingCurves, TuningJob, TuningJobSpec
 from shared.runs import (
     Change,
     Hyperparameters,
+    JobInfo,
     JobStats,
     Run,
     RunStatus,
@@ -57,7 +58,7 @@ def handle_validated(deps: Deps, run_id: str | None) -> str:
         if run.status in (RunStatus.VALIDATED, RunStatus.QUEUED):
             return try_start(deps, run)
         if run.status == RunStatus.TRAINING and not run.job.name:
-            return reconcile(deps, run)
+            return reconcile(deps, run, delivery=True)
     return f"nothing to do: run is {run.status}"
 
 
@@ -236,19 +237,25 @@ def _stat_warnings(st: TuningStats) -> list[str]:
     return out
 
 
-def reconcile(deps: Deps, run: Run) -> str:
+def reconcile(deps: Deps, run: Run, *, delivery: bool) -> str:
     """A claimed run with no job recorded (`run` as read): left to its claimer while the claim
     is fresh, since the claimer may be creating the job right now and find-by-label would not
-    see it yet; a stale claim is taken over atomically (the store's compare-and-set: of a
-    redelivery and a poller tick racing, one wins) and its job found or created."""
-    if not older_than(run.job.claimed_at, CLAIM_STALE_SECONDS, missing=True):
+    see it yet; an open claim is taken over atomically (the store's compare-and-set: of a
+    redelivery and a poller tick racing, one wins) and its job found or created.
+
+    A claim its delivery released (job creation failed, see `ensure_job`) is open at once to
+    a `delivery` (the redelivery, which counts attempts towards the dead-letter topic) but to
+    the poller only CLAIM_STALE_SECONDS later: a tick that took it over would leave the
+    redelivery nothing to do, so it would be acknowledged and a persistent error never
+    dead-lettered (seen in CI: a run TRAINING for ever under 503s)."""
+    if not _claim_open(run.job, delivery=delivery):
         return "claimed by another delivery"
-    seen, won = run.job.claimed_at, [False]
+    seen, won = (run.job.claimed_at, run.job.released_at), [False]
 
     def take_over(r: Run) -> None:
-        won[0] = not r.job.name and r.job.claimed_at == seen
+        won[0] = not r.job.name and (r.job.claimed_at, r.job.released_at) == seen
         if won[0]:
-            r.job.claimed_at = utcnow()
+            r.job.claimed_at, r.job.released_at = utcnow(), None
 
     taken = deps.store.update(run.run_id, take_over, expected=[RunStatus.TRAINING])
     if taken is None or not won[0]:
@@ -256,19 +263,27 @@ def reconcile(deps: Deps, run: Run) -> str:
     return ensure_job(deps, taken)
 
 
-def _unstale(r: Run) -> None:
-    r.job.claimed_at = None  # missing: stale at once, so the next delivery or tick reconciles
+def _claim_open(job: JobInfo, *, delivery: bool) -> bool:
+    if delivery and job.released_at is not None:
+        return True
+    since = job.released_at or job.claimed_at
+    return older_than(since, CLAIM_STALE_SECONDS, missing=True)
+
+
+def _release(r: Run) -> None:
+    # claimed_at stays (the month's budget counts the run as started, the page shows when).
+    r.job.released_at = utcnow()
 
 
 def release_training_claims(deps: Deps, reason: str) -> list[str]:
-    """Mark every claim without a recorded job as stale, so a redelivery (or the next tick)
-    reconciles it at once instead of after CLAIM_STALE_SECONDS: only for a caller that knows
-    no launcher is running (the local runtime at start, holding its root's lock)."""
+    """Release every claim without a recorded job, so its redelivery reconciles it at once
+    instead of after CLAIM_STALE_SECONDS: only for a caller that knows no launcher is running
+    (the local runtime at start, holding its root's lock, with the messages still queued)."""
     released = []
     for run in deps.store.list_by_status([RunStatus.TRAINING]):
-        if run.job.name or run.job.claimed_at is None:
+        if run.job.name or run.job.claimed_at is None or run.job.released_at is not None:
             continue
-        if deps.store.update(run.run_id, _unstale, expected=[RunStatus.TRAINING]):
+        if deps.store.update(run.run_id, _release, expected=[RunStatus.TRAINING]):
             logs.warning(f"training claim released: {reason}", run_id=run.run_id)
             released.append(run.run_id)
     return released
@@ -276,17 +291,17 @@ def release_training_claims(deps: Deps, reason: str) -> list[str]:
 
 def _unclaim(r: Run) -> None:
     r.job.state = None
-    r.job.claimed_at = None
+    r.job.claimed_at = r.job.released_at = None
 
 
 def ensure_job(deps: Deps, run: Run) -> str:
     """The run holds the TRAINING claim: find its job or create it, then record it. A failure
-    on the way (a transient error; the job may or may not exist) marks the claim stale, so the
+    on the way (a transient error; the job may or may not exist) releases the claim, so the
     redelivery reconciles at once, finding the job by its label if it was created."""
     try:
         return _ensure_job(deps, run)
     except Exception:
-        deps.store.update(run.run_id, _unstale, expected=[RunStatus.TRAINING])
+        deps.store.update(run.run_id, _release, expected=[RunStatus.TRAINING])
         raise
 
 

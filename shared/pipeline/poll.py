@@ -134,7 +134,7 @@ _STUCK_HINT = {
 
 def _check_training(deps: Deps, run: Run, report: TickReport) -> None:
     if not run.job.name:
-        reconcile(deps, run)  # a stale claim: its launcher died
+        reconcile(deps, run, delivery=False)  # a stale claim: its launcher died
         return
     try:
         job = deps.tuner.get_job(run.job.name)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.errors import TransientError
 from shared.local.paths import LocalLayout
 from shared.pipeline import launch, poll, validation
 from shared.runs import RunStatus
@@ -69,6 +70,37 @@ def test_a_fresh_claim_is_left_to_its_launcher(world: World) -> None:
     assert launch.release_training_claims(world.deps, "test") == [rid]
     launch.handle_validated(world.deps, rid)
     assert len(world.tuner.find_jobs(rid)) == 1
+
+
+def test_a_claim_released_by_a_failed_create_is_left_to_the_redelivery(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick must not take over what the redelivery will retry: in CI one did, the redelivery
+    was acknowledged as 'claimed by another delivery', and a persistent 503 never reached the
+    dead-letter topic (the run stayed TRAINING)."""
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
+    real_create, calls = world.tuner.create_job, [0]
+
+    def unavailable(spec: object) -> None:
+        calls[0] += 1
+        raise TransientError("503 The service is currently unavailable")
+
+    monkeypatch.setattr(world.tuner, "create_job", unavailable)
+    with pytest.raises(TransientError):
+        launch.handle_validated(world.deps, rid)
+    run = world.run(rid)
+    assert run.status == S.TRAINING and run.job.released_at is not None
+    assert run.job.claimed_at is not None  # still a started run for the month's budget
+    poll.poll_once(world.deps)
+    assert calls[0] == 1  # the tick left it
+    with pytest.raises(TransientError):
+        launch.handle_validated(world.deps, rid)
+    assert calls[0] == 2  # the redelivery took it over at once
+    # Should every delivery be lost, the poller is the backstop once the release is stale.
+    monkeypatch.setattr(world.tuner, "create_job", real_create)
+    world.store.update(rid, changes.job(released_at="2020-01-01T00:00:00Z"))
+    poll.poll_once(world.deps)
+    assert len(world.tuner.find_jobs(rid)) == 1 and world.run(rid).job.released_at is None
 
 
 def test_a_lost_evaluation_request_is_sent_again(world: World) -> None:
