@@ -202,13 +202,15 @@ def _group(n: int, sketch: Callable[[int], frozenset[int]], threshold: float) ->
     sketches = [sketch(i) for i in range(n)]
     buckets: dict[object, list[int]] = {}
     for i, sk in enumerate(sketches):
-        keys: list[object] = [sk, *sorted(sk)[:2]]
-        for key in keys:
+        ri = i  # root(i), kept current through the unions below
+        for key in (sk, *sorted(sk)[:2]):
             members = buckets.setdefault(key, [])
             for j in members:
-                if root(i) != root(j) and similar(sk, sketches[j], threshold):
-                    parent[root(i)] = root(j)
-            if len(members) < _BUCKET_ROOTS and all(root(j) != root(i) for j in members):
+                rj = root(j)
+                if ri != rj and similar(sk, sketches[j], threshold):
+                    parent[ri] = rj
+                    ri = rj
+            if len(members) < _BUCKET_ROOTS and all(root(j) != ri for j in members):
                 members.append(i)
     groups: dict[int, list[int]] = {}
     for i in range(n):
@@ -305,16 +307,17 @@ def similar(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
     larger sketch's size) from C-speed set operations, with most pairs settled by the bound
     that this share is at most the intersection's size over the union's. Clustering calls it
     for every candidate pair, so a Python loop here was a tenth of a validation's CPU."""
-    union = a | b
+    both = a & b
+    na, nb, common = len(a), len(b), len(both)
+    union = na + nb - common  # its size; the set itself only for the few pairs that need it
     if not union:
         return True
-    k = max(len(a), len(b))
-    both = a & b
-    if len(both) < threshold * min(k, len(union)):
+    k = na if na > nb else nb
+    if common < threshold * (k if k < union else union):
         return False
-    if len(union) <= k:
-        return len(both) / len(union) >= threshold
-    smallest = sorted(union)[:k]
+    if union <= k:
+        return common / union >= threshold
+    smallest = sorted(a | b)[:k]
     return len(both.intersection(smallest)) / k >= threshold
 
 
