@@ -108,34 +108,46 @@ def iter_batches(
     skipping = False  # inside an overlong line: drop bytes until its newline
     chunk = b""
     while True:
-        data = pending + chunk if chunk else pending
-        cut = data.rfind(b"\n")
-        if skipping:
-            if cut < 0:
-                offset += len(data)
-                pending = b""
-            else:
-                first_nl = data.find(b"\n")
-                offset += len(data[: first_nl + 1])
-                data = data[first_nl + 1 :]
-                line += 1
-                skipping = False
-                cut = data.rfind(b"\n")
-        if not skipping:
+        body: bytes | None = None
+        if chunk and not skipping:
+            # The usual step. `pending` holds no newline here, so the chunk's last one ends the
+            # batch: one copy of the batch's bytes (not `pending + chunk`, then a slice of it).
+            cut = chunk.rfind(b"\n")
             if cut >= 0:
-                body = data[:cut]
-                lines = body.split(b"\n")
-                yield Batch(line, offset, lines, body)
-                line += len(lines)
-                offset += cut + 1
-                pending = data[cut + 1 :]
+                body = b"".join((pending, memoryview(chunk)[:cut])) if pending else chunk[:cut]
+                pending = chunk[cut + 1 :]
             else:
-                pending = data
-            if len(pending) > MAX_LINE_BYTES:
-                yield Overlong(line, offset)
-                skipping = True
-                offset += len(pending)
-                pending = b""
+                pending += chunk
+        else:  # the head, or bytes after an overlong line
+            data = pending + chunk if chunk else pending
+            cut = data.rfind(b"\n")
+            if skipping:
+                if cut < 0:
+                    offset += len(data)
+                    pending = b""
+                else:
+                    first_nl = data.find(b"\n")
+                    offset += first_nl + 1
+                    data = data[first_nl + 1 :]
+                    line += 1
+                    skipping = False
+                    cut = data.rfind(b"\n")
+            if not skipping:
+                if cut >= 0:
+                    body = data[:cut]
+                    pending = data[cut + 1 :]
+                else:
+                    pending = data
+        if body is not None:
+            lines = body.split(b"\n")
+            yield Batch(line, offset, lines, body)
+            line += len(lines)
+            offset += len(body) + 1
+        if not skipping and len(pending) > MAX_LINE_BYTES:
+            yield Overlong(line, offset)
+            skipping = True
+            offset += len(pending)
+            pending = b""
         yield consumed
         chunk = stream.read(chunk_bytes)
         if not chunk:

@@ -202,29 +202,20 @@ def _group(n: int, sketch: Callable[[int], frozenset[int]], threshold: float) ->
     sketches = [sketch(i) for i in range(n)]
     buckets: dict[object, list[int]] = {}
     for i, sk in enumerate(sketches):
-        keys: list[object] = [sk, *sorted(sk)[:2]]
-        for key in keys:
+        ri = i  # root(i), kept current through the unions below
+        for key in (sk, *sorted(sk)[:2]):
             members = buckets.setdefault(key, [])
             for j in members:
-                if root(i) != root(j) and _similar(sk, sketches[j], threshold):
-                    parent[root(i)] = root(j)
-            if len(members) < _BUCKET_ROOTS and all(root(j) != root(i) for j in members):
+                rj = root(j)
+                if ri != rj and similar(sk, sketches[j], threshold):
+                    parent[ri] = rj
+                    ri = rj
+            if len(members) < _BUCKET_ROOTS and all(root(j) != ri for j in members):
                 members.append(i)
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
     return list(groups.values())
-
-
-def _similar(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
-    """Bottom-k estimate of the Jaccard similarity of two shingle sets >= threshold: the share
-    of the k smallest hashes of the union that both sketches hold."""
-    k = max(len(a), len(b))
-    union = sorted(a | b)[:k]
-    if not union:
-        return True
-    both = sum(1 for h in union if h in a and h in b)
-    return both / len(union) >= threshold
 
 
 def length_fences(dist: Distribution, minimum: int = 20) -> tuple[float, float] | None:
@@ -311,20 +302,22 @@ def sketch(
 
 
 def similar(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
-    """Two sketches' estimated Jaccard similarity is at least `threshold`: `_similar`'s answer
-    (the share of the k smallest hashes of the union that both hold) from C-speed set
-    operations, with most pairs settled by the bound that this share is at most the
-    intersection's size over the union's."""
-    union = a | b
+    """Two sketches' estimated Jaccard similarity is at least `threshold`: the bottom-k
+    estimate (the share of the k smallest hashes of the union that both sketches hold, k the
+    larger sketch's size) from C-speed set operations, with most pairs settled by the bound
+    that this share is at most the intersection's size over the union's. Clustering calls it
+    for every candidate pair, so a Python loop here was a tenth of a validation's CPU."""
+    both = a & b
+    na, nb, common = len(a), len(b), len(both)
+    union = na + nb - common  # its size; the set itself only for the few pairs that need it
     if not union:
         return True
-    k = max(len(a), len(b))
-    both = a & b
-    if len(both) < threshold * min(k, len(union)):
+    k = na if na > nb else nb
+    if common < threshold * (k if k < union else union):
         return False
-    if len(union) <= k:
-        return len(both) / len(union) >= threshold
-    smallest = sorted(union)[:k]
+    if union <= k:
+        return common / union >= threshold
+    smallest = sorted(a | b)[:k]
     return len(both.intersection(smallest)) / k >= threshold
 
 

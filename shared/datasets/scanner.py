@@ -18,6 +18,7 @@ import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import add
 from typing import Any, BinaryIO
 
 import msgspec
@@ -172,11 +173,11 @@ class Scanner:
         max_tokens = self.limits.max_tokens_per_example
         name = st.name
         dup_h, dup_l = st.dups.hashes, st.dups.lines
-        small = Distribution.SMALL
-        in_small, in_big = st.tokens_in.small, st.tokens_in.big.append
-        out_small, out_big = st.tokens_out.small, st.tokens_out.big.append
-        all_small, all_big = st.tokens.small, st.tokens.big.append
-        turn_small, turn_big = st.turns.small, st.turns.big.append
+        # tokens in / out and turns of each counted fast-path example, tallied per batch
+        tins: list[int] = []
+        touts: list[int] = []
+        nturns_all: list[int] = []
+        tin_add, tout_add, turns_add = tins.append, touts.append, nturns_all.append
         cu, eu, half, den = CHAR_UNITS, EXTRA_UNITS, UNITS_PER_TOKEN // 2, UNITS_PER_TOKEN
         pii = self.pii
         cand = self._cand = pii.candidates(batch) if pii is not None else NO_LINE
@@ -187,7 +188,7 @@ class Scanner:
         top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
         need_with = st.first_with_system is None
         need_without = st.first_without_system is None
-        n_ex = with_sys = sum_in = sum_out = sum_chars = sum_extra = sum_turns = 0
+        with_sys = sum_chars = sum_extra = 0
         keys = 0  # `":` the fast-path lines' shapes explain (json_shape.fast_keys_expected)
         slow: set[int] = set()  # lines the slow path checked, duplicate keys included
         ln = batch.first_line - 1
@@ -250,30 +251,11 @@ class Scanner:
                         if tout > top_floor or tout < bottom_ceiling:
                             ext.add(tout, ln)
                             top_floor, bottom_ceiling = ext.top_floor, ext.bottom_ceiling
-                        n_ex += 1
-                        sum_in += tin
-                        sum_out += tout
+                        tin_add(tin)
+                        tout_add(tout)
+                        turns_add(nturns)
                         sum_chars += ic + oc
                         sum_extra += ix + ox
-                        sum_turns += nturns
-                        if total < small:
-                            all_small[total] += 1
-                            in_small[tin] += 1
-                            out_small[tout] += 1
-                        else:
-                            all_big(total)
-                            if tin < small:
-                                in_small[tin] += 1
-                            else:
-                                in_big(tin)
-                            if tout < small:
-                                out_small[tout] += 1
-                            else:
-                                out_big(tout)
-                        if nturns < small:
-                            turn_small[nturns] += 1
-                        else:
-                            turn_big(nturns)
                         if si is not None:
                             with_sys += 1
                             if need_with:
@@ -300,12 +282,12 @@ class Scanner:
             # More (or fewer) keys than the decoded shapes explain: a key given twice decoded
             # as its last value, or just unusual spacing. Rare, so each line is looked at.
             self._duplicate_keys(st, batch, slow)
-        st.examples += n_ex
+        st.examples += len(tins)
         st.with_system += with_sys
-        st.tokens_in.total += sum_in
-        st.tokens_out.total += sum_out
-        st.tokens.total += sum_in + sum_out
-        st.turns.total += sum_turns
+        st.tokens_in.add_all(tins)
+        st.tokens_out.add_all(touts)
+        st.tokens.add_all(list(map(add, tins, touts)))
+        st.turns.add_all(nturns_all)
         st.chars += sum_chars
         st.extra += sum_extra
 

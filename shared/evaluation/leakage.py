@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.datasets.quality_measures import NearDuplicates, _bottom, _similar
+from shared.datasets.quality_measures import NearDuplicates, _bottom, similar
 from shared.evaluation.examples import EvalExample, extract
 from shared.evaluation.text import normalize
 
@@ -141,8 +141,8 @@ def find_leakage(
             continue
         a = _sketch(got.reference)
         for c in candidates:
-            q_ok = _similar(q, probe.questions[c], NearDuplicates.QUESTION_THRESHOLD)
-            if q_ok and _similar(a, probe.answers[c], NearDuplicates.ANSWER_THRESHOLD):
+            q_ok = similar(q, probe.questions[c], NearDuplicates.QUESTION_THRESHOLD)
+            if q_ok and similar(a, probe.answers[c], NearDuplicates.ANSWER_THRESHOLD):
                 near.add(c)
     return Leakage(
         checked=len(sample),

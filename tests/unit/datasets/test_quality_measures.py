@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.datasets.quality_measures import (
     CJK,
@@ -18,6 +20,7 @@ from shared.datasets.quality_measures import (
     NearDuplicates,
     script_of,
     shingle_hashes,
+    similar,
 )
 
 from .helpers import example, jsonl, validate
@@ -137,6 +140,28 @@ def test_bundled_clusters_are_real(name: str) -> None:
         i, j = (x - 1 for x in pair)
         assert _jaccard(sh[i][1], sh[j][1]) >= 0.5 and _jaccard(sh[i][0], sh[j][0]) >= 0.3
     assert report.valid
+
+
+def _bottom_k_share(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
+    """The bottom-k estimate written out plainly (what clustering used before `similar`)."""
+    k = max(len(a), len(b))
+    union = sorted(a | b)[:k]
+    if not union:
+        return True
+    both = sum(1 for h in union if h in a and h in b)
+    return both / len(union) >= threshold
+
+
+_SKETCH = st.frozensets(st.integers(0, 40), max_size=16)
+
+
+@given(_SKETCH, _SKETCH, st.sampled_from([0.3, 0.5, 0.7, 0.9]))
+def test_set_operation_similarity_equals_the_bottom_k_share(
+    a: frozenset[int], b: frozenset[int], threshold: float
+) -> None:
+    """Clustering's pair test (C-speed set operations) decides exactly as the plain bottom-k
+    estimate, so moving to it changes no cluster."""
+    assert similar(a, b, threshold) == _bottom_k_share(a, b, threshold)
 
 
 def test_sample_stays_within_budget() -> None:
