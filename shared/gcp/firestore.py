@@ -87,11 +87,19 @@ class FirestoreRunStore:
         self,
         run_id: str,
         rewrite: Callable[[dict[str, Any], Any], dict[str, Any] | None],
+        *,
+        allowed: set[str] | None = None,
     ) -> Run | None:
         """Read the document in a transaction, let `rewrite` (given the transaction, for more
         reads and writes of its own) return the new one (or None to leave it), and write
         it. The transaction aborts and re-runs if the document moved meanwhile.
-        A missing run returns None, as in every store."""
+        A missing run returns None, as in every store.
+
+        `allowed` (the statuses `rewrite` acts on) settles a lost race without a redelivery:
+        when the transaction keeps failing (aborted, or locked past the deadline), one plain
+        read that finds the run gone or moved out of `allowed` means another caller won while
+        this one waited, so None (the answer a mismatching status gets) is returned instead of
+        a TransientError. Only a race still undecided at that read is reported as transient."""
         from google.cloud import firestore
 
         ref = self._ref(run_id)
@@ -121,8 +129,20 @@ class FirestoreRunStore:
                 raise
             return out
 
-        new = self._call(run_txn, f"run {run_id}")
+        try:
+            new = self._call(run_txn, f"run {run_id}")
+        except TransientError:
+            if allowed is None or not self._decided_elsewhere(ref, allowed):
+                raise
+            return None
         return None if new is None else Run.from_dict(new)
+
+    def _decided_elsewhere(self, ref: Any, allowed: set[str]) -> bool:
+        """After the transaction kept failing: has the run gone, or left `allowed`? One plain
+        read (which takes no lock) answers it."""
+        snap = self._call(ref.get, f"run {ref.id}")
+        self._count(1 if snap.exists else 0)
+        return not snap.exists or (snap.to_dict() or {}).get("status") not in allowed
 
     def transition(
         self,
@@ -140,7 +160,7 @@ class FirestoreRunStore:
                 return None
             return transition_doc(doc, dst, note=note, change=change)
 
-        return self._compare_and_set(run_id, rewrite)
+        return self._compare_and_set(run_id, rewrite, allowed=allowed)
 
     def claim_training_slot(
         self,
@@ -187,7 +207,7 @@ class FirestoreRunStore:
             txn.set(free, {"run_id": run_id, "claimed_at": utcnow()})
             return transition_doc(doc, RunStatus.TRAINING, note=note, change=change)
 
-        return self._compare_and_set(run_id, rewrite)
+        return self._compare_and_set(run_id, rewrite, allowed=allowed)
 
     def update(
         self, run_id: str, change: Change, *, expected: Iterable[RunStatus] | None = None
@@ -199,7 +219,7 @@ class FirestoreRunStore:
                 return None
             return apply_change(doc, change)
 
-        return self._compare_and_set(run_id, rewrite)
+        return self._compare_and_set(run_id, rewrite, allowed=allowed)
 
     def _query(self, query: Any, what: str) -> list[Run]:
         docs = self._call(lambda: list(query.stream()), what)
