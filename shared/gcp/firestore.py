@@ -11,7 +11,9 @@
   Terraform creates; `list_recent` uses the automatic single-field index.
 
 Retries: a lost transaction (ABORTED) is retried by the client's `transactional` loop; everything
-else goes through `call_with_retry` under a deadline shorter than a function's timeout.
+else goes through `call_with_retry` under a deadline shorter than a function's timeout. A
+transaction that still fails is a TransientError, unless one plain read shows the race was
+decided elsewhere: then it is the loss it would have been (see `_compare_and_set`).
 """
 
 from __future__ import annotations
