@@ -93,8 +93,7 @@ class PersonalData:
         """Line numbers of `batch` to scan exactly (supports `in`)."""
         if self.prefilter.unscreened:
             return EVERY_LINE
-        blob = batch.blob or b"\n".join(batch.lines)
-        found = self.prefilter.candidates(blob, batch.lines, batch.first_line)
+        found = self.prefilter.candidates(batch.joined(), batch.lines, batch.first_line)
         return EVERY_LINE if found is None else found
 
     def scan_struct(self, file: str, line: int, ex: TextExample) -> None:
@@ -293,7 +292,7 @@ class FileQuality:
         scope = (
             "every example"
             if near.stride == 1
-            else f"a sample of every {near.stride}th line ({sampled:,} examples)"
+            else f"a sample of one line in {near.stride:,} ({sampled:,} examples)"
         )
         top = clusters[:5]
         share = sum(len(c.lines) for c in top) / max(1, sampled)

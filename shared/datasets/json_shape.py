@@ -92,6 +92,10 @@ def fast_keys_expected(turns: int, parts: int, system: Any) -> int:
     return 1 + 2 * turns + parts + 2 + len(system.parts) + (system.role is not None)
 
 
+#: What ends each key of a compactly written object.
+KEY_MARK = b'":'
+
+
 def key_marks(raw: bytes) -> int:
     """`":` occurrences in `raw`: each key of a compactly written object ends with one."""
-    return raw.count(b'":')
+    return raw.count(KEY_MARK)

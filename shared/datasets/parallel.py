@@ -15,7 +15,6 @@ single-process path keeps the bounded-memory guarantee and this one trades memor
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 from typing import Any, BinaryIO
@@ -52,7 +51,11 @@ class Range:
 
 def plan(stream: BinaryIO, workers: int) -> tuple[int, int, list[int]] | None:
     """(fd, size, range boundaries) when `stream` is a clean regular file worth splitting."""
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers < 2:
+        return None
+    import multiprocessing  # here: ~15 ms of imports the one-process path never needs
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return None
     try:
         fd = stream.fileno()
@@ -128,6 +131,8 @@ def scan(v: Scanner, stream: BinaryIO, role: str, name: str, workers: int) -> bo
         (fd, bounds[k], bounds[k + 1], expected, role, name, v.limits, v.epochs, v.cap, v.privacy)
         for k in range(1, len(bounds) - 1)
     ]
+    import multiprocessing
+
     with multiprocessing.get_context("fork").Pool(len(args)) as pool:
         pending = pool.starmap_async(_part, args)
         v.scan(Range(fd, 0, bounds[1], size), role, name)  # type: ignore[arg-type]

@@ -69,7 +69,9 @@ class Prefilter:
         self._db = db
         self.engine = "hyperscan"
 
-    def candidates(self, blob: bytes, lines: Sequence[bytes], first_line: int) -> set[int] | None:
+    def candidates(
+        self, blob: bytes | memoryview, lines: Sequence[bytes], first_line: int
+    ) -> set[int] | None:
         """1-based line numbers (of `lines`, which `blob` joins with b"\\n") that may hold
         personal data; None means every line (no prefilter available)."""
         if self._db is None:

@@ -91,9 +91,7 @@ class _Redactor:
         if self.prefilter.unscreened:
             cand: Any = EVERY_LINE
         else:
-            found = self.prefilter.candidates(
-                batch.blob or b"\n".join(batch.lines), batch.lines, batch.first_line
-            )
+            found = self.prefilter.candidates(batch.joined(), batch.lines, batch.first_line)
             cand = EVERY_LINE if found is None else found
         out: list[bytes] = []
         ln = batch.first_line

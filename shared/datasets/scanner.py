@@ -30,6 +30,7 @@ from shared.datasets.findings import FindingLog
 from shared.datasets.format_rules import ExampleFacts, check_example
 from shared.datasets.json_errors import DECODE_ERRORS, json_problem
 from shared.datasets.json_shape import (
+    KEY_MARK,
     depth_problem,
     duplicate_key,
     duplicate_key_message,
@@ -276,8 +277,8 @@ class Scanner:
                 need_with = st.first_with_system is None
                 need_without = st.first_without_system is None
         st.lines = ln
-        if keys + sum(key_marks(batch.lines[n - batch.first_line]) for n in slow) != key_marks(
-            batch.blob if batch.blob else b"\n".join(batch.lines)
+        if keys + sum(key_marks(batch.lines[n - batch.first_line]) for n in slow) != batch.count(
+            KEY_MARK
         ):
             # More (or fewer) keys than the decoded shapes explain: a key given twice decoded
             # as its last value, or just unusual spacing. Rare, so each line is looked at.

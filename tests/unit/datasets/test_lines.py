@@ -1,5 +1,6 @@
 """`iter_batches` against the plain reading of the same bytes, at every chunk size: each line
-once, with its number and byte offset, overlong lines skipped and reported where they start."""
+once, with its number and byte offset, overlong lines skipped and reported where they start,
+and each batch's shared view of its chunk (`joined`, `count`) equal to its lines joined."""
 
 from __future__ import annotations
 
@@ -50,7 +51,10 @@ def test_batches_are_the_lines(
         for item in iter_batches(stream, data[:head_size], start, chunk):
             if isinstance(item, Batch):
                 off = item.offset
-                assert item.blob == b"\n".join(item.lines)
+                joined = b"\n".join(item.lines)
+                assert bytes(item.joined()) == joined
+                for sub in (b"x", b"xy", b"\x00"):
+                    assert item.count(sub) == joined.count(sub)
                 for i, raw in enumerate(item.lines):
                     got.append((item.first_line + i, off, raw))
                     off += len(raw) + 1
