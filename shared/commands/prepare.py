@@ -333,7 +333,9 @@ def _print_summary(report: Report, doc: dict[str, Any], out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(highlight=False)
+    # soft_wrap: a message that names a file and a row stays on one line (copyable, greppable)
+    # however long the path is; the terminal folds it for display.
+    con = Console(highlight=False, soft_wrap=True)
     for src in doc["sources"]:
         how = ", ".join(
             f"{k} {v!r}" if k in ("delimiter", "sheet") else f"{k} {v}"

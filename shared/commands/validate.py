@@ -227,7 +227,9 @@ def _print_report(report: ValidationReport) -> None:
     """Summary table, then the first findings grouped by code (the counts say how many)."""
     from rich.console import Console
 
-    out = Console(highlight=False)
+    # soft_wrap: a finding's `file:line` stays in one piece for editors and grep, however long
+    # the path; the terminal folds long lines for display.
+    out = Console(highlight=False, soft_wrap=True)
     st = report.stats
     legacy = _legacy_files(report)
     for name, n in legacy.items():
@@ -236,7 +238,6 @@ def _print_report(report: ValidationReport) -> None:
             "rejects. Convert the file, then validate the result:\n"
             f"  gemini-tuning convert {_converted_command(name)}",
             markup=False,
-            soft_wrap=True,  # the command must stay copyable in one piece
         )
     # No valid example at all: a table of zeros would say nothing.
     if not (legacy and not any(f["examples"] for f in st["files"].values())):
@@ -366,7 +367,7 @@ def _quality_rows(table: Any, st: dict[str, Any]) -> None:
     )
     table.add_row("scripts (turns)", f"{mix}; {lang['mismatched_answers']:,} mismatched answers")
     nd = st["near_duplicates"]
-    sample = "" if nd["sample_stride"] == 1 else f" (sample: every {nd['sample_stride']}th line)"
+    sample = "" if nd["sample_stride"] == 1 else f" (sample: one line in {nd['sample_stride']:,})"
     table.add_row(
         "near-duplicates",
         f"{nd['examples_in_clusters']:,} examples in {nd['clusters']:,} clusters{sample}",

@@ -69,6 +69,20 @@ def test_human_output(files: dict[str, Path], capsys: pytest.CaptureFixture[str]
     assert "no_model_turn" in out and "invalid" in out and "tokens / example" in out
 
 
+def test_a_finding_stays_on_one_line_whatever_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Piped output used to fold at 80 columns inside the path, so `file:line` could not be
+    grepped or opened from an editor."""
+    deep = tmp_path / ("game-support-datasets-" * 4)
+    deep.mkdir()
+    bad = deep / "train.jsonl"
+    bad.write_bytes(jsonl(example(), {"contents": [turn("user", "a")]}))
+    assert main(["validate", str(bad)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.strip().startswith(f"{bad}:2 ") for line in lines), lines
+
+
 @pytest.mark.parametrize(
     "argv_fn",
     [

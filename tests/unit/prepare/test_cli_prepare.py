@@ -64,13 +64,16 @@ def test_the_folder_is_what_submit_uploads(
 def test_unmapped_senders_exit_1_and_name_the_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    src = tmp_path / "e.csv"
+    # A long path: the message must stay on one line, not fold at 80 columns mid-phrase (it did,
+    # whenever pytest's temporary path grew long enough).
+    src = tmp_path / ("exports-" * 8) / "e.csv"
+    src.parent.mkdir()
     src.write_text(
         "会话ID,角色,内容,时间\na,玩家,你好,1\na,客服,您好,2\na,主播,来了,3\n", encoding="utf-8"
     )
     assert main(["prepare", str(src), "--out", str(tmp_path / "o")]) == 1
     out = capsys.readouterr().out
-    assert "unmapped sender '主播': 1 row(s)" in out and "row 4" in out and "--map" in out
+    assert f"unmapped sender '主播': 1 row(s), first {src} row 4; add it to --map" in out
 
 
 def test_usage_errors_are_one_line_without_traceback(
