@@ -100,9 +100,11 @@ def warn_if_stuck(deps: Deps, run: Run) -> bool:
         return False
     if run.stuck is not None and run.stuck.status == run.status and run.stuck.since == since:
         return False
-    message = f"{run.status} for more than {minutes} minutes (since {since}); " + _STUCK_HINT.get(
-        run.status, "check the logs for this run id"
-    )
+    if run.status == RunStatus.TRAINING and not run.job.name:
+        hint = _NO_JOB_HINT
+    else:
+        hint = _STUCK_HINT.get(run.status, "check the logs for this run id")
+    message = f"{run.status} for more than {minutes} minutes (since {since}); {hint}"
     won = [False]
 
     def mark(r: Run) -> None:
@@ -130,6 +132,15 @@ _STUCK_HINT = {
     RunStatus.TRAINED: "the evaluation has not started: check the evaluator function's logs",
     RunStatus.EVALUATING: "the evaluation has not finished: check the evaluator function's logs",
 }
+
+
+#: TRAINING without a job: the launch claimed the run but creating its job keeps failing, and
+#: each tick past CLAIM_STALE_SECONDS tries again (the "job is still running" hint was wrong).
+_NO_JOB_HINT = (
+    "no tuning job has been created yet: creating it keeps failing and the poller tries again "
+    "every few minutes; check the launcher function's logs (quota, permissions, the dataset "
+    "copy) and cancel the run if it cannot succeed"
+)
 
 
 def _check_training(deps: Deps, run: Run, report: TickReport) -> None:

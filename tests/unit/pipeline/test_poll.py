@@ -103,6 +103,31 @@ def test_a_claim_released_by_a_failed_create_is_left_to_the_redelivery(
     assert len(world.tuner.find_jobs(rid)) == 1 and world.run(rid).job.released_at is None
 
 
+def test_a_training_run_whose_job_is_never_created_is_called_stuck_for_that_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(tmp_path, env={"STUCK_AFTER_MINUTES": "5"})
+    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
+
+    def unavailable(spec: object) -> None:
+        raise TransientError("503 The service is currently unavailable")
+
+    monkeypatch.setattr(world.tuner, "create_job", unavailable)
+    with pytest.raises(TransientError):
+        launch.handle_validated(world.deps, rid)
+
+    def age(r):  # TRAINING since long ago, its claim released long ago: every delivery lost
+        r.history[-1].at = "2020-01-01T00:00:00.000Z"
+        r.job.released_at = "2020-01-01T00:00:00.000Z"
+
+    world.store.update(rid, age)
+    report = poll.poll_once(world.deps)
+    run = world.run(rid)
+    assert report.warned == [rid] and run.status == S.TRAINING and not run.job.name
+    assert run.stuck is not None and "no tuning job has been created" in run.stuck.message
+    assert "still running" not in run.stuck.message
+
+
 def test_a_lost_evaluation_request_is_sent_again(world: World) -> None:
     rid = _training_run(world)
     world.advance_clock(1000)
