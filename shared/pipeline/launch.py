@@ -12,7 +12,9 @@ Exactly-one-job protocol, safe under redelivery, concurrency and crashes:
 3. Create with a deterministic display name and the label; record the job on the run.
 
 A quota refusal from Vertex moves the run back to QUEUED (not FAILED); a 400-class refusal fails
-the run with the API's message; transient errors propagate so the platform retries.
+the run with the API's message; transient errors propagate so the platform retries. A run still
+without a job LAUNCH_GIVE_UP_SECONDS after its claim (every delivery lost, the poller's retries
+failing) is failed by the poller (`launch_gave_up`) once Vertex AI says no job carries its label.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ from .transitions import (
 #: A claimed run with no recorded job after this long had its launcher die: reconcile it. Before
 #: that, the claim's own delivery is creating the job, and a second one must not create another.
 CLAIM_STALE_SECONDS = 120
+#: A run TRAINING this long without a job (every create failed, every delivery lost) is failed by
+#: the poller with its reason instead of being retried for ever, once Vertex AI has answered that
+#: no job carries its label (so no job is orphaned). Redeliveries never give up: the dead-letter
+#: topic ends those.
+LAUNCH_GIVE_UP_SECONDS = 6 * 3600
 
 
 def handle_validated(deps: Deps, run_id: str | None) -> str:
@@ -260,7 +267,10 @@ def reconcile(deps: Deps, run: Run, *, delivery: bool) -> str:
     taken = deps.store.update(run.run_id, take_over, expected=[RunStatus.TRAINING])
     if taken is None or not won[0]:
         return "claimed by another delivery"
-    return ensure_job(deps, taken)
+    give_up = not delivery and older_than(
+        taken.entered_status_at, LAUNCH_GIVE_UP_SECONDS, missing=False
+    )
+    return ensure_job(deps, taken, give_up=give_up)
 
 
 def _claim_open(job: JobInfo, *, delivery: bool) -> bool:
@@ -294,19 +304,37 @@ def _unclaim(r: Run) -> None:
     r.job.claimed_at = r.job.released_at = None
 
 
-def ensure_job(deps: Deps, run: Run) -> str:
+def ensure_job(deps: Deps, run: Run, *, give_up: bool = False) -> str:
     """The run holds the TRAINING claim: find its job or create it, then record it. A failure
     on the way (a transient error; the job may or may not exist) releases the claim, so the
-    redelivery reconciles at once, finding the job by its label if it was created."""
+    redelivery reconciles at once, finding the job by its label if it was created. With
+    `give_up` (the poller, past LAUNCH_GIVE_UP_SECONDS) a run with no job is failed instead."""
     try:
-        return _ensure_job(deps, run)
+        return _ensure_job(deps, run, give_up)
     except Exception:
         deps.store.update(run.run_id, _release, expected=[RunStatus.TRAINING])
         raise
 
 
-def _ensure_job(deps: Deps, run: Run) -> str:
+def _ensure_job(deps: Deps, run: Run, give_up: bool) -> str:
     found = deps.tuner.find_jobs(run.run_id)
+    if not found and give_up:
+        hours = LAUNCH_GIVE_UP_SECONDS // 3600
+        message = (
+            f"no tuning job could be created in {hours} h of attempts (Vertex AI kept failing "
+            "or the launch messages were lost); see the launcher function's logs for this run, "
+            "fix the cause, then `gemini-tuning retry` it"
+        )
+        advance(
+            deps,
+            run.run_id,
+            [RunStatus.TRAINING],
+            RunStatus.FAILED,
+            note="no tuning job created: launch given up",
+            change=failed("launch", "launch_gave_up", message),
+        )
+        logs.warning(message, run_id=run.run_id)
+        return "failed (launch given up)"
     if found:
         job = sorted(found, key=lambda j: j.create_time or "")[0]
         if len(found) > 1:

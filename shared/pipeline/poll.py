@@ -27,7 +27,7 @@ from shared.ports import (
 from shared.runs import ACTIVE_FOR_POLLER, NON_TERMINAL, Change, Run, RunStatus, StuckWarning
 
 from .batch_eval import check_batch_evaluations
-from .launch import reconcile, record_job, try_start
+from .launch import LAUNCH_GIVE_UP_SECONDS, reconcile, record_job, try_start
 from .transitions import advance, failed, publish_run_event
 from .watch import scheduled_checks
 
@@ -138,8 +138,8 @@ _STUCK_HINT = {
 #: each tick past CLAIM_STALE_SECONDS tries again (the "job is still running" hint was wrong).
 _NO_JOB_HINT = (
     "no tuning job has been created yet: creating it keeps failing and the poller tries again "
-    "every few minutes; check the launcher function's logs (quota, permissions, the dataset "
-    "copy) and cancel the run if it cannot succeed"
+    f"every few minutes (it gives up after {LAUNCH_GIVE_UP_SECONDS // 3600} h); check the "
+    "launcher function's logs (quota, permissions, the dataset copy)"
 )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from shared.clock import parse_time, to_iso, utcnow
 from shared.errors import TransientError
 from shared.local.paths import LocalLayout
 from shared.pipeline import launch, poll, validation
@@ -107,25 +109,82 @@ def test_a_training_run_whose_job_is_never_created_is_called_stuck_for_that_reas
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = make_world(tmp_path, env={"STUCK_AFTER_MINUTES": "5"})
+    ten_minutes_ago = to_iso(parse_time(utcnow()) - timedelta(minutes=10))
+    rid, _ = _launch_failing_since(world, monkeypatch, ten_minutes_ago)
+    report = poll.poll_once(world.deps)
+    run = world.run(rid)
+    assert report.warned == [rid] and run.status == S.TRAINING and not run.job.name
+    assert run.stuck is not None and "no tuning job has been created" in run.stuck.message
+    assert "still running" not in run.stuck.message
+
+
+def _launch_failing_since(
+    world: World, monkeypatch: pytest.MonkeyPatch, at: str
+) -> tuple[str, list[int]]:
+    """A run TRAINING since `at` whose job creation always fails and whose claim was released
+    long ago (every delivery lost); returns it with the count of create calls."""
     rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
+    calls = [0]
 
     def unavailable(spec: object) -> None:
+        calls[0] += 1
         raise TransientError("503 The service is currently unavailable")
 
     monkeypatch.setattr(world.tuner, "create_job", unavailable)
     with pytest.raises(TransientError):
         launch.handle_validated(world.deps, rid)
 
-    def age(r):  # TRAINING since long ago, its claim released long ago: every delivery lost
-        r.history[-1].at = "2020-01-01T00:00:00.000Z"
+    def age(r):
+        r.history[-1].at = at
         r.job.released_at = "2020-01-01T00:00:00.000Z"
 
     world.store.update(rid, age)
-    report = poll.poll_once(world.deps)
+    return rid, calls
+
+
+def test_the_poller_gives_up_a_launch_that_fails_for_hours_and_says_why(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid, calls = _launch_failing_since(world, monkeypatch, "2020-01-01T00:00:00.000Z")
+    poll.poll_once(world.deps)
     run = world.run(rid)
-    assert report.warned == [rid] and run.status == S.TRAINING and not run.job.name
-    assert run.stuck is not None and "no tuning job has been created" in run.stuck.message
-    assert "still running" not in run.stuck.message
+    assert run.status == S.FAILED and run.error is not None
+    assert (run.error.stage, run.error.code) == ("launch", "launch_gave_up")
+    assert "no tuning job could be created in 6 h" in run.error.message
+    assert "gemini-tuning retry" in run.error.message
+    assert calls[0] == 1  # the first delivery's attempt only: giving up creates nothing
+    assert world.tuner.find_jobs(rid) == []
+
+
+def test_a_redelivery_never_gives_up_the_dead_letter_topic_ends_it(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid, calls = _launch_failing_since(world, monkeypatch, "2020-01-01T00:00:00.000Z")
+    with pytest.raises(TransientError):
+        launch.handle_validated(world.deps, rid)
+    assert calls[0] == 2 and world.run(rid).status == S.TRAINING
+
+
+def test_a_recent_failing_launch_is_retried_not_given_up(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recent = utcnow()
+    rid, calls = _launch_failing_since(world, monkeypatch, recent)
+    poll.poll_once(world.deps)
+    run = world.run(rid)
+    assert run.status == S.TRAINING and calls[0] == 2 and run.job.released_at is not None
+
+
+def test_a_job_found_by_its_label_is_recorded_even_past_the_give_up_time(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid, _ = _launch_failing_since(world, monkeypatch, "2020-01-01T00:00:00.000Z")
+    monkeypatch.undo()
+    world.tuner.create_job(launch.job_spec(world.run(rid)))  # a job exists, its record was lost
+    poll.poll_once(world.deps)
+    run = world.run(rid)
+    assert run.status in (S.TRAINING, S.TRAINED) and run.job.name
+    assert len(world.tuner.find_jobs(rid)) == 1
 
 
 def test_a_lost_evaluation_request_is_sent_again(world: World) -> None:
