@@ -316,6 +316,22 @@ def ensure_job(deps: Deps, run: Run, *, give_up: bool = False) -> str:
         raise
 
 
+def _fail_claimed(
+    deps: Deps, run: Run, note: str, code: str, message: str, *, warn: bool = True
+) -> None:
+    """End a claimed (TRAINING) run that has no job as FAILED at the launch stage."""
+    advance(
+        deps,
+        run.run_id,
+        [RunStatus.TRAINING],
+        RunStatus.FAILED,
+        note=note,
+        change=failed("launch", code, message),
+    )
+    if warn:
+        logs.warning(message, run_id=run.run_id)
+
+
 def _ensure_job(deps: Deps, run: Run, give_up: bool) -> str:
     found = deps.tuner.find_jobs(run.run_id)
     if not found and give_up:
@@ -325,15 +341,9 @@ def _ensure_job(deps: Deps, run: Run, give_up: bool) -> str:
             "or the launch messages were lost); see the launcher function's logs for this run, "
             "fix the cause, then `gemini-tuning retry` it"
         )
-        advance(
-            deps,
-            run.run_id,
-            [RunStatus.TRAINING],
-            RunStatus.FAILED,
-            note="no tuning job created: launch given up",
-            change=failed("launch", "launch_gave_up", message),
+        _fail_claimed(
+            deps, run, "no tuning job created: launch given up", "launch_gave_up", message
         )
-        logs.warning(message, run_id=run.run_id)
         return "failed (launch given up)"
     if found:
         job = sorted(found, key=lambda j: j.create_time or "")[0]
@@ -346,15 +356,8 @@ def _ensure_job(deps: Deps, run: Run, give_up: bool) -> str:
         return "recorded existing job"
     problem = inputs_problem(deps, run)
     if problem is not None:
-        advance(
-            deps,
-            run.run_id,
-            [RunStatus.TRAINING],
-            RunStatus.FAILED,
-            note="dataset changed since validation: no tuning job created",
-            change=failed("launch", "dataset_changed", problem),
-        )
-        logs.warning(problem, run_id=run.run_id)
+        note = "dataset changed since validation: no tuning job created"
+        _fail_claimed(deps, run, note, "dataset_changed", problem)
         return "failed (dataset changed)"
     try:
         job = deps.tuner.create_job(job_spec(run))
@@ -369,14 +372,7 @@ def _ensure_job(deps: Deps, run: Run, give_up: bool) -> str:
         )
         return "queued (quota)"
     except PermanentError as e:
-        advance(
-            deps,
-            run.run_id,
-            [RunStatus.TRAINING],
-            RunStatus.FAILED,
-            note="tuning job refused",
-            change=failed("launch", e.code, e.message),
-        )
+        _fail_claimed(deps, run, "tuning job refused", e.code, e.message, warn=False)
         return "failed"
     deps.store.update(run.run_id, record_job(job), expected=[RunStatus.TRAINING])
     logs.info(f"created tuning job {job.name}", run_id=run.run_id)
