@@ -142,7 +142,6 @@ def iter_batches(
                     line += 1
                     offset += len(whole) + 1
                     lo = len(parts[0]) + 1
-                    parts[0] = b""
                 hi = len(chunk) - len(parts[-1]) - 1
                 pending = parts.pop()
                 body_lines = parts[1:] if lo else parts

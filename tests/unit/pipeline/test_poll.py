@@ -74,14 +74,11 @@ def test_a_fresh_claim_is_left_to_its_launcher(world: World) -> None:
     assert len(world.tuner.find_jobs(rid)) == 1
 
 
-def test_a_claim_released_by_a_failed_create_is_left_to_the_redelivery(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A tick must not take over what the redelivery will retry: in CI one did, the redelivery
-    was acknowledged as 'claimed by another delivery', and a persistent 503 never reached the
-    dead-letter topic (the run stayed TRAINING)."""
+def _failing_launch(world: World, monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[int]]:
+    """A validated run whose job creation always fails (503), after its first delivery tried;
+    returns it with the count of create calls."""
     rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
-    real_create, calls = world.tuner.create_job, [0]
+    calls = [0]
 
     def unavailable(spec: object) -> None:
         calls[0] += 1
@@ -90,6 +87,17 @@ def test_a_claim_released_by_a_failed_create_is_left_to_the_redelivery(
     monkeypatch.setattr(world.tuner, "create_job", unavailable)
     with pytest.raises(TransientError):
         launch.handle_validated(world.deps, rid)
+    return rid, calls
+
+
+def test_a_claim_released_by_a_failed_create_is_left_to_the_redelivery(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick must not take over what the redelivery will retry: in CI one did, the redelivery
+    was acknowledged as 'claimed by another delivery', and a persistent 503 never reached the
+    dead-letter topic (the run stayed TRAINING)."""
+    real_create = world.tuner.create_job
+    rid, calls = _failing_launch(world, monkeypatch)
     run = world.run(rid)
     assert run.status == S.TRAINING and run.job.released_at is not None
     assert run.job.claimed_at is not None  # still a started run for the month's budget
@@ -123,16 +131,7 @@ def _launch_failing_since(
 ) -> tuple[str, list[int]]:
     """A run TRAINING since `at` whose job creation always fails and whose claim was released
     long ago (every delivery lost); returns it with the count of create calls."""
-    rid = validation.handle_upload(world.deps, world.drop_dataset()).run_id or ""
-    calls = [0]
-
-    def unavailable(spec: object) -> None:
-        calls[0] += 1
-        raise TransientError("503 The service is currently unavailable")
-
-    monkeypatch.setattr(world.tuner, "create_job", unavailable)
-    with pytest.raises(TransientError):
-        launch.handle_validated(world.deps, rid)
+    rid, calls = _failing_launch(world, monkeypatch)
 
     def age(r):
         r.history[-1].at = at
