@@ -15,6 +15,8 @@ import json
 import re
 from typing import Any
 
+from shared.datasets.lines import Line
+
 #: Deeper than any Gemini example needs (contents → turn → parts → part → functionCall → args
 #: nests 6 levels before the caller's own arguments); far below Python's recursion limit.
 MAX_JSON_DEPTH = 64
@@ -96,6 +98,6 @@ def fast_keys_expected(turns: int, parts: int, system: Any) -> int:
 KEY_MARK = b'":'
 
 
-def key_marks(raw: bytes) -> int:
+def key_marks(raw: Line) -> int:
     """`":` occurrences in `raw`: each key of a compactly written object ends with one."""
     return raw.count(KEY_MARK)

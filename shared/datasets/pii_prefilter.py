@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
+from shared.datasets.lines import Line
 from shared.datasets.privacy import PrivacyOptions
 
 
@@ -70,7 +71,7 @@ class Prefilter:
         self.engine = "hyperscan"
 
     def candidates(
-        self, blob: bytes | memoryview, lines: Sequence[bytes], first_line: int
+        self, blob: bytes | memoryview, lines: Sequence[Line], first_line: int
     ) -> set[int] | None:
         """1-based line numbers (of `lines`, which `blob` joins with b"\\n") that may hold
         personal data; None means every line (no prefilter available)."""

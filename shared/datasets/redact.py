@@ -20,7 +20,7 @@ import msgspec
 
 from shared.datasets import lines
 from shared.datasets.content_checks import EVERY_LINE
-from shared.datasets.lines import BOM, Batch, Overlong, iter_batches, sniff
+from shared.datasets.lines import BOM, Batch, Line, Overlong, iter_batches, sniff
 from shared.datasets.pii_prefilter import Prefilter
 from shared.datasets.privacy import Detector, Placeholders, PrivacyOptions, replace
 from shared.datasets.schema import any_decoder
@@ -93,11 +93,11 @@ class _Redactor:
         else:
             found = self.prefilter.candidates(batch.joined(), batch.lines, batch.first_line)
             cand = EVERY_LINE if found is None else found
-        out: list[bytes] = []
+        out: list[Line] = []
         ln = batch.first_line
         for raw in batch.lines:
             if ln in cand:
-                new = self.line(raw)
+                new = self.line(bytes(raw))
                 self.report.changed_lines += new != raw
                 raw = new
             out.append(raw)

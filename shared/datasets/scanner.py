@@ -37,7 +37,7 @@ from shared.datasets.json_shape import (
     fast_keys_expected,
     key_marks,
 )
-from shared.datasets.lines import Batch, Overlong, iter_batches, sniff
+from shared.datasets.lines import Batch, Line, Overlong, iter_batches, line_hash, sniff
 from shared.datasets.privacy import PrivacyOptions
 from shared.datasets.schema import any_decoder, fast_decoder
 from shared.datasets.stats import Distribution, DuplicateIndex
@@ -265,7 +265,7 @@ class Scanner:
                         elif need_without:
                             st.first_without_system = ln
                             need_without = False
-                        h = hash(raw)
+                        h = line_hash(raw)
                         b = h & 0xFF
                         dup_h[b].append(h)
                         dup_l[b].append(ln)
@@ -306,7 +306,7 @@ class Scanner:
                 len(ex.contents), sum(len(t.parts) for t in ex.contents), ex.systemInstruction
             )
             if key_marks(raw) != expected:
-                dup = duplicate_key(raw)
+                dup = duplicate_key(bytes(raw))
                 if dup is not None:
                     self.log.add("duplicate_key", st.name, ln, "", duplicate_key_message(dup))
 
@@ -335,9 +335,10 @@ class Scanner:
             )
         return False
 
-    def _slow_example(self, st: FileState, batch: Batch, raw: bytes, ln: int) -> bool:
+    def _slow_example(self, st: FileState, batch: Batch, line: Line, ln: int) -> bool:
         """Walk a line the fast path did not take and count it if it is a valid example;
         True when it was counted (the caller refreshes the state it caches)."""
+        raw = bytes(line)
         f = self._slow(st, batch, raw, ln)
         if f is None:
             return False
@@ -367,7 +368,7 @@ class Scanner:
                 st.first_with_system = ln
         elif st.first_without_system is None:
             st.first_without_system = ln
-        st.dups.add(hash(raw), ln)
+        st.dups.add(line_hash(raw), ln)
         return True
 
     def _slow(self, st: FileState, batch: Batch, raw: bytes, ln: int) -> ExampleFacts | None:

@@ -93,6 +93,15 @@ def gcp_modules(row: dict[str, object]) -> list[str]:
     return mods
 
 
+#: What a function's pipeline imports inside a function body (so serving one request that
+#: does no work never loads it): the validator and its redaction, the evaluator's reading of
+#: the evaluation dataset (`pipeline/evaluate.py` → `iter_examples`).
+LATE_IMPORTS = {
+    "validator": ["shared.datasets.validator", "shared.datasets.redact"],
+    "evaluator": ["shared.datasets.examples"],
+}
+
+
 @dataclass
 class Served:
     url: str
@@ -116,7 +125,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
         "DATASETS_BUCKET": "datasets",
         "ARTIFACTS_BUCKET": "artifacts",
     }
-    mods = gcp_modules(row)
+    mods = gcp_modules(row) + LATE_IMPORTS.get(name, [])
     probe = subprocess.run(
         [
             str(py),

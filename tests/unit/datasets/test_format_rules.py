@@ -363,6 +363,35 @@ def test_duplicates_and_overlap() -> None:
     assert report.valid
 
 
+def test_a_duplicate_is_found_whatever_chunk_boundary_it_straddles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A line a chunk completes is `bytes`, the lines inside a chunk are StringZilla views: the
+    same example must hash alike either way (across chunk sizes, both kinds are met)."""
+    import io
+
+    from shared.datasets import lines, validate_dataset
+
+    rows = [example((f"question {i}", f"answer number {i}")) for i in range(12)]
+    data = jsonl(*rows, rows[3])  # line 13 repeats line 4
+    kinds = set()
+    for chunk in range(60, 400, 23):
+        monkeypatch.setattr(lines, "HEAD_BYTES", chunk)
+        monkeypatch.setattr(lines, "CHUNK_BYTES", chunk)
+        got = {}
+        stream = io.BytesIO(data)
+        head = stream.read(chunk)
+        for item in lines.iter_batches(stream, head, 0):
+            if isinstance(item, lines.Batch):
+                for i, raw in enumerate(item.lines, item.first_line):
+                    got[i] = type(raw)
+        kinds.add((got[4], got[13]))
+        report = validate_dataset(io.BytesIO(data))
+        assert found(report)["duplicate_example"] == [(13, "")], chunk
+    assert len({k for pair in kinds for k in pair}) == 2  # bytes and views were both met
+    assert any(a is not b for a, b in kinds)  # ... and compared with each other
+
+
 def test_system_instruction_on_some_rows_only() -> None:
     si = {"parts": [{"text": "You are a support agent."}]}
     report = validate(jsonl(example(systemInstruction=si), GOOD))
