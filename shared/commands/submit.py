@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-ORDER = ("tuning.yaml", "validation.jsonl", "test.jsonl", "train.jsonl")
+from shared.pipeline import layout
+
+#: The dataset folder's files in upload order: the trigger, train.jsonl, last.
+ORDER = (layout.TUNING_YAML, layout.VALIDATION, layout.TEST, layout.TRAIN)
 
 
 def add_parser(sub: Any) -> None:
@@ -135,6 +139,7 @@ def _validate_first(folder: Path, files: list[Path], dest: str) -> int:
             },
             model=config.source_model_name,
             epochs=config.epoch,
+            privacy=config.privacy,  # tuning.yaml's policy, as the pipeline applies it
             catalog=catalog,
         )
     finally:
@@ -147,8 +152,7 @@ def _validate_first(folder: Path, files: list[Path], dest: str) -> int:
         shown = report.errors[:10]
         print(
             f"error: the dataset is invalid ({total:,} error(s), the first {len(shown)} below); "
-            "nothing was uploaded. Details: gemini-tuning validate "
-            f"{folder / 'train.jsonl'}",
+            f"nothing was uploaded. Details: gemini-tuning validate {shlex.quote(str(folder))}",
             file=sys.stderr,
         )
         for finding in shown:

@@ -1,6 +1,11 @@
 """`gemini-tuning validate TRAIN [--validation F] [--test F] [--config F] [--model M] [--json]
 [--pii-policy warn|reject|redact] [--pii-pattern NAME=REGEX ...]`.
 
+TRAIN may be a dataset folder (what `prepare` writes and `submit` uploads): its train.jsonl is
+validated with the validation.jsonl, test.jsonl and tuning.yaml beside it, as the pipeline will
+validate them after the upload. The personal-data policy is the stricter of tuning.yaml's and
+`--pii-policy`, with the patterns of both, as in the pipeline.
+
 Exit codes: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error. Bad input never ends in
 a traceback: every OS error and config error becomes one line on stderr saying what to do.
 """
@@ -29,7 +34,12 @@ def add_parser(subparsers: Any) -> None:
         help="check JSONL tuning data against the Vertex AI rules, with stats and a cost estimate",
         description="Validate Gemini supervised-tuning JSONL files without modifying them.",
     )
-    p.add_argument("train", metavar="TRAIN", help="training JSONL file (a path or gs://B/O)")
+    p.add_argument(
+        "train",
+        metavar="TRAIN",
+        help="training JSONL file (a path or gs://B/O), or a dataset folder (train.jsonl "
+        "[+ validation.jsonl, test.jsonl, tuning.yaml], as the pipeline reads it)",
+    )
     p.add_argument("--validation", metavar="FILE", help="validation JSONL file")
     p.add_argument("--test", metavar="FILE", help="held-out test JSONL file")
     p.add_argument("--config", metavar="FILE", help="tuning.yaml (model and epochs come from it)")
@@ -71,6 +81,28 @@ def add_parser(subparsers: Any) -> None:
 def _fail(message: str) -> int:
     print(f"gemini-tuning validate: {message}", file=sys.stderr)
     return 2
+
+
+def _from_folder(args: argparse.Namespace) -> str | None:
+    """Point TRAIN, and the siblings not given as options, at a dataset folder's files; a
+    message when the folder has no train.jsonl."""
+    from shared.pipeline import layout
+
+    folder = args.train
+    train = os.path.join(folder, layout.TRAIN)
+    if not os.path.isfile(train):
+        return (
+            f"{folder!r} is a folder without {layout.TRAIN}; give a .jsonl file or a dataset "
+            f"folder ({layout.TRAIN} [+ {layout.VALIDATION}, {layout.TEST}, "
+            f"{layout.TUNING_YAML}])."
+        )
+    args.train = train
+    for attr, name in (("validation", layout.VALIDATION), ("test", layout.TEST)):
+        if getattr(args, attr) is None and os.path.isfile(os.path.join(folder, name)):
+            setattr(args, attr, os.path.join(folder, name))
+    if args.config is None and os.path.isfile(os.path.join(folder, layout.TUNING_YAML)):
+        args.config = os.path.join(folder, layout.TUNING_YAML)
+    return None
 
 
 def _open(path: str, label: str, stack: contextlib.ExitStack) -> tuple[BinaryIO, int]:
@@ -123,9 +155,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_errors < 0:
         return _fail("--max-errors must be 0 or more.")
+    if not args.train.startswith("gs://") and os.path.isdir(args.train):
+        problem = _from_folder(args)
+        if problem:
+            return _fail(problem)
     workers = args.workers
     try:
-        privacy = privacy_options(args.pii_pattern, args.pii_policy)
+        flags = privacy_options(args.pii_pattern, args.pii_policy)
     except ValueError as e:
         return _fail(str(e))
     config = TuningConfig()
@@ -141,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except OSError as e:
         return _fail(f"cannot read --config {args.config!r}: {e.strerror or e}.")
+    privacy = config.privacy.combined(flags)  # as strict as the pipeline, or stricter
     model = args.model or config.source_model_name
     if catalog.get(model) is None:
         return _fail(f"unknown model {model!r}. Use one of: {', '.join(catalog.models)}.")

@@ -146,6 +146,22 @@ def test_an_invalid_tuning_yaml_is_refused_with_the_key(
     assert list(bucket.iterdir()) == []
 
 
+def test_personal_data_the_tuning_yaml_rejects_is_refused_before_the_upload(
+    tmp_path: Path, bucket: Path, capsys: Cap
+) -> None:
+    """The pipeline validates with tuning.yaml's privacy policy, so submit does too: a folder
+    whose tuning.yaml says `reject` never reaches the bucket with personal data in it."""
+    folder = copy_of(REPO / "examples" / "broken" / "personal-data", tmp_path / "pii")
+    (folder / "tuning.yaml").write_text("privacy:\n  policy: reject\n")
+    code, _, err = submit(capsys, str(folder), "--to", str(bucket))
+    assert code == 1 and "nothing was uploaded" in err
+    assert "personal_data_rejected" in err
+    assert f"Details: gemini-tuning validate {folder}" in err  # the folder, read the same way
+    assert list(bucket.iterdir()) == []
+    (folder / "tuning.yaml").write_text("privacy:\n  policy: warn\n")
+    assert submit(capsys, str(folder), "--to", str(bucket))[0] == 0
+
+
 def test_no_validate_uploads_an_invalid_dataset_anyway(
     tmp_path: Path, bucket: Path, capsys: Cap
 ) -> None:

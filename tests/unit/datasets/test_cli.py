@@ -87,7 +87,7 @@ def test_a_finding_stays_on_one_line_whatever_the_path(
     "argv_fn",
     [
         lambda f, t: [str(t / "missing.jsonl")],
-        lambda f, t: [str(t)],
+        lambda f, t: [str(t / "empty")],
         lambda f, t: [str(f["good"]), "--model", "gpt-4"],
         lambda f, t: [str(f["good"]), "--config", str(t / "nope.yaml")],
         lambda f, t: [str(f["good"]), "--validation", str(t / "missing.jsonl")],
@@ -97,6 +97,7 @@ def test_a_finding_stays_on_one_line_whatever_the_path(
 def test_usage_and_io_errors_exit_2_without_traceback(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], argv_fn: object
 ) -> None:
+    (tmp_path / "empty").mkdir()  # a folder without train.jsonl
     argv = argv_fn(files, tmp_path)  # type: ignore[operator]
     assert main(["validate", *argv, "--json"]) == 2
     err = capsys.readouterr().err
@@ -140,3 +141,52 @@ def test_an_openai_format_file_is_one_grouped_finding_with_the_exact_convert_com
     assert main(args) == 0  # the printed command works as printed
     capsys.readouterr()
     assert main(["validate", args[-1]]) == 0
+
+
+PII = Path(__file__).parents[3] / "examples" / "broken" / "personal-data" / "train.jsonl"
+
+
+def test_a_dataset_folder_is_validated_with_its_siblings_and_tuning_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `prepare` writes and `submit` uploads, validated as the pipeline reads it."""
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / "train.jsonl").write_bytes(jsonl(example(("q1", "answer one"))))
+    (ds / "validation.jsonl").write_bytes(jsonl(example(("q1", "answer one"))))
+    (ds / "test.jsonl").write_bytes(jsonl(example(("q3", "answer three"))))
+    (ds / "tuning.yaml").write_text("source_model_name: gemini-3.1-flash-lite\nepoch: 4\n")
+    assert main(["validate", str(ds), "--json"]) == 0
+    obj = _json(capsys)
+    stats, est = obj["stats"], obj["estimate"]
+    assert isinstance(stats, dict) and isinstance(est, dict)
+    assert set(stats["files"]) == {"train", "validation", "test"}
+    assert (est["model"], est["epochs"]) == ("gemini-3.1-flash-lite", 4)
+    warnings = obj["warnings"]
+    assert isinstance(warnings, list)
+    assert [w["code"] for w in warnings] == ["train_validation_overlap"]
+    # an option still wins over the folder's own file
+    other = tmp_path / "other.yaml"
+    other.write_text("epoch: 2\n")
+    assert main(["validate", str(ds), "--config", str(other), "--json"]) == 0
+    assert _json(capsys)["estimate"]["epochs"] == 2  # type: ignore[index]
+
+
+def test_the_tuning_yaml_privacy_policy_applies_as_in_the_pipeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pipeline validates with tuning.yaml's policy: `validate --config` must not call
+    valid what the upload will reject. The stricter of the file and `--pii-policy` wins."""
+    cfg = tmp_path / "tuning.yaml"
+    cfg.write_text("privacy:\n  policy: reject\n")
+    assert main(["validate", str(PII), "--json"]) == 0  # warn: valid with warnings
+    capsys.readouterr()
+    assert main(["validate", str(PII), "--config", str(cfg), "--json"]) == 1
+    errors = _json(capsys)["errors"]
+    assert isinstance(errors, list)
+    codes = {e["code"] for e in errors}
+    assert "personal_data_rejected" in codes
+    assert main(["validate", str(PII), "--config", str(cfg), "--pii-policy", "warn"]) == 1
+    capsys.readouterr()
+    cfg.write_text("privacy:\n  patterns:\n    order_id: 'GM[0-9]{10}'\n")
+    assert main(["validate", str(PII), "--config", str(cfg), "--pii-policy", "reject"]) == 1
