@@ -16,7 +16,7 @@ from typing import Any
 from shared.datasets.findings import FindingLog
 from shared.datasets.lines import Batch
 from shared.datasets.pii_prefilter import Prefilter
-from shared.datasets.privacy import Detector, PrivacyOptions, mask
+from shared.datasets.privacy import Detector, Hit, PrivacyOptions, SlowPattern, mask
 from shared.datasets.quality_measures import (
     CJK,
     LATIN,
@@ -104,9 +104,8 @@ class PersonalData:
 
     def _scan(self, file: str, line: int, texts: Iterator[tuple[str, str]]) -> None:
         any_hit = False
-        scan = self.detector.scan_text
         for path, text in texts:
-            for hit in scan(text):
+            for hit in self._hits(file, line, path, text):
                 any_hit = True
                 self.counts[hit.kind] += 1
                 sample = mask(hit.kind, hit.value)
@@ -120,6 +119,23 @@ class PersonalData:
                     {"kind": hit.kind, "sample": sample},
                 )
         self.examples += any_hit
+
+    def _hits(self, file: str, line: int, path: str, text: str) -> list[Hit]:
+        """The detector's hits; a custom pattern that runs past its time limit is reported
+        (an error: the dataset was not checked for it) and dropped for the rest of the file.
+        With `workers`, each process that meets it reports it once."""
+        while True:
+            try:
+                return self.detector.scan_text(text)
+            except SlowPattern as e:
+                self.detector.drop(e.name)
+                self.log.add(
+                    "pii_pattern_too_slow",
+                    file,
+                    line,
+                    path,
+                    f"{e} The lines after this one were not checked for {e.name}.",
+                )
 
     def summary(self) -> dict[str, Any]:
         return {

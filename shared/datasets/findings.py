@@ -70,6 +70,7 @@ CODES: dict[str, Severity] = {
     # data safety and quality (see privacy.py, quality_measures.py, content_checks.py)
     "personal_data": "warning",
     "personal_data_rejected": "error",
+    "pii_pattern_too_slow": "error",
     "near_duplicate_examples": "warning",
     "language_mismatch": "warning",
     "answer_length_outlier": "warning",

@@ -11,6 +11,12 @@ replace it; findings and logs show `mask(value)`.
 
 Speed: `scan_text` runs Python regexes over one text and is meant for the few texts that the
 chunk-level prefilter (`pii_prefilter.py`) or a cheap character test lets through.
+
+A team's own patterns come from a `tuning.yaml` or `--pii-pattern`, so they are input: they run
+on the `regex` engine (the `re` syntax they were checked with; it also defuses many nested
+repetitions outright) with `PATTERN_TIMEOUT_SECONDS` per text. A pattern past it backtracks
+catastrophically (`(a|aa)+b` on a run of a's): `scan_text` raises `SlowPattern` instead of
+holding the validator until its platform timeout, on every redelivery.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 Policy = Literal["warn", "reject", "redact"]
 POLICIES: tuple[Policy, ...] = ("warn", "reject", "redact")
 #: The same policies, mildest first: a tuning.yaml may make the deployment's stricter only.
 STRICTNESS: tuple[Policy, ...] = ("warn", "redact", "reject")
+
+#: How long one custom pattern may search one text (a sane pattern needs milliseconds for the
+#: longest text an example holds); past it the pattern is stopped (`SlowPattern`).
+PATTERN_TIMEOUT_SECONDS = 1.0
 
 #: Built-in kinds, in the order their matches win when two overlap (an 18-digit ID number with a
 #: valid check digit is not also reported as a card number).
@@ -220,21 +230,50 @@ def _ipv6_ok(value: str) -> bool:
     return True
 
 
+class SlowPattern(ValueError):
+    """A custom pattern searched one text for longer than `PATTERN_TIMEOUT_SECONDS`."""
+
+    def __init__(self, name: str, pattern: str) -> None:
+        self.name = name
+        super().__init__(
+            f"Pattern {name}={pattern!r} was stopped after {PATTERN_TIMEOUT_SECONDS:g} s on one "
+            "text: it backtracks catastrophically (a repetition inside a repetition, such as "
+            "`(a|aa)+`). Rewrite it without the nested repetition (e.g. `a+`)."
+        )
+
+
 class Detector:
     """All built-in detectors plus the custom patterns of one `PrivacyOptions`."""
 
     def __init__(self, options: PrivacyOptions | None = None) -> None:
         self.options = options or PrivacyOptions()
-        self.custom = [(n.lower(), re.compile(p)) for n, p in self.options.patterns.items()]
-        self.kinds = KINDS + tuple(n for n, _ in self.custom)
+        self.custom: list[tuple[str, str, Any]] = []
+        if self.options.patterns:
+            import regex  # only where custom patterns run: not in every function's cold start
+
+            for n, p in self.options.patterns.items():
+                try:
+                    self.custom.append((n.lower(), p, regex.compile(p)))
+                except regex.error as e:  # `re` accepted it (PrivacyOptions); the engine not
+                    raise ValueError(f"Pattern {n}={p!r} is not a valid regex: {e}.") from None
+        self.kinds = KINDS + tuple(n for n, _, _ in self.custom)
+
+    def drop(self, name: str) -> None:
+        """Stop using a custom pattern (after it was too slow); its kind stays counted."""
+        self.custom = [c for c in self.custom if c[0] != name]
 
     def scan_text(self, text: str) -> list[Hit]:
-        """Every personal value in `text`, sorted by position, overlaps resolved by kind order."""
+        """Every personal value in `text`, sorted by position, overlaps resolved by kind order.
+        Raises `SlowPattern` for a custom pattern past its time limit on this text."""
         hits: list[Hit] = []
         if _MAYBE.search(text):
             hits += _builtin(text)
-        for name, rx in self.custom:
-            hits += (Hit(name, m.start(), m.end(), m.group()) for m in rx.finditer(text) if m.end())
+        for name, pattern, rx in self.custom:
+            try:
+                found = rx.finditer(text, timeout=PATTERN_TIMEOUT_SECONDS)
+                hits += (Hit(name, m.start(), m.end(), m.group()) for m in found if m.end())
+            except TimeoutError:
+                raise SlowPattern(name, pattern) from None
         if len(hits) < 2:
             return hits
         rank = {k: i for i, k in enumerate(self.kinds)}

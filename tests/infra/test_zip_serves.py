@@ -97,7 +97,7 @@ def gcp_modules(row: dict[str, object]) -> list[str]:
 #: does no work never loads it): the validator and its redaction, the evaluator's reading of
 #: the evaluation dataset (`pipeline/evaluate.py` → `iter_examples`).
 LATE_IMPORTS = {
-    "validator": ["shared.datasets.validator", "shared.datasets.redact"],
+    "validator": ["shared.datasets.validator", "shared.datasets.redact", "regex"],
     "evaluator": ["shared.datasets.examples"],
 }
 

@@ -520,6 +520,7 @@ OTHER_BOUNDS = (
     ("shared.evaluation.runner", "MAX_HIGHLIGHTS"),
     ("shared.notify", "MAX_LINE"),
     ("shared.datasets.convert", "MAX_LINES_PER_REASON"),
+    ("shared.datasets.privacy", "PATTERN_TIMEOUT_SECONDS"),
 )
 
 

@@ -14,7 +14,7 @@ from shared.datasets.lines import Batch
 from shared.datasets.pii_prefilter import Prefilter
 from shared.datasets.privacy import Detector, PrivacyOptions, id_card_ok, luhn_ok, mask
 
-from .helpers import example, jsonl, turn, validate
+from .helpers import example, found, jsonl, turn, validate
 from .pii_data import broken_card, broken_id, card_number, id_number
 
 IDN = id_number()
@@ -113,6 +113,49 @@ def test_custom_pattern_and_options_errors() -> None:
         PrivacyOptions(patterns={"x": "a*"})
     with pytest.raises(ValueError, match="identifier"):
         PrivacyOptions(patterns={"phone": "x"})
+
+
+#: Catastrophic for a backtracking engine on a run of a's that fails before a later "ab" (the
+#: prefilter lets the line through): `re` needs ~2^n steps, so n=24 takes seconds, 60 forever.
+SLOW = r"(a|aa)+b"
+
+
+def test_a_catastrophic_custom_pattern_is_stopped_not_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.datasets import privacy
+
+    monkeypatch.setattr(privacy, "PATTERN_TIMEOUT_SECONDS", 0.05)
+    det = Detector(PrivacyOptions(patterns={"order_id": r"GM\d{10}", "bad": SLOW}))
+    with pytest.raises(privacy.SlowPattern, match=r"bad=.*stopped after 0.05 s.*Rewrite") as e:
+        det.scan_text("a" * 24 + "X then ab GM2024060112")
+    assert e.value.name == "bad"
+    det.drop("bad")
+    assert [h.kind for h in det.scan_text("a" * 24 + "X then ab GM2024060112")] == ["order_id"]
+
+
+def test_the_validator_reports_a_slow_pattern_once_and_checks_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One error on the first line it stalls on (the team's policy could not be applied, so
+    the dataset is invalid); the pattern is dropped, the built-in kinds and the other
+    patterns still run on every later line."""
+    from shared.datasets import privacy
+
+    monkeypatch.setattr(privacy, "PATTERN_TIMEOUT_SECONDS", 0.05)
+    hostile = "a" * 26 + "X then ab"
+    data = jsonl(
+        example(("hello", "hi there")),
+        example((hostile, "ok fine")),
+        example((hostile + " GM2024060112", "ok fine")),
+        example(("call 138-1234-5678 " + hostile, "ok fine")),
+    )
+    report = validate(data, privacy=PrivacyOptions(patterns={"order_id": r"GM\d{10}", "bad": SLOW}))
+    assert not report.valid
+    f = found(report)
+    assert f["pii_pattern_too_slow"] == [(2, "contents[0].parts[0]")]
+    assert "not checked for bad" in report.errors[0].message
+    assert report.stats["personal_data"]["counts"] == {"order_id": 1, "phone": 1}
 
 
 def _planted_file() -> tuple[bytes, list[tuple[int, str, str, str]]]:
