@@ -9,9 +9,11 @@ and `\\uXXXX`-escaped spelling. Only the lines it flags are decoded and scanned 
 (`privacy.Detector`). Each pattern is implied by the matching detector, so the prefilter never
 hides a value the detectors would report (a property test checks this).
 
-Custom patterns with ASCII-only text are compiled into the same pass in Hyperscan's prefilter
-mode; others (non-ASCII, or not compilable) run on every text. Without the `hyperscan` package
-every line is a candidate: slower, same findings.
+Custom patterns join the same pass, rewritten by `raw_pattern` to match their texts' raw JSON
+spelling (a pattern as written missed anchored, quoted, whitespace and full-width-digit matches,
+and could not screen Chinese at all), in Hyperscan's prefilter mode; the few it cannot rewrite
+or compile run on every text. Without the `hyperscan` package every line is a candidate:
+slower, same findings.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 from shared.datasets.lines import Line
 from shared.datasets.privacy import PrivacyOptions
+from shared.datasets.raw_pattern import raw_pattern
 
 
 def _escaped(word: str) -> bytes:
@@ -59,10 +62,12 @@ class Prefilter:
             return
         exprs = list(_BUILTIN)
         flags = [hyperscan.HS_FLAG_CASELESS] * len(exprs)
+        custom = hyperscan.HS_FLAG_PREFILTER | hyperscan.HS_FLAG_CASELESS
         for name, rx in options.patterns.items():
-            if rx.isascii() and _compiles(hyperscan, rx.encode()):
-                exprs.append(rx.encode())
-                flags.append(hyperscan.HS_FLAG_PREFILTER)
+            raw = raw_pattern(rx)  # as it must read in raw JSON (escapes, \uXXXX, quotes)
+            if raw is not None and _compiles(hyperscan, raw, custom):
+                exprs.append(raw)
+                flags.append(custom)
             else:
                 self.unscreened.append(name.lower())
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -90,10 +95,10 @@ class Prefilter:
         return {first_line + bisect_right(starts, e - 1) - 1 for e in ends}
 
 
-def _compiles(hyperscan: Any, rx: bytes) -> bool:
+def _compiles(hyperscan: Any, rx: bytes, flags: int) -> bool:
     try:
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        db.compile(expressions=[rx], flags=[hyperscan.HS_FLAG_PREFILTER])
+        db.compile(expressions=[rx], flags=[flags])
     except Exception:  # hyperscan.error: any unsupported construct
         return False
     return True
