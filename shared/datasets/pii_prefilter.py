@@ -25,24 +25,24 @@ from typing import Any
 
 from shared.datasets.lines import Line
 from shared.datasets.privacy import PrivacyOptions
-from shared.datasets.raw_pattern import raw_pattern
-
-
-def _escaped(word: str) -> bytes:
-    """`微信` -> rb'\\u5fae\\u4fe1', how an ASCII-only JSON writer spells it (as a regex)."""
-    return "".join(c if c.isascii() else f"\\\\u{ord(c):04x}" for c in word).encode()
-
+from shared.datasets.raw_pattern import raw_pattern, spellings
 
 _KEYWORDS = ("微信", "v信", "薇信", "扣扣")
+#: Full-width digits (`１３８…`, UTF-8 or `\\uFF1X`) anywhere, or an ideographic space / full-width
+#: hyphen between two digits: the numbers `privacy.half_width` lets the detectors read. As one
+#: literal-led pattern beside the ASCII ones it costs nothing measurable (0.0358 vs 0.0359 CPU s
+#: per 40 MB, min of 5); widening the digit-run pattern itself cost 2.2x.
+_WIDE_DIGITS = (
+    rb"\xef\xbc[\x90-\x99]|\x5cuff1[0-9]"  # a full-width digit, UTF-8 or escaped
+    rb"|[0-9](?:\xe3\x80\x80|\x5cu3000|\xef\xbc\x8d|\x5cuff0d)[0-9]"  # a wide separator
+)
 _BUILTIN: tuple[bytes, ...] = (
     rb"[0-9](?:[ \-]?[0-9]){10}",
     rb"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]",
     rb":[0-9a-f]{0,4}:",
     rb"[a-z0-9._%+\-]@[a-z0-9\-]",
-    b"qq|vx|wx|wechat|weixin|"
-    + b"|".join(k.encode() for k in _KEYWORDS)
-    + b"|"
-    + b"|".join(_escaped(k) for k in _KEYWORDS),
+    b"qq|vx|wx|wechat|weixin|" + b"|".join(b"".join(map(spellings, k)) for k in _KEYWORDS),
+    _WIDE_DIGITS,
 )
 
 

@@ -95,7 +95,7 @@ def _char(op: Any, av: Any, parent: Any, flags: int, compiler: Any, parser: Any)
     if ascii_set:
         alts.append(_ESCAPED_ASCII)
     if name == "LITERAL" and av >= 128 and not caseless:
-        alts.append(_spellings(chr(av)))
+        alts.append(spellings(chr(av)))
     elif not simple or caseless or _wide(op, av):
         alts.append(_NON_ASCII)  # may match some non-ASCII character: any of them (a superset)
     if not alts:
@@ -110,7 +110,7 @@ def _wide(op: Any, av: Any) -> bool:
     return any((v >= 128) if str(k) == "LITERAL" else (v[1] >= 128) for k, v in av)
 
 
-def _spellings(ch: str) -> bytes:
+def spellings(ch: str) -> bytes:
     """A non-ASCII character as its UTF-8 bytes or its `\\uXXXX` escape(s)."""
     utf8 = b"".join(b"\\x%02x" % b for b in ch.encode("utf-8"))
     units = ch.encode("utf-16-be")

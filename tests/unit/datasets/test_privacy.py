@@ -20,6 +20,9 @@ from .pii_data import broken_card, broken_id, card_number, id_number
 IDN = id_number()
 CARD = card_number()
 PHONE = "13812345678"
+_WIDE = {ord(c): 0xFF10 + int(c) for c in "0123456789"} | {ord("X"): 0xFF38}
+WIDE_PHONE = PHONE.translate(_WIDE)  # １３８１２３４５６７８
+WIDE_IDN = IDN.translate(_WIDE)
 
 # (text, kind, the raw value as written)
 PLANTED: list[tuple[str, str, str]] = [
@@ -36,6 +39,12 @@ PLANTED: list[tuple[str, str, str]] = [
     ("加我vx：zhangsan_2024", "wechat", "zhangsan_2024"),
     ("登录IP是 192.168.31.207 吗", "ipv4", "192.168.31.207"),
     ("from 2001:db8:85a3::8a2e:370:7334 today", "ipv6", "2001:db8:85a3::8a2e:370:7334"),
+    # typed with a Chinese input method's full-width digits, hyphen or ideographic space
+    (f"手机{WIDE_PHONE}，谢谢", "phone", WIDE_PHONE),
+    ("电话 138　1234　5678 找我", "phone", "138　1234　5678"),
+    ("电话 １３９－１２３４－５６７８", "phone", "１３９－１２３４－５６７８"),
+    (f"身份证{WIDE_IDN}", "id_card", WIDE_IDN),
+    ("QQ：１２３４５６７８", "qq", "１２３４５６７８"),
 ]
 
 # Texts with numbers that are not personal data (or fail a checksum): nothing may be reported.
@@ -257,6 +266,11 @@ FRAGMENTS = [
     "\\",
     "1",
     "-",
+    WIDE_PHONE,
+    "１",
+    "－",
+    "　",
+    "138　1234　5678",
 ]
 
 
