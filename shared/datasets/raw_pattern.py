@@ -18,6 +18,7 @@ returns None: the pattern then runs on every text, as before.
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
 #: One non-ASCII character: its UTF-8 bytes, or a `\uXXXX` escape (a surrogate pair for one
@@ -41,7 +42,7 @@ def raw_pattern(pattern: str) -> bytes | None:
         compiler = importlib.import_module("re._compiler")
         tree = parser.parse(pattern)
         return _sequence(tree, tree.state.flags, compiler, parser)
-    except (Unsupported, ImportError, AttributeError, RecursionError, ValueError):
+    except (Unsupported, ImportError, AttributeError, RecursionError, ValueError, re.error):
         return None
 
 
