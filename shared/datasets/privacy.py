@@ -195,6 +195,11 @@ class PrivacyOptions:
                 rx = re.compile(pattern)
             except re.error as e:
                 raise ValueError(f"Pattern {name}={pattern!r} is not a valid regex: {e}.") from None
+            except RecursionError:  # `((((…))))` hundreds deep: Python's parser recurses per group
+                raise ValueError(
+                    f"Pattern {name} nests groups too deeply for Python's regex parser; no "
+                    "personal-data format needs that. Flatten it."
+                ) from None
             if rx.search(""):
                 raise ValueError(f"Pattern {name}={pattern!r} matches the empty string.")
 
@@ -277,7 +282,7 @@ class Detector:
             for n, p in self.options.patterns.items():
                 try:
                     self.custom.append((n.lower(), p, regex.compile(p)))
-                except regex.error as e:  # `re` accepted it (PrivacyOptions); the engine not
+                except (regex.error, RecursionError) as e:  # `re` accepted it; the engine not
                     raise ValueError(f"Pattern {n}={p!r} is not a valid regex: {e}.") from None
         self.kinds = KINDS + tuple(n for n, _, _ in self.custom)
 

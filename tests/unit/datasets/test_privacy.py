@@ -122,6 +122,8 @@ def test_custom_pattern_and_options_errors() -> None:
         PrivacyOptions(patterns={"x": "a*"})
     with pytest.raises(ValueError, match="identifier"):
         PrivacyOptions(patterns={"phone": "x"})
+    with pytest.raises(ValueError, match="nests groups too deeply"):  # RecursionError before
+        PrivacyOptions(patterns={"deep": "(" * 500 + "a" + ")" * 500})
 
 
 #: Catastrophic for a backtracking engine on a run of a's that fails before a later "ab" (the
