@@ -89,7 +89,8 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
         stream=sys.stderr,
     )
     from shared import status
-    from shared.commands.submit import ORDER, _copy_local
+    from shared.commands._dataset_folder import dataset_files
+    from shared.commands.submit import _copy_local
     from shared.host.runtime import LocalRuntime, RuntimeOptions
 
     started = time.monotonic()
@@ -104,7 +105,7 @@ def _run(args: argparse.Namespace, dataset: Path, root: Path) -> int:
         "of training, answers retrieved from the training data)"
     )
     try:
-        files = [dataset / n for n in ORDER if (dataset / n).is_file()]
+        files = dataset_files(dataset)
         for path in _copy_local(runtime.layout.root / "bucket", dataset.name, files):
             print(f"demo: dropped {Path(path).relative_to(root)}")
         seen: list[str] = []

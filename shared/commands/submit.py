@@ -19,10 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from shared.pipeline import layout
-
-#: The dataset folder's files in upload order: the trigger, train.jsonl, last.
-ORDER = (layout.TUNING_YAML, layout.VALIDATION, layout.TEST, layout.TRAIN)
+from shared.commands._dataset_folder import ORDER, dataset_files
 
 
 def add_parser(sub: Any) -> None:
@@ -46,15 +43,9 @@ def add_parser(sub: Any) -> None:
 
 
 def plan(folder: Path) -> list[Path]:
-    """The files to upload, train.jsonl last. Raises ValueError with what to fix."""
-    if not folder.is_dir():
-        raise ValueError(
-            f"{folder} is not a folder; put train.jsonl (and optional "
-            "validation.jsonl, test.jsonl, tuning.yaml) in a folder"
-        )
-    files = [folder / n for n in ORDER if (folder / n).is_file()]
-    if not files or files[-1].name != "train.jsonl":
-        raise ValueError(f"{folder} has no train.jsonl: it is the file that starts a run")
+    """The files to upload, train.jsonl last (a note names the others, which are not).
+    Raises ValueError with what to fix."""
+    files = dataset_files(folder)
     unknown = sorted(
         p.name
         for p in folder.iterdir()

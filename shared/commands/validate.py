@@ -86,22 +86,19 @@ def _fail(message: str) -> int:
 def _from_folder(args: argparse.Namespace) -> str | None:
     """Point TRAIN, and the siblings not given as options, at a dataset folder's files; a
     message when the folder has no train.jsonl."""
+    from pathlib import Path
+
+    from shared.commands._dataset_folder import dataset_files
     from shared.pipeline import layout
 
-    folder = args.train
-    train = os.path.join(folder, layout.TRAIN)
-    if not os.path.isfile(train):
-        return (
-            f"{folder!r} is a folder without {layout.TRAIN}; give a .jsonl file or a dataset "
-            f"folder ({layout.TRAIN} [+ {layout.VALIDATION}, {layout.TEST}, "
-            f"{layout.TUNING_YAML}])."
-        )
-    args.train = train
-    for attr, name in (("validation", layout.VALIDATION), ("test", layout.TEST)):
-        if getattr(args, attr) is None and os.path.isfile(os.path.join(folder, name)):
-            setattr(args, attr, os.path.join(folder, name))
-    if args.config is None and os.path.isfile(os.path.join(folder, layout.TUNING_YAML)):
-        args.config = os.path.join(folder, layout.TUNING_YAML)
+    try:
+        files = {p.name: str(p) for p in dataset_files(Path(args.train))}
+    except ValueError as e:
+        return f"{e}; give a .jsonl file or a dataset folder."
+    args.train = files[layout.TRAIN]
+    args.validation = args.validation or files.get(layout.VALIDATION)
+    args.test = args.test or files.get(layout.TEST)
+    args.config = args.config or files.get(layout.TUNING_YAML)
     return None
 
 
